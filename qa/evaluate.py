@@ -1,0 +1,361 @@
+"""Score the chatbot against a question set (JSON lines) and say where it fails.
+
+Question format, one object per line::
+
+    {"id": "q01", "type": "number", "question": "…？", "answers": ["1300余场次", "1300"],
+     "evidence": "宣讲1300余场次"}
+
+``answers`` empty means the documents don't answer the question.  ``evidence`` is a
+short literal of the supporting passage (compared without whitespace).  ``type`` is
+optional and only used for the breakdown.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import time
+import unicodedata
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .answer import answer
+from .index import Index
+from .records import Answer, join_spans
+from .retrieval import MODES, retrieve
+
+
+class QuestionSetError(ValueError):
+    """A malformed question file; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    question: str
+    answers: tuple[str, ...]
+    evidence: str = ""
+    type: str = ""
+    line: int = 0
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.answers)
+
+
+def load_questions(path: Path | str) -> list[Question]:
+    """Read a question file; bad lines raise :class:`QuestionSetError` naming the line."""
+    path = Path(path)
+    try:
+        raw = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError as exc:
+        raise QuestionSetError(f"{path}: file not found") from exc
+    except UnicodeDecodeError as exc:
+        raise QuestionSetError(f"{path}: not UTF-8 text") from exc
+    out: list[Question] = []
+    seen: set[str] = set()
+    for n, line in enumerate(raw.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{n}"
+        try:
+            d = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise QuestionSetError(f"{where}: not valid JSON ({exc.msg})") from exc
+        if not isinstance(d, dict):
+            raise QuestionSetError(f"{where}: expected a JSON object, got {type(d).__name__}")
+        q = d.get("question")
+        if not isinstance(q, str) or not q.strip():
+            raise QuestionSetError(f"{where}: 'question' must be a non-empty string")
+        answers = d.get("answers", [])
+        if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
+            raise QuestionSetError(f"{where}: 'answers' must be a list of strings ([] = not answerable)")
+        evidence = d.get("evidence", "") or ""
+        if not isinstance(evidence, str):
+            raise QuestionSetError(f"{where}: 'evidence' must be a string")
+        qid = str(d.get("id", f"line{n}"))
+        if qid in seen:
+            raise QuestionSetError(f"{where}: duplicate id {qid!r}")
+        seen.add(qid)
+        out.append(Question(qid, q, tuple(a for a in answers if a.strip()), evidence, str(d.get("type", "") or ""), n))
+    if not out:
+        raise QuestionSetError(f"{path}: no questions")
+    return out
+
+
+# ------------------------------------------------------------------ metrics (CMRC 2018 style)
+
+
+def _is_punct(ch: str) -> bool:
+    return unicodedata.category(ch)[0] in "PSZC" or ch.isspace()
+
+
+def cmrc_tokens(text: str) -> list[str]:
+    """Each CJK character is a token; runs of Latin letters/digits are tokens; punctuation dropped."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    out: list[str] = []
+    buf = ""
+    for ch in text:
+        if re.match(r"[\u3400-\u9fff\uf900-\ufaff]", ch) or _is_punct(ch):
+            if buf:
+                out.append(buf)
+                buf = ""
+            if not _is_punct(ch):
+                out.append(ch)
+        else:
+            buf += ch
+    if buf:
+        out.append(buf)
+    return out
+
+
+def _lcs_len(a: list[str], b: list[str]) -> int:
+    """Length of the longest common contiguous run of tokens."""
+    best = 0
+    prev = [0] * (len(b) + 1)
+    for x in a:
+        cur = [0] * (len(b) + 1)
+        for j, y in enumerate(b, 1):
+            if x == y:
+                cur[j] = prev[j - 1] + 1
+                best = max(best, cur[j])
+        prev = cur
+    return best
+
+
+def f1_score(prediction: str, gold: str) -> float:
+    p, g = cmrc_tokens(prediction), cmrc_tokens(gold)
+    if not p or not g:
+        return float(p == g)
+    lcs = _lcs_len(p, g)
+    if lcs == 0:
+        return 0.0
+    precision, recall = lcs / len(p), lcs / len(g)
+    return 2 * precision * recall / (precision + recall)
+
+
+def exact_match(prediction: str, gold: str) -> float:
+    return float(cmrc_tokens(prediction) == cmrc_tokens(gold))
+
+
+def best_f1(prediction: str, answers: tuple[str, ...]) -> float:
+    return max((f1_score(prediction, a) for a in answers), default=0.0)
+
+
+def best_em(prediction: str, answers: tuple[str, ...]) -> float:
+    return max((exact_match(prediction, a) for a in answers), default=0.0)
+
+
+def _squash(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+def contains(haystack: str, needle: str) -> bool:
+    """Whitespace-insensitive containment (NFKC on both)."""
+    return bool(needle) and _squash(needle) in _squash(haystack)
+
+
+# ------------------------------------------------------------------ evaluation run
+
+
+@dataclass
+class Result:
+    id: str
+    type: str
+    question: str
+    answers: list[str]
+    evidence: str
+    found: bool
+    predicted: str
+    sentence: str
+    confidence: float
+    f1: float
+    em: float
+    sentence_ok: bool
+    citation_ok: bool  # first citation's passage contains the evidence
+    citations_valid: bool  # every citation's offsets locate its quote in the source
+    retrieval_rank: int | None  # rank of the first retrieved passage containing the evidence
+    seconds: float
+    stage: str = ""  # "" when correct, else what failed
+
+
+def _retrieval_rank(index: Index, q: Question, mode: str, k: int = 10) -> int | None:
+    if not q.evidence:
+        return None
+    for rank, hit in enumerate(retrieve(index, q.question, k=k, mode=mode), 1):
+        if contains(hit.passage.text, q.evidence):
+            return rank
+    return None
+
+
+def citations_valid(index: Index, a: Answer) -> bool:
+    """Each citation's spans reproduce its quote from the decoded source, within [start, end)."""
+    for c in a.citations:
+        try:
+            source = index.source_text(c.doc)
+        except (OSError, ValueError):
+            return False
+        spans = c.spans or ((c.start, c.end),)
+        if join_spans(source, spans) != c.quote or spans[0][0] != c.start or spans[-1][1] != c.end:
+            return False
+    return True
+
+
+def _passage_text(index: Index, passage_id: str) -> str:
+    try:
+        return index.passages[index.row(passage_id)].text
+    except KeyError:
+        return ""
+
+
+def evaluate_question(index: Index, q: Question, mode: str = "hybrid") -> Result:
+    t0 = time.perf_counter()
+    a = answer(q.question, index=index, mode=mode)
+    seconds = time.perf_counter() - t0
+    rank = _retrieval_rank(index, q, mode)
+    first = a.citations[0] if a.citations else None
+    cit_ok = bool(first) and contains(_passage_text(index, first.passage_id), q.evidence)
+    predicted = a.text if a.found else ""
+    r = Result(
+        id=q.id, type=q.type, question=q.question, answers=list(q.answers), evidence=q.evidence,
+        found=a.found, predicted=predicted, sentence=a.sentence if a.found else "",
+        confidence=a.confidence,
+        f1=best_f1(predicted, q.answers) if q.answerable else float(not a.found),
+        em=best_em(predicted, q.answers) if q.answerable else float(not a.found),
+        sentence_ok=q.answerable and a.found and any(contains(a.sentence, x) for x in q.answers),
+        citation_ok=cit_ok, citations_valid=citations_valid(index, a), retrieval_rank=rank,
+        seconds=seconds,
+    )
+    if not q.answerable:
+        r.stage = "answered an unanswerable" if a.found else ""
+    elif not a.found:
+        r.stage = "false refusal"
+    elif r.f1 < 0.999:
+        if rank is None:
+            r.stage = "retrieval miss"
+        elif not cit_ok:
+            r.stage = "sentence miss"
+        else:
+            r.stage = "extraction miss"
+    return r
+
+
+def _ratio(xs: list[bool | float]) -> float:
+    return round(sum(float(x) for x in xs) / len(xs), 4) if xs else 0.0
+
+
+def retrieval_metrics(index: Index, questions: list[Question], mode: str) -> dict:
+    ranks = [_retrieval_rank(index, q, mode) for q in questions if q.answerable and q.evidence]
+    return {
+        "n": len(ranks),
+        "hit@1": _ratio([r is not None and r <= 1 for r in ranks]),
+        "hit@3": _ratio([r is not None and r <= 3 for r in ranks]),
+        "hit@5": _ratio([r is not None and r <= 5 for r in ranks]),
+        "mrr@10": round(sum(1.0 / r for r in ranks if r) / len(ranks), 4) if ranks else 0.0,
+    }
+
+
+def summarize(results: list[Result]) -> dict:
+    ans = [r for r in results if r.answers]
+    una = [r for r in results if not r.answers]
+    refused = [r for r in results if not r.found]
+    secs = sorted(r.seconds for r in results)
+    return {
+        "n": len(results),
+        "answerable": len(ans),
+        "unanswerable": len(una),
+        "em": _ratio([r.em for r in ans]),
+        "f1": _ratio([r.f1 for r in ans]),
+        "sentence_accuracy": _ratio([r.sentence_ok for r in ans]),
+        "citation@1": _ratio([r.citation_ok for r in ans]),
+        "citations_valid": _ratio([r.citations_valid for r in results]),
+        "abstain_precision": _ratio([not r.answers for r in refused]) if refused else 0.0,
+        "abstain_recall": _ratio([not r.found for r in una]),
+        "false_refusal": _ratio([not r.found for r in ans]),
+        "latency_p50_ms": round(1000 * statistics.median(secs), 1) if secs else 0.0,
+        "latency_p95_ms": round(1000 * secs[min(len(secs) - 1, int(0.95 * len(secs)))], 1) if secs else 0.0,
+    }
+
+
+@dataclass
+class Report:
+    questions: str
+    overall: dict
+    retrieval: dict
+    by_type: dict
+    failures: list[dict]
+    compare: dict = field(default_factory=dict)
+    results: list[dict] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def evaluate(index: Index, questions: list[Question], *, compare: bool = False, source: str = "") -> Report:
+    results = [evaluate_question(index, q) for q in questions]
+    by_type: dict[str, list[Result]] = defaultdict(list)
+    for r in results:
+        by_type[r.type or "(none)"].append(r)
+    report = Report(
+        questions=source,
+        overall=summarize(results),
+        retrieval=retrieval_metrics(index, questions, "hybrid"),
+        by_type={t: summarize(rs) for t, rs in sorted(by_type.items())},
+        failures=[
+            {"id": r.id, "type": r.type, "stage": r.stage, "question": r.question,
+             "expected": r.answers, "got": r.predicted if r.found else "(not found)",
+             "confidence": r.confidence}
+            for r in results if r.stage
+        ],
+        results=[asdict(r) for r in results],
+    )
+    if compare:
+        for mode in MODES:
+            rs = results if mode == "hybrid" else [evaluate_question(index, q, mode) for q in questions]
+            report.compare[mode] = {"retrieval": retrieval_metrics(index, questions, mode), "answers": summarize(rs)}
+    return report
+
+
+def format_report(rep: Report) -> str:
+    o, r = rep.overall, rep.retrieval
+    lines = [
+        f"# Evaluation: {rep.questions}",
+        f"questions: {o['n']} ({o['answerable']} answerable, {o['unanswerable']} unanswerable)",
+        "",
+        f"retrieval (hybrid): hit@1 {r['hit@1']:.3f}  hit@3 {r['hit@3']:.3f}  hit@5 {r['hit@5']:.3f}  "
+        f"MRR@10 {r['mrr@10']:.3f}",
+        f"answers: EM {o['em']:.3f}  F1 {o['f1']:.3f}  sentence accuracy {o['sentence_accuracy']:.3f}  "
+        f"citation@1 {o['citation@1']:.3f}",
+        f"citations whose offsets locate the quote: {o['citations_valid']:.3f}",
+        f"not found: precision {o['abstain_precision']:.3f}  recall {o['abstain_recall']:.3f}  "
+        f"false refusals {o['false_refusal']:.3f}",
+        f"latency per question: p50 {o['latency_p50_ms']:.0f} ms  p95 {o['latency_p95_ms']:.0f} ms",
+    ]
+    if rep.compare:
+        lines += ["", "## Retrieval modes side by side", "",
+                  "| mode | hit@1 | hit@3 | hit@5 | MRR@10 | EM | F1 | sentence acc | citation@1 | abstain recall | false refusal |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for mode, m in rep.compare.items():
+            rr, aa = m["retrieval"], m["answers"]
+            lines.append(
+                f"| {mode} | {rr['hit@1']:.3f} | {rr['hit@3']:.3f} | {rr['hit@5']:.3f} | {rr['mrr@10']:.3f} | "
+                f"{aa['em']:.3f} | {aa['f1']:.3f} | {aa['sentence_accuracy']:.3f} | {aa['citation@1']:.3f} | "
+                f"{aa['abstain_recall']:.3f} | {aa['false_refusal']:.3f} |"
+            )
+    lines += ["", "## By type", "",
+              "| type | n | EM | F1 | sentence acc | citation@1 | refused (unanswerable) | false refusal |",
+              "|---|---|---|---|---|---|---|---|"]
+    for t, m in rep.by_type.items():
+        lines.append(
+            f"| {t} | {m['n']} | {m['em']:.3f} | {m['f1']:.3f} | {m['sentence_accuracy']:.3f} | "
+            f"{m['citation@1']:.3f} | {m['abstain_recall']:.3f} | {m['false_refusal']:.3f} |"
+        )
+    lines += ["", f"## Failures ({len(rep.failures)})", ""]
+    for f in rep.failures:
+        lines.append(
+            f"- {f['id']} [{f['type']}] {f['stage']}: {f['question']} — expected {f['expected'] or '(not found)'}, "
+            f"got {f['got']!r} (confidence {f['confidence']:.2f})"
+        )
+    return "\n".join(lines)

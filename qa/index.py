@@ -1,0 +1,599 @@
+"""Build, update, save and load the hybrid index.
+
+On disk the index is a folder of plain files.  Each build writes a new generation
+folder ``gen-*`` and then atomically replaces the small ``CURRENT`` pointer file, so a
+crash mid-build leaves the previous generation in use::
+
+    embeddings/
+      CURRENT                 name of the live generation
+      gen-20261129T120000-1a2b/
+        meta.json             model id and fingerprint, dims, chunker and BM25 settings,
+                              per-document hashes, package version, file checksums
+        passages.jsonl        one Passage per line (ensure_ascii=False)
+        dense.faiss           passage vectors (inner product on unit vectors)
+        sentences.npy         one vector per sentence of every passage, in order
+        keyword_vocab.json    BM25 vocabulary
+        keyword.npz           BM25 postings
+        userdict.txt          corpus words added to jieba (quoted names, book titles)
+
+Loading verifies the checksums and the model fingerprint: a corrupt, truncated or
+mismatched index is refused with a message, never used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import errno
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .chunking import ChunkSettings, chunk_document
+from .documents import Document, DocumentError, list_documents, read_document, read_text
+from .embedding import Embedder, make_embedder
+from .keyword import KeywordIndex
+from .records import Passage
+from .text import Tokenizer, corpus_terms
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+BM25_K1, BM25_B = 1.2, 0.75
+FLAT_LIMIT = 50_000  # exact search up to here; HNSW beyond (see docs/benchmarks.md)
+EMBED_BATCH = 64
+
+
+class IndexError_(RuntimeError):
+    """Base class: the message tells the user what is wrong and what to run."""
+
+
+class IndexMissing(IndexError_):
+    pass
+
+
+class IndexCorrupt(IndexError_):
+    pass
+
+
+class IndexMismatch(IndexError_):
+    pass
+
+
+@dataclass
+class BuildReport:
+    index_dir: Path
+    model: str
+    documents: int = 0
+    articles: int = 0
+    passages: int = 0
+    sentences: int = 0
+    embedded: int = 0  # passages whose vectors were computed in this build
+    reused: int = 0  # passages whose vectors came from the previous index
+    seconds: float = 0.0
+    skipped: list[str] = field(default_factory=list)  # one message per skipped file
+    unchanged: bool = False
+
+    def summary(self) -> str:
+        lines = [
+            f"index: {self.index_dir}",
+            f"model: {self.model}",
+            f"documents: {self.documents}, articles: {self.articles}, passages: {self.passages}, "
+            f"sentences: {self.sentences}",
+            f"passages embedded: {self.embedded}, reused: {self.reused}",
+            f"seconds: {self.seconds:.1f}",
+        ]
+        lines += [f"skipped: {m}" for m in self.skipped]
+        return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _write_atomic(path: Path, data: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def build_lock(root: Path) -> Iterator[None]:
+    """One build at a time per index folder (across processes)."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".build.lock", "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _check_writable(root: Path) -> None:
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / f".write-probe-{os.getpid()}"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        reason = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+        raise IndexError_(f"cannot write the index folder {root}: {reason}") from exc
+
+
+def current_generation(root: Path) -> Path:
+    root = Path(root)
+    pointer = root / "CURRENT"
+    if not pointer.is_file():
+        raise IndexMissing(f"no index in {root}: run `python -m qa index --index {root}`")
+    name = pointer.read_text(encoding="utf-8").strip()
+    folder = root / name
+    if not name.startswith("gen-") or "/" in name or not folder.is_dir():
+        raise IndexCorrupt(f"index pointer {pointer} names a missing generation {name!r}: rebuild the index")
+    return folder
+
+
+# ------------------------------------------------------------------ the loaded index
+
+
+class Index:
+    """A loaded index: passages, FAISS vectors, sentence vectors, BM25 and tokenizer."""
+
+    def __init__(
+        self,
+        root: Path,
+        folder: Path,
+        meta: dict,
+        passages: list[Passage],
+        dense,
+        sentence_vectors: np.ndarray,
+        keyword: KeywordIndex,
+        tokenizer: Tokenizer,
+        embedder: Embedder | None = None,
+    ) -> None:
+        self.root = root
+        self.folder = folder
+        self.meta = meta
+        self.passages = passages
+        self.dense = dense
+        self.sentence_vectors = sentence_vectors
+        self.keyword = keyword
+        self.tokenizer = tokenizer
+        counts = [len(p.sentences) for p in passages]
+        self.sentence_ptr = np.zeros(len(passages) + 1, dtype=np.int64)
+        np.cumsum(counts, out=self.sentence_ptr[1:])
+        self._row = {p.id: i for i, p in enumerate(passages)}
+        self._embedder = embedder
+        self._sources: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def model_name(self) -> str:
+        return self.meta["model"]["name"]
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            emb = make_embedder(self.model_name)
+            if emb.fingerprint != self.meta["model"]["fingerprint"]:
+                raise IndexMismatch(
+                    f"index was built with {self.meta['model']['fingerprint']}, "
+                    f"but {self.model_name} is now {emb.fingerprint}: rebuild the index"
+                )
+            self._embedder = emb
+        return self._embedder
+
+    def documents(self) -> dict[str, dict]:
+        return self.meta["documents"]
+
+    def row(self, passage_id: str) -> int:
+        """Position of a passage in the vector arrays."""
+        return self._row[passage_id]
+
+    def passage_sentence_vectors(self, i: int) -> np.ndarray:
+        return np.asarray(self.sentence_vectors[self.sentence_ptr[i] : self.sentence_ptr[i + 1]])
+
+    def source_text(self, doc: str) -> str:
+        """The decoded source that offsets refer to (read from the seeds folder, cached)."""
+        with self._lock:
+            if doc not in self._sources:
+                path = Path(self.meta["seeds_dir"]) / doc
+                text, _ = read_text(path)
+                self._sources[doc] = text
+            return self._sources[doc]
+
+    def dense_search(self, qvec: np.ndarray, k: int) -> list[tuple[int, float]]:
+        if not self.passages:
+            return []
+        k = min(k, len(self.passages))
+        scores, ids = self.dense.search(np.ascontiguousarray(qvec.reshape(1, -1), dtype=np.float32), k)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    def keyword_search(self, tokens: list[str], k: int) -> list[tuple[int, float]]:
+        return self.keyword.search(tokens, k)
+
+
+# ------------------------------------------------------------------ load
+
+
+def _read_meta(folder: Path) -> dict:
+    try:
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise IndexCorrupt(f"{folder}: meta.json is missing: rebuild the index") from exc
+    except (OSError, ValueError) as exc:
+        raise IndexCorrupt(f"{folder}: meta.json is unreadable ({exc}): rebuild the index") from exc
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise IndexMismatch(
+            f"{folder}: index format {meta.get('format_version')} is not {FORMAT_VERSION} "
+            "(made by another version of qa): rebuild the index"
+        )
+    return meta
+
+
+def _verify_files(folder: Path, meta: dict) -> None:
+    for name, digest in meta.get("files", {}).items():
+        path = folder / name
+        if not path.is_file():
+            raise IndexCorrupt(f"{folder}: {name} is missing: rebuild the index")
+        if _sha256_file(path) != digest:
+            raise IndexCorrupt(f"{folder}: {name} does not match its checksum (corrupt or modified): rebuild the index")
+
+
+def load_index(index_dir: Path | str, *, embedder: Embedder | None = None, verify: bool = True) -> Index:
+    """Load the index in ``index_dir``; refuses (raises ``IndexError_``) a corrupt or mismatched one.
+
+    ``embedder`` overrides the model named in meta.json; it must have the same fingerprint.
+    """
+    import faiss
+
+    root = Path(index_dir)
+    folder = current_generation(root)
+    meta = _read_meta(folder)
+    if verify:
+        _verify_files(folder, meta)
+    if embedder is not None and embedder.fingerprint != meta["model"]["fingerprint"]:
+        raise IndexMismatch(
+            f"index in {root} was built with model {meta['model']['name']} ({meta['model']['fingerprint']}), "
+            f"not {embedder.name} ({embedder.fingerprint}): rebuild it with this model or query it with its own"
+        )
+    try:
+        with open(folder / "passages.jsonl", encoding="utf-8") as f:
+            passages = [Passage.from_json(json.loads(line)) for line in f if line.strip()]
+        dense = faiss.read_index(str(folder / "dense.faiss"))
+        sentence_vectors = np.load(folder / "sentences.npy", mmap_mode="r")
+        keyword = KeywordIndex.load(folder, meta["bm25"]["k1"], meta["bm25"]["b"])
+        words = (folder / "userdict.txt").read_text(encoding="utf-8").split("\n")
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise IndexCorrupt(f"{folder}: cannot read the index ({type(exc).__name__}: {exc}): rebuild it") from exc
+    dim = meta["model"]["dim"]
+    n_sent = sum(len(p.sentences) for p in passages)
+    problems = []
+    if dense.ntotal != len(passages) or dense.d != dim:
+        problems.append(f"dense.faiss has {dense.ntotal}x{dense.d} vectors for {len(passages)}x{dim}")
+    if sentence_vectors.shape != (n_sent, dim):
+        problems.append(f"sentences.npy is {sentence_vectors.shape}, expected {(n_sent, dim)}")
+    if keyword.n_docs != len(passages):
+        problems.append(f"keyword index has {keyword.n_docs} passages, expected {len(passages)}")
+    if problems:
+        raise IndexCorrupt(f"{folder}: inconsistent index ({'; '.join(problems)}): rebuild it")
+    tokenizer = Tokenizer([w for w in words if w])
+    return Index(root, folder, meta, passages, dense, sentence_vectors, keyword, tokenizer, embedder)
+
+
+# ------------------------------------------------------------------ build
+
+
+def _embed_texts(embedder: Embedder, texts: list[str], bar) -> np.ndarray:
+    """Embed in batches, longest first (less padding), updating a progress bar."""
+    if not texts:
+        return np.zeros((0, embedder.dim), dtype=np.float32)
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    for lo in range(0, len(order), EMBED_BATCH):
+        idx = order[lo : lo + EMBED_BATCH]
+        out[idx] = embedder.embed([texts[i] for i in idx], kind="document")
+        if bar is not None:
+            bar.update(len(idx))
+    return out
+
+
+def passage_embedding_text(p: Passage) -> str:
+    """What the dense model sees for a passage: the article headline gives it context."""
+    if p.kind == "header":
+        return p.text
+    return f"{p.title}\n{p.text}"
+
+
+def _make_faiss(vectors: np.ndarray):
+    import faiss
+
+    dim = vectors.shape[1]
+    if len(vectors) <= FLAT_LIMIT:
+        index = faiss.IndexFlatIP(dim)
+    else:
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 128
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+@dataclass
+class _DocPart:
+    name: str
+    sha256: str
+    articles: int
+    passages: list[Passage]
+    passage_vectors: np.ndarray | None = None  # None: to embed
+    sentence_vectors: np.ndarray | None = None
+    encoding: str = ""
+
+
+def _previous(root: Path, fingerprint: str, chunk: dict) -> Index | None:
+    """The previous index when its vectors can be reused (same model and chunker), else None."""
+    try:
+        prev = load_index(root)
+    except IndexMissing:
+        return None
+    except IndexError_ as exc:
+        log.warning("previous index not reusable, rebuilding everything: %s", exc)
+        return None
+    if prev.meta["model"]["fingerprint"] != fingerprint or prev.meta["chunker"] != chunk:
+        return None
+    return prev
+
+
+def build_index(
+    seeds_dir: Path | str,
+    index_dir: Path | str,
+    model: str | None = None,
+    *,
+    embedder: Embedder | None = None,
+    settings: ChunkSettings | None = None,
+    progress: bool = False,
+    _crash_after: str | None = None,
+) -> BuildReport:
+    """Build or update the index of every document in ``seeds_dir`` into ``index_dir``.
+
+    Only documents whose content changed are chunked and embedded again; a different
+    model or chunker rebuilds everything.  Unreadable files are skipped and listed in
+    the report.  ``_crash_after`` is a fault-injection hook for tests.
+    """
+    t0 = time.perf_counter()
+    seeds_dir, root = Path(seeds_dir).resolve(), Path(index_dir)
+    embedder = embedder or make_embedder(model)
+    settings = settings or ChunkSettings()
+    _check_writable(root)
+    report = BuildReport(root, embedder.name)
+    with build_lock(root):
+        prev = _previous(root, embedder.fingerprint, settings.to_json())
+        prev_docs: dict[str, tuple[str, list[int]]] = {}
+        by_hash: dict[str, str] = {}
+        if prev is not None:
+            idx_of: dict[str, list[int]] = {}
+            for i, p in enumerate(prev.passages):
+                idx_of.setdefault(p.doc, []).append(i)
+            for name, info in prev.meta["documents"].items():
+                prev_docs[name] = (info["sha256"], idx_of.get(name, []))
+                by_hash.setdefault(info["sha256"], name)
+
+        parts: list[_DocPart] = []
+        seen_hash: dict[str, str] = {}
+        paths = list_documents(seeds_dir)
+        for path in paths:
+            name = path.relative_to(seeds_dir).as_posix()
+            try:
+                digest = _sha256_file(path)
+            except OSError as exc:
+                report.skipped.append(f"{name}: cannot read: {exc.strerror or exc}")
+                continue
+            if digest in seen_hash:
+                report.skipped.append(f"{name}: same content as {seen_hash[digest]}, indexed once")
+                continue
+            reuse_name = name if prev_docs.get(name, ("",))[0] == digest else by_hash.get(digest)
+            if prev is not None and reuse_name is not None:
+                ids = prev_docs[reuse_name][1]
+                old = [prev.passages[i] for i in ids]
+                passages = old if reuse_name == name else [_rename(p, reuse_name, name) for p in old]
+                pvec = prev.dense.reconstruct_batch(np.array(ids, dtype=np.int64)) if ids else None
+                svec = (
+                    np.concatenate([prev.passage_sentence_vectors(i) for i in ids])
+                    if ids
+                    else None
+                )
+                info = prev.meta["documents"][reuse_name]
+                parts.append(
+                    _DocPart(name, digest, info["articles"], passages, pvec, svec, info.get("encoding", ""))
+                )
+                seen_hash[digest] = name
+                continue
+            try:
+                doc: Document = read_document(path, name)
+            except DocumentError as exc:
+                report.skipped.append(str(exc))
+                log.warning("skipped %s", exc)
+                continue
+            if doc.sha256 != digest:  # changed while we were reading: take what we read
+                digest = doc.sha256
+            passages = chunk_document(doc, settings)
+            if not passages:
+                report.skipped.append(f"{name}: no text to index (empty document)")
+                continue
+            seen_hash[digest] = name
+            parts.append(_DocPart(name, digest, len(doc.articles), passages, encoding=doc.encoding))
+
+        if prev is not None and not any(p.passage_vectors is None for p in parts):
+            same = {p.name: p.sha256 for p in parts} == {n: v[0] for n, v in prev_docs.items()}
+            if same and prev.meta.get("seeds_dir") == str(seeds_dir):
+                report.unchanged = True
+
+        to_embed = [p for p in parts if p.passage_vectors is None]
+        n_new = sum(len(p.passages) for p in to_embed)
+        n_new_sent = sum(len(x.sentences) for p in to_embed for x in p.passages)
+        bar = None
+        if progress and n_new:
+            from tqdm import tqdm
+
+            bar = tqdm(total=n_new + n_new_sent, desc="embedding passages+sentences", unit="text")
+        try:
+            for part in to_embed:
+                part.passage_vectors = _embed_texts(
+                    embedder, [passage_embedding_text(p) for p in part.passages], bar
+                )
+                part.sentence_vectors = _embed_texts(
+                    embedder, [s for p in part.passages for s in p.sentence_texts()], bar
+                )
+                if _crash_after == "embed":
+                    os._exit(17)
+        finally:
+            if bar is not None:
+                bar.close()
+
+        passages = [p for part in parts for p in part.passages]
+        # The model is loaded only when something needs embedding.
+        dim = embedder.dim if to_embed or prev is None else int(prev.meta["model"]["dim"])
+        pvecs = [part.passage_vectors for part in parts if part.passage_vectors is not None and len(part.passages)]
+        svecs = [part.sentence_vectors for part in parts if part.sentence_vectors is not None]
+        passage_vectors = np.concatenate(pvecs) if pvecs else np.zeros((0, dim), np.float32)
+        sentence_vectors = np.concatenate(svecs) if svecs else np.zeros((0, dim), np.float32)
+
+        if report.unchanged:
+            report.documents = len(parts)
+        else:
+            words = corpus_terms(p.text for p in passages)
+            tokenizer = Tokenizer(words)
+            keyword = KeywordIndex(BM25_K1, BM25_B).fit([tokenizer.words(p.text) for p in passages])
+            meta = {
+                "format_version": FORMAT_VERSION,
+                "package_version": __version__,
+                "built_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                "seeds_dir": str(seeds_dir),
+                "model": {"name": embedder.name, "fingerprint": embedder.fingerprint, "dim": int(dim)},
+                "chunker": settings.to_json(),
+                "bm25": {"k1": BM25_K1, "b": BM25_B, "tokenizer": "jieba.lcut_for_search+normalize"},
+                "faiss": "IndexFlatIP" if len(passages) <= FLAT_LIMIT else "IndexHNSWFlat(M=32)",
+                "counts": {"passages": len(passages), "sentences": int(len(sentence_vectors))},
+                "documents": {
+                    p.name: {
+                        "sha256": p.sha256,
+                        "articles": p.articles,
+                        "passages": len(p.passages),
+                        "encoding": p.encoding,
+                    }
+                    for p in parts
+                },
+            }
+            _write_generation(root, meta, passages, passage_vectors, sentence_vectors, keyword, words, _crash_after)
+        report.documents = len(parts)
+        report.articles = sum(p.articles for p in parts)
+        report.passages = len(passages)
+        report.sentences = int(len(sentence_vectors))
+        report.embedded = n_new
+        report.reused = len(passages) - n_new
+        report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _rename(p: Passage, old: str, new: str) -> Passage:
+    from dataclasses import replace
+
+    return replace(p, doc=new, id=new + p.id[len(old) :])
+
+
+def _write_generation(
+    root: Path,
+    meta: dict,
+    passages: list[Passage],
+    passage_vectors: np.ndarray,
+    sentence_vectors: np.ndarray,
+    keyword: KeywordIndex,
+    words: list[str],
+    crash_after: str | None,
+) -> None:
+    import faiss
+
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    name = f"gen-{stamp}-{os.getpid()}"
+    tmp = root / f".tmp-{name}"
+    try:
+        tmp.mkdir(parents=True)
+        with open(tmp / "passages.jsonl", "w", encoding="utf-8") as f:
+            for p in passages:
+                f.write(json.dumps(p.to_json(), ensure_ascii=False) + "\n")
+        if crash_after == "passages":
+            os._exit(17)
+        faiss.write_index(_make_faiss(passage_vectors), str(tmp / "dense.faiss"))
+        np.save(tmp / "sentences.npy", np.ascontiguousarray(sentence_vectors, dtype=np.float32))
+        keyword.save(tmp)
+        (tmp / "userdict.txt").write_text("\n".join(words), encoding="utf-8")
+        files = ["passages.jsonl", "dense.faiss", "sentences.npy", "keyword_vocab.json", "keyword.npz", "userdict.txt"]
+        meta = dict(meta, files={f: _sha256_file(tmp / f) for f in files})
+        if crash_after == "files":
+            os._exit(17)
+        (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+        for f in tmp.iterdir():
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+        os.replace(tmp, root / name)
+        _fsync_dir(root)
+        if crash_after == "generation":
+            os._exit(17)
+        _write_atomic(root / "CURRENT", name + "\n")
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        reason = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+        raise IndexError_(f"cannot write the index to {root}: {reason}") from exc
+    # Old generations and leftovers of crashed builds are removed once the new one is live.
+    for old in root.iterdir():
+        if old.name != name and (old.name.startswith("gen-") or old.name.startswith(".tmp-gen-")):
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def stale_documents(index: Index, seeds_dir: Path | str) -> list[str]:
+    """Names of documents added, changed or removed since the index was built."""
+    seeds_dir = Path(seeds_dir)
+    try:
+        paths = list_documents(seeds_dir)
+    except DocumentError:
+        return ["(seeds folder missing)"]
+    indexed = index.meta["documents"]
+    current: dict[str, str] = {}
+    for p in paths:
+        with contextlib.suppress(OSError):
+            current[p.relative_to(seeds_dir).as_posix()] = _sha256_file(p)
+    hashes = {v["sha256"] for v in indexed.values()}
+    out = [n for n, h in current.items() if indexed.get(n, {}).get("sha256") != h and h not in hashes]
+    out += [n for n in indexed if n not in current]
+    return sorted(out)

@@ -1,0 +1,130 @@
+"""Structure recovery on the real seed page and on small inline documents."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.documents import DocumentError, decode_bytes, parse_text, read_document
+from qa.records import join_spans
+
+TITLES = [
+    "唱响时代主旋律",
+    "龙山区探索党建引领基层治理新途径",
+    "推进「人+车+机」联动新模式",
+    "国网辽源供电公司：筑牢电力设施保护“安全网”",
+]
+
+
+def test_seed_has_four_articles_with_headlines(seed_doc):
+    assert [a.title for a in seed_doc.articles] == TITLES
+
+
+def test_split_headline_is_joined_with_two_spans(seed_doc):
+    last = seed_doc.articles[3]
+    assert len(last.title_spans) == 2
+    assert join_spans(seed_doc.text, last.title_spans) == TITLES[3]
+
+
+def test_bylines_and_subtitle(seed_doc):
+    a1, a2, a3, a4 = seed_doc.articles
+    assert a1.subtitle.text == "——辽源市“强国复兴有我”群众性主题宣传教育活动记事"
+    assert a1.byline.text == "本报记者 董博 赵蓓蓓 通讯员 王思博"
+    assert a2.byline.text == "本报讯(记者董博)"
+    assert a3.byline.text == "本报讯(记者董博 鹿智源 通讯员蔺友祥)"
+    assert a4.byline.text == "本报讯(记者赵蓓蓓 通讯员张冬雪)"
+    # The byline prefix is not part of the first body paragraph.
+    assert a2.paragraphs[0].text.startswith("为进一步实现创新社区治理")
+
+
+def test_section_headings_are_not_body(seed_doc):
+    a1 = seed_doc.articles[0]
+    assert [h.text for h in a1.headings] == [
+        "创新形式，让党的理论落地生根",
+        "红色教育凝聚奋进力量",
+        "国防教育全覆盖，拥军爱军暖军心",
+        "文化活动激发群众热情",
+    ]
+    assert not any(p.text in {h.text for h in a1.headings} for p in a1.paragraphs)
+
+
+def test_paragraph_counts(seed_doc):
+    assert [len(a.paragraphs) for a in seed_doc.articles] == [18, 8, 4, 5]
+
+
+def test_paragraph_cut_mid_sentence_is_repaired(seed_doc):
+    a1 = seed_doc.articles[0]
+    repaired = [p for p in a1.paragraphs if len(p.spans) > 1]
+    assert len(repaired) == 1
+    p = repaired[0]
+    assert "以“勿忘国耻、时刻准备，人民防空、筑盾为民”" in p.text
+    assert p.text.startswith("勿忘国耻，警钟长鸣。")
+    assert p.text.endswith("共筑美好明天。")
+
+
+def test_paragraph_interrupted_by_caption_is_repaired(seed_doc):
+    a4 = seed_doc.articles[3]
+    repaired = [p for p in a4.paragraphs if len(p.spans) > 1]
+    assert len(repaired) == 1
+    assert "为群众讲解电力设施保护知识，增强群众" in repaired[0].text
+    assert "王闯" not in repaired[0].text
+    gap = seed_doc.text[repaired[0].spans[0][1] : repaired[0].spans[1][0]]
+    assert "王闯 摄" in gap
+
+
+def test_captions_are_attached_to_their_articles(seed_doc):
+    caps = [[c.text for c in a.captions] for a in seed_doc.articles]
+    assert caps[0] == ["汲取智慧，汇聚力量。", "第九届吉林省市民文化节启动仪式暨“喜迎二十大 奋进新征程”交响音乐会。"]
+    assert caps[1] == []
+    assert caps[2] == ["“无人机+”联动巡控“空地智慧警务”巡逻模式。"]
+    assert len(caps[3]) == 1 and caps[3][0].endswith("王闯 摄")
+    for a in seed_doc.articles:
+        for p in a.paragraphs:
+            assert "摄" not in p.text[-3:]
+
+
+def test_every_block_is_recoverable_from_its_spans(seed_doc):
+    for a in seed_doc.articles:
+        assert join_spans(seed_doc.text, a.title_spans) == a.title
+        for b in a.blocks + tuple(x for x in (a.subtitle, a.byline) if x):
+            assert join_spans(seed_doc.text, b.spans) == b.text
+
+
+def test_plain_document_without_newspaper_layout():
+    doc = parse_text("这是第一段。内容很短。\n\n这是第二段，没有标题。\n", "note.txt")
+    assert len(doc.articles) == 1
+    assert doc.articles[0].title == "note"
+    assert [p.text for p in doc.articles[0].paragraphs] == ["这是第一段。内容很短。", "这是第二段，没有标题。"]
+
+
+def test_markdown_headings_make_articles():
+    text = "# 第一篇\n\n正文一。\n\n## 小节\n\n正文二。\n\n# 第二篇\n\n正文三。\n"
+    doc = parse_text(text, "a.md")
+    assert [a.title for a in doc.articles] == ["第一篇", "第二篇"]
+    assert [h.text for h in doc.articles[0].headings] == ["小节"]
+
+
+def test_hard_wrapped_lines_join_into_one_paragraph():
+    text = "标题行\n\n本报讯(记者张三)第一行没有结束\n接着第二行。\n\n另一段。\n"
+    doc = parse_text(text, "w.txt")
+    art = doc.articles[0]
+    assert art.title == "标题行"
+    assert art.paragraphs[0].text == "第一行没有结束接着第二行。"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030", "gbk", "utf-16"])
+def test_encodings_are_detected(encoding):
+    text = "辽源市开展宣讲1300余场次，受众6万余人。"
+    decoded, _ = decode_bytes(text.encode(encoding))
+    assert decoded == text
+
+
+def test_binary_junk_is_refused():
+    with pytest.raises(DocumentError):
+        decode_bytes(bytes(range(256)) * 20)
+
+
+def test_unsupported_type_names_the_file(tmp_path):
+    p = tmp_path / "x.exe"
+    p.write_bytes(b"MZ")
+    with pytest.raises(DocumentError, match="x.exe: unsupported file type"):
+        read_document(p)

@@ -63,7 +63,7 @@ def test_long_paragraph_is_split_on_sentence_boundaries():
 def test_body_text_is_neither_lost_nor_duplicated(seed_doc):
     passages = chunk_document(seed_doc)
     covered = sorted(s for p in passages for s in p.spans)
-    for (s1, e1), (s2, _) in zip(covered, covered[1:]):
+    for (_s1, e1), (s2, _) in zip(covered, covered[1:]):
         assert e1 <= s2, "overlapping passages"
     text = seed_doc.text
     covered_chars = sum(e - s for s, e in covered)

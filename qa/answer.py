@@ -28,9 +28,15 @@ MAX_QUESTION_CHARS = 300
 TOP_SENTENCES = 8
 # Types whose answer must be a typed span: without one the documents don't answer.
 STRICT_TYPES = ("number", "date", "time", "person")
+# Types a whole sentence or clause can answer.
+FREE_TYPES = ("thing", "action", "manner", "reason")
 
 # Calibrated on the dev split of data/questions (see README, "Not found").
 THRESHOLD = 0.5
+# Share of the question's words that must surround a typed answer span (number, date,
+# name…) or a sentence answer; below it the span is about something else.
+SUPPORT_TYPED = 0.095
+SUPPORT_FREE = 0.2
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,7 @@ class Features:
     dense: float  # cosine of question and answer sentence
     lexical: float  # IDF-weighted share of question words in the answer's passage
     fit: float  # how well the typed span fits (0 when none)
+    support: float  # share of the question's words around the span (clause), 0 when none
     typed: bool  # a typed span was found
     missing_literal: str  # a number/ordinal/name of the question absent from the evidence
     unknown: float  # IDF-weighted share of question words absent from the whole corpus
@@ -47,16 +54,22 @@ class Features:
 
 
 def confidence(f: Features, qtype: str) -> float:
-    """Support for the answer in [0, 1]; below ``THRESHOLD`` the answer is refused."""
+    """Support for the answer in [0, 1]; below ``THRESHOLD`` the answer is refused.
+
+    Chinese questions: mostly whether the question's words surround the answer span
+    (``support``), then the passage's coverage and the dense similarity.  English
+    questions share no words with the text, so meaning (cosine) is the evidence.
+    """
     if f.missing_literal:
         return 0.05
     if f.latin:
-        # No shared words with Chinese text: meaning (cosine) is the only evidence.
-        z = 18.0 * (f.dense - 0.80) + 0.8 * f.fit
+        z = 30.0 * (f.dense - 0.75) + (1.0 if f.typed else -1.5)
+    elif f.typed:
+        z = 25.0 * (f.support - SUPPORT_TYPED) + 5.0 * (f.dense - 0.88)
     else:
-        z = 8.0 * (f.dense - 0.80) + 4.0 * (f.lexical - 0.45) + 0.8 * f.fit - 4.0 * f.unknown
+        z = 20.0 * (f.support - SUPPORT_FREE) + 5.0 * (f.dense - 0.88)
     if qtype in STRICT_TYPES and not f.typed:
-        z -= 3.0
+        z -= 4.0
     return 1.0 / (1.0 + math.exp(-z))
 
 
@@ -269,17 +282,20 @@ def _answer(q: str, idx: Index, history, k: int, mode: str, note: str, raw: str)
         total = sh.score + (0.3 * span.fit if span else 0.0)
         if span is None and qtype in STRICT_TYPES + ("org", "place", "name", "list"):
             total -= 0.15
+        if missing_literal(q, _evidence_text(sh.passage)):
+            total -= 0.3
         if best is None or total > best[0]:
             best = (total, sh, span)
     assert best is not None
     _, sh, span = best
     passage = sh.passage
-    evidence = f"{passage.title} {passage.section} {passage.text}"
+    evidence = _evidence_text(passage)
     feats = Features(
         dense=sh.dense,
         lexical=coverage(terms, evidence) if terms else 0.0,
         fit=span.fit if span else 0.0,
-        typed=span is not None and span.kind != "gap",
+        support=span.support if span else (coverage(terms, sh.text) if qtype in FREE_TYPES else 0.0),
+        typed=span is not None and span.kind != "gap" and qtype not in FREE_TYPES,
         missing_literal=missing_literal(q, evidence),
         unknown=_unknown_share(idx, terms),
         latin=latin,
@@ -321,6 +337,11 @@ def _answer(q: str, idx: Index, history, k: int, mode: str, note: str, raw: str)
         related=_related(ranked),
         text_start=text_start,
     )
+
+
+def _evidence_text(p: Passage) -> str:
+    """What a passage asserts, with the context a reader sees: headline and section."""
+    return f"{p.title} {p.section} {p.text}"
 
 
 def _unknown_share(idx: Index, terms: dict[str, float]) -> float:

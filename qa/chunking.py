@@ -22,7 +22,7 @@ class ChunkSettings:
     # 400 Chinese characters stay under e5's 512-token limit with the "passage: " prompt
     # (XLM-R pieces cover one or more characters each).
     max_chars: int = 400
-    version: int = 1
+    version: int = 2  # bump when sentence splitting or passage cutting changes
 
     def to_json(self) -> dict:
         return asdict(self)

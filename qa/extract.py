@@ -48,7 +48,7 @@ _TYPE_PATTERNS: list[tuple[str, re.Pattern]] = [
         re.I)),
     ("reason", re.compile(r"为什么|为何|原因|目的|\bwhy\b|\bfor what purpose\b", re.I)),
     ("name", re.compile(
-        r"叫什么|名称|名字|什么主题|为主题|主题是|什么品牌|什么称号|什么口号|什么标语|什么活动|什么制度|"
+        r"叫什么|名称|名字|全称|简称|称号|名叫|什么主题|为主题|主题是|什么品牌|什么称号|什么口号|什么标语|什么活动|什么制度|"
         r"什么机制|什么模式|什么书|什么图册|哪本|哪部|什么工程|什么会|什么日|什么节|什么平台|什么载体|"
         r"\bname\b|\bcalled\b|\btheme\b|\btitle\b|\bslogan\b|\bmotto\b|\bbrand\b|\bwhat (event|activity|"
         r"system|mechanism|model|mode|project|book|campaign)\b", re.I)),
@@ -59,12 +59,11 @@ _TYPE_PATTERNS: list[tuple[str, re.Pattern]] = [
 
 # Wh-phrases whose position splits a Chinese question into left and right context.
 _WH_RE = re.compile(
-    r"(?:是)?(?:多少|几[点个名场次项期支家处份件本届位所座条台辆架篇种户批天年月人倍]?|哪[一个些位里儿天年所家支项种部本]?"
+    r"(?:是|要|做了|干了|做|干|有)?(?:多少|几[点个名场次项期支家处份件本届位所座条台辆架篇种户批天年月人倍]?|哪[一个些位里儿天年所家支项种部本]?"
     r"[个位家支项种部本所]?(?:单位|部门|机构|组织|公司|小区|社区|学校|地方)?|谁|什么(?:时候|地方|人)?|何时|何地|"
     r"怎样|怎么|如何|为什么|为何)"
 )
 
-_UNIT_SYNONYMS = {"人": "人名位人次", "名": "名人位", "位": "位名人", "场": "场场次", "场次": "场次场", "次": "次场次"}
 
 
 def question_type(question: str) -> str:
@@ -79,6 +78,29 @@ def question_type(question: str) -> str:
                 return "name"
             return name
     return "thing"
+
+
+_QROLE_RE = re.compile(
+    r"([\u4e00-\u9fff]{0,4}?(?:总经理|经理|书记|校长|院长|主任|局长|区长|市长|县长|队长|团长|主席|记者|通讯员|"
+    r"摄影师?|作者|专家|工作人员|负责人|讲解员|主持人|队员|成员|代表))(?:是谁|叫什么|姓什么|是哪位|有哪些|是)"
+)
+
+
+def question_role(question: str) -> str:
+    """The role a person question asks about (…的总经理是谁 → 总经理), or ""."""
+    if re.search(r"拍摄|摄影|照片|图片|拍的|photo", question, re.I):
+        return "摄影"
+    m = _QROLE_RE.search(question)
+    if not m:
+        m = re.search(r"(?:哪位|哪个|哪名)(记者|通讯员|工作人员|专家|摄影师?)", question)
+    return m.group(1) if m else ""
+
+
+def _role_matches(q_role: str, c_role: str) -> bool:
+    q_role = q_role.replace("本报", "")
+    c_role = c_role.replace("本报", "")
+    return bool(c_role) and (q_role.endswith(c_role) or c_role.endswith(q_role[-2:]) or
+                             (q_role.startswith("摄影") and c_role == "摄影"))
 
 
 def question_unit(question: str) -> str:
@@ -97,6 +119,7 @@ class Candidate:
     text: str
     kind: str
     prior: float = 0.0  # type-specific plausibility in [0, 1]
+    role: str = ""  # for people: the role word before the name (记者, 工作人员, …)
 
 
 _CN_DIGITS = "零〇一二两三四五六七八九十百千万亿"
@@ -196,25 +219,88 @@ def _tagged(s: str, tok: Tokenizer) -> list[tuple[int, int, str, str]]:
     return out
 
 
+_NOUNISH = ("n", "nt", "ns", "nz", "j", "b", "an", "ng", "l", "vn", "nr", "eng", "m", "q", "x")
+
+
+def _extend_left(tags: list[tuple[int, int, str, str]], i: int, max_len: int = 16, lists: bool = False) -> int:
+    """Start offset of the noun phrase that ends with token ``i`` (stops at verbs, particles, punctuation).
+
+    With ``lists``, enumerated modifiers joined by 、 belong to the phrase (河道巡查、夜巡夜查行动).
+    """
+    j = i
+    end = tags[i][1]
+    while j > 0:
+        _pa, _pb, pw, pf = tags[j - 1]
+        joiner = lists and pw == "、" and j > 1 and tags[j - 2][3].startswith(_NOUNISH)
+        if not joiner and (not pf.startswith(_NOUNISH) or not re.fullmatch(r"[\u4e00-\u9fffA-Za-z0-9+·]+", pw)):
+            break
+        if end - tags[j - 1][0] > max_len:
+            break
+        j -= 1
+    return tags[j][0]
+
+
 def _org_candidates(s: str, tok: Tokenizer) -> list[Candidate]:
     tags = _tagged(s, tok)
     out = []
     suffix = re.compile(rf"(?:{_ORG_SUFFIX})$")
-    nounish = ("n", "nt", "ns", "nz", "j", "b", "an", "ng", "l", "vn", "nr", "eng", "m")
     for i, (_a, b, w, f) in enumerate(tags):
         if not suffix.search(w) or w in _ORG_BAD_TOKENS or f.startswith("v") and len(w) < 2:
             continue
-        j = i
-        while j > 0:
-            _pa, _pb, pw, pf = tags[j - 1]
-            if not pf.startswith(nounish) or not re.fullmatch(r"[\u4e00-\u9fffA-Za-z0-9+·]+", pw):
-                break
-            j -= 1
-        start = tags[j][0]
+        start = _extend_left(tags, i, 24)
         text = s[start:b]
         if 2 <= len(text) <= 24:
             out.append(Candidate(start, b, text, "org", 0.8 if len(text) >= 3 else 0.5))
+    # 辽源市委 inside 辽源市委研究室: keep the whole name.
+    return [c for c in out if not any(o.start == c.start and o.end > c.end for o in out)]
+
+
+_HEAD_RE = re.compile(r"(?:哪(?![里儿])[一]?[个所支家位项种部本条座间]?|什么|啥)")
+_HEAD_STOP = set("的为是在呢吗了？?，,。和与及要有")
+
+
+def head_noun(question: str, tok: Tokenizer) -> str:
+    """The noun the wh-word asks about: 哪个小区 → 小区, 什么会议制度 → 会议制度, 召开什么会 → 会."""
+    for m in _HEAD_RE.finditer(question):
+        rest = question[m.end() :]
+        words: list[str] = []
+        for w, f in tok.pos(rest[:8]):
+            if w in _HEAD_STOP or not f.startswith(("n", "j", "vn")):
+                if not words and len(w) == 1 and (len(rest) == 1 or rest[1:2] in _HEAD_STOP):
+                    words.append(w)
+                break
+            words.append(w)
+        head = "".join(words)
+        if head and head not in ("时候", "地方", "人", "名字"):
+            return head[:6]
+    return ""
+
+
+def _head_candidates(s: str, head: str, tok: Tokenizer) -> list[Candidate]:
+    """Noun phrases of the sentence that end with the question's head noun."""
+    if not head:
+        return []
+    tags = _tagged(s, tok)
+    out = []
+    for i, (_a, b, _w, _f) in enumerate(tags):
+        if not s[:b].endswith(head):
+            continue
+        start = _extend_left(tags, i, lists=True)
+        if s[start] == "、":
+            start += 1
+        if b - start > len(head):
+            out.append(Candidate(start, b, s[start:b], "head", 0.7))
     return out
+
+
+# Common Chinese family names (single-character ones cover the vast majority of people).
+SURNAMES = frozenset(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"
+    "姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤常温康施"
+    "文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷"
+    "盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷"
+    "晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝"
+)
 
 
 def _person_candidates(s: str, tok: Tokenizer) -> list[Candidate]:
@@ -226,14 +312,17 @@ def _person_candidates(s: str, tok: Tokenizer) -> list[Candidate]:
             n = _NAME_AFTER_ROLE.match(s, pos)
             if not n or _ROLE_RE.match(s, n.start()):
                 break
-            out.append(Candidate(n.start(1), n.end(1), n.group(1), "person", 0.9))
+            name, after = n.group(1), s[n.end(1) : n.end(1) + 1]
+            # A known family name, or a byline-like slot (name then space, bracket or end).
+            if name[0] in SURNAMES or after in ("", " ", "\u3000", ")", "）"):
+                out.append(Candidate(n.start(1), n.end(1), name, "person", 0.9, m.group(1)))
             pos = n.end(1)
             while pos < len(s) and s[pos] in " \u3000":
                 pos += 1
     for m in _PHOTOGRAPHER_RE.finditer(s):
-        out.append(Candidate(m.start(1), m.end(1), m.group(1), "person", 0.8))
+        out.append(Candidate(m.start(1), m.end(1), m.group(1), "person", 0.8, "摄影"))
     for a, b, w, f in _tagged(s, tok):
-        if f in ("nr", "nrfg", "nrt") and 2 <= len(w) <= 4:
+        if f in ("nr", "nrfg", "nrt") and 2 <= len(w) <= 4 and w[0] in SURNAMES:
             out.append(Candidate(a, b, w, "person", 0.5))
     return out
 
@@ -246,21 +335,93 @@ def _name_candidates(s: str) -> list[Candidate]:
     return out
 
 
-def _list_candidates(s: str, tok: Tokenizer) -> list[Candidate]:
+_QUOTED_RUN_RE = re.compile(r"(?:“[^“”]{1,24}”){2,}|(?:《[^《》]{1,40}》){2,}")
+_CONJ = ("和", "及", "与", "以及")
+
+
+def _extend_right(tags: list[tuple[int, int, str, str]], i: int, max_len: int = 16) -> int:
+    """End offset of the noun phrase that starts with token ``i``."""
+    j = i
+    start = tags[i][0]
+    while j + 1 < len(tags):
+        _a, b, w, f = tags[j + 1]
+        if not f.startswith(_NOUNISH) or not re.fullmatch(r"[\u4e00-\u9fffA-Za-z0-9+·]+", w) or b - start > max_len:
+            break
+        j += 1
+    return tags[j][1]
+
+
+def _enum_runs(s: str, start: int, end: int, tok: Tokenizer) -> list[tuple[int, int]]:
+    """Split an A、B、C match into runs of noun items.
+
+    A verb inside an item ends a run ("社区、农村|开展|对象化、分众化"); a verb at the
+    start of the first item is not part of it ("解决|消防安全隐患、…").
+    """
+    items: list[list[int]] = []
+    pos = start
+    for part in s[start:end].split("、"):
+        items.append([pos, pos + len(part)])
+        pos += len(part) + 1
+    runs: list[list[list[int]]] = [[]]
+    for a, b in items:
+        cut = s.find("等", a, b)
+        if cut > a:
+            b = cut
+        p = a
+        verbs = []
+        for w, f in tok.pos(s[a:b]):
+            if f.startswith(_TRIM_LEAD_FLAGS) and (len(w) >= 2 or f.startswith("p")):
+                verbs.append((p, p + len(w), f))
+            p += len(w)
+        if not runs[-1]:  # first item of a run: drop what precedes its last leading verb
+            lead = [v for v in verbs if v[1] < b]
+            if lead:
+                a = lead[-1][1]
+            verbs = [v for v in verbs if v[0] >= a]
+        inner = [v for v in verbs if a < v[0] and v[1] < b and v[2].startswith("v")]
+        if inner:
+            runs[-1].append([a, inner[0][0]])
+            runs.append([[inner[0][1], b]])
+        else:
+            runs[-1].append([a, b])
     out = []
-    for m in _ENUM_RE.finditer(s):
-        a, b = m.start(), m.end()
-        # Trim verbs, prepositions and adverbs that the first item swallowed ("组织基层干部").
-        first_end = s.find("、", a)
-        for w, f in tok.pos(s[a:first_end]):
-            if f.startswith(_TRIM_LEAD_FLAGS) and a + len(w) < first_end:
-                a += len(w)
-            else:
-                break
+    for run in runs:
+        if len(run) < 2:
+            continue
+        a, b = run[0][0], run[-1][1]
+        cut = s.find("等", run[-1][0], b)
+        if cut != -1:
+            b = cut
         while b > a and s[b - 1] in _TRIM_TAIL:
             b -= 1
-        if b - a >= 3:
+        if b - a >= 3 and "、" in s[a:b]:
+            out.append((a, b))
+    return out
+
+
+def _list_candidates(s: str, tok: Tokenizer) -> list[Candidate]:
+    """Enumerations: A、B、C (trimmed to the items), “A”“B”, 《A》《B》, and A和B of noun phrases."""
+    out = []
+    for m in _ENUM_RE.finditer(s):
+        for a, b in _enum_runs(s, m.start(), m.end(), tok):
             out.append(Candidate(a, b, s[a:b], "list", 0.8))
+    for m in _QUOTED_RUN_RE.finditer(s):
+        out.append(Candidate(m.start(), m.end(), m.group(0), "list", 0.8))
+    tags = _tagged(s, tok)
+    for i, (a, b, w, _f) in enumerate(tags):
+        if w in _CONJ and 0 < i < len(tags) - 1 and tags[i - 1][3].startswith(_NOUNISH):
+            start, end = _extend_left(tags, i - 1), _extend_right(tags, i + 1)
+            if end > b and a - start >= 2:
+                out.append(Candidate(start, end, s[start:end], "list", 0.6))
+    return out
+
+
+def _reason_candidates(s: str) -> list[Candidate]:
+    """Purpose and cause clauses: 为(了)…, 因为…, 由于…."""
+    out = []
+    for m in re.finditer(r"(?:为了|为|因为|由于)[^，。；！？]{3,40}", s):
+        if m.start() == 0 or s[m.start() - 1] in _CLAUSE_END:
+            out.append(Candidate(m.start(), m.end(), m.group(0), "reason", 0.8))
     return out
 
 
@@ -275,6 +436,8 @@ def candidates(sentence: str, qtype: str, tok: Tokenizer) -> list[Candidate]:
         "person": lambda: _person_candidates(sentence, tok),
         "name": lambda: _name_candidates(sentence),
         "list": lambda: _list_candidates(sentence, tok),
+        "reason": lambda: _reason_candidates(sentence),
+        "thing": lambda: _name_candidates(sentence),
     }
     maker = makers.get(qtype)
     return maker() if maker else []
@@ -283,13 +446,26 @@ def candidates(sentence: str, qtype: str, tok: Tokenizer) -> list[Candidate]:
 # ------------------------------------------------------------------ alignment
 
 
-def _longest_in(piece: str, sentence: str, suffix: bool, limit: int = 12) -> str:
-    """Longest suffix (or prefix) of ``piece`` that occurs in ``sentence``."""
-    piece = piece[-limit:] if suffix else piece[:limit]
-    for n in range(len(piece), 0, -1):
-        sub = piece[-n:] if suffix else piece[:n]
-        if sub.strip() and sub in sentence:
-            return sub
+_SKIPPABLE = set("在于到了的是要着过将把被对向从给为有")
+
+
+def _longest_in(piece: str, sentence: str, suffix: bool, limit: int = 12, skip: int = 0) -> str:
+    """Longest suffix (or prefix) of ``piece`` that occurs in ``sentence``.
+
+    Up to ``skip`` characters next to the wh-word may be skipped ("万人共聚在|哪里" finds
+    "万人共聚" in "万人共聚辽源市南仁东广场"), but only for a match of two or more.
+    """
+    for drop in range(skip + 1):
+        cut = piece[: len(piece) - drop] if suffix else piece[drop:]
+        cut = cut[-limit:] if suffix else cut[:limit]
+        for n in range(len(cut), 0, -1):
+            sub = cut[-n:] if suffix else cut[:n]
+            if sub.strip() and sub in sentence and (n >= 2 or drop == 0):
+                return sub
+        # Only function characters next to the wh-word may be skipped.
+        nxt = piece[len(piece) - drop - 1 : len(piece) - drop] if suffix else piece[drop : drop + 1]
+        if nxt not in _SKIPPABLE:
+            break
     return ""
 
 
@@ -312,12 +488,13 @@ def align(question: str, sentence: str, qtype: str) -> Alignment:
         break
     if m is None:
         return Alignment("", "", None)
-    left_ctx = re.split(r"[，,。；;：:]", q[: m.start()])[-1]
-    right_ctx = re.split(r"[，,。；;：:？?]", q[m.end() :])[0]
-    left = _longest_in(left_ctx, sentence, suffix=True)
+    # Function words next to the wh-word rarely occur in the answer sentence ("来到了哪个").
+    left_ctx = re.split(r"[，,。；;：:]", q[: m.start()])[-1].rstrip("了的是呢吗着过")
+    right_ctx = re.split(r"[，,。；;：:？?]", q[m.end() :])[0].lstrip("的是呢吗了")
+    left = _longest_in(left_ctx, sentence, suffix=True, skip=2)
     if len(left) < 2 and not (left in "在于到以由向为" and left):
         left = ""
-    right = _longest_in(right_ctx, sentence, suffix=False)
+    right = _longest_in(right_ctx, sentence, suffix=False, skip=2)
     if len(right) < 2 and not (right and qtype in ("number",)):
         right = ""
     gap = None
@@ -351,12 +528,31 @@ def align(question: str, sentence: str, qtype: str) -> Alignment:
     return Alignment(left, right, gap)
 
 
-def _context_score(sentence: str, c: Candidate, terms: dict[str, float], window: int = 14) -> float:
-    """IDF-weighted share of question terms found near the candidate."""
+def _context_score(sentence: str, c: Candidate, terms: dict[str, float], question: str) -> float:
+    """How well the question's words surround the candidate (0..1).
+
+    Mostly the IDF-weighted share of question words in the candidate's own clause,
+    plus a bonus when the text right next to the candidate also occurs in the question
+    ("人数达|10万余人" for "参加人数达到多少").
+    """
     total = sum(terms.values()) or 1.0
-    lo, hi = max(0, c.start - window), min(len(sentence), c.end + window)
-    ctx = normalize(sentence[lo:c.start] + " " + sentence[c.end:hi])
-    return sum(w for t, w in terms.items() if t in ctx) / total
+    if c.kind == "reason":  # a purpose clause ("为消除…隐患，") modifies the whole sentence
+        rest = normalize(sentence[: c.start] + " " + sentence[c.end :])
+        return sum(w for t, w in terms.items() if t in rest) / total
+    a, b = clause_span(sentence, c.start, c.end)
+    if (b - a) - (c.end - c.start) < 4 and b < len(sentence):
+        # The span is its own clause ("9月17日，…"): it modifies the clause that follows.
+        b = clause_span(sentence, b + 1, b + 1)[1] if b + 1 < len(sentence) else b
+    clause = normalize(sentence[a : c.start] + " " + sentence[c.end : b])
+    lo, hi = max(0, a - 10), min(len(sentence), b + 10)
+    near = normalize(sentence[lo:a] + " " + sentence[b:hi])
+    share = sum(w for t, w in terms.items() if t in clause) / total
+    share_near = sum(w for t, w in terms.items() if t in near and t not in clause) / total
+    adjacent = max(
+        len(_longest_in(sentence[max(0, c.start - 8) : c.start], question, suffix=True)),
+        len(_longest_in(sentence[c.end : c.end + 8], question, suffix=False)),
+    )
+    return min(1.0, share + 0.3 * share_near + (0.1 * min(adjacent, 4) if adjacent >= 2 else 0.0))
 
 
 @dataclass(frozen=True)
@@ -367,7 +563,8 @@ class Span:
     end: int
     text: str
     kind: str
-    fit: float
+    fit: float  # ranking score of the span among the sentence's candidates, 0..1
+    support: float = 0.0  # how much of the question surrounds the span (context words), 0..1
 
 
 def extract(
@@ -384,34 +581,46 @@ def extract(
     ``rank_clauses`` (optional) scores clause texts by meaning, used when the question
     shares no words with the sentence (e.g. an English question).
     """
+    latin = _is_latin(question)
     cands = candidates(sentence, qtype, tok)
+    head = "" if latin else head_noun(question, tok)
+    if qtype in ("name", "place", "org", "thing"):
+        cands += _head_candidates(sentence, head, tok)
     qn = normalize(question)
     unit = question_unit(question)
-    al = align(question, sentence, qtype) if not _is_latin(question) else Alignment("", "", None)
+    al = Alignment("", "", None) if latin else align(question, sentence, qtype)
     # A span that merely repeats the question is no answer.
     cands = [c for c in cands if normalize(c.text) not in qn or len(c.text) > 12]
     if qtype == "number" and "第几" not in question and "第" not in (unit or ""):
         cands = [c for c in cands if c.kind == "number"] or cands
     if not cands:
-        if al.gap and qtype in ("name", "org", "place", "thing", "action", "manner", "reason", "person"):
+        if al.gap and qtype in ("name", "org", "place", "thing", "action", "manner"):
             a, b = al.gap
             text = sentence[a:b].strip("“”\"《》 ")
             a = sentence.find(text, a) if text else a
-            if text and (qtype not in ("person",) or len(text) <= 4):
-                return Span(a, a + len(text), text, "gap", 0.6)
+            if text:
+                support = min(1.0, (len(al.left) + len(al.right)) / 6)
+                return Span(a, a + len(text), text, "gap", 0.6, support)
         return None
+    # The subject right before the wh-word names what the answer is ("警示图册叫什么").
+    subject = ""
+    if qtype == "name" and not latin:
+        m = _WH_RE.search(question)
+        words = tok.cut(question[: m.start()].rstrip("叫是为称作的")) if m else []
+        subject = words[-1] if words and len(words[-1]) >= 2 else ""
     scores: list[float] = []
+    contexts: list[float] = []
     clause_scores = None
-    if rank_clauses is not None and (not terms or _is_latin(question)):
+    if rank_clauses is not None and (not terms or latin):
         clause_scores = rank_clauses([_clause_around(sentence, c.start, c.end) for c in cands])
     for i, c in enumerate(cands):
-        s = 0.3 * c.prior + 0.7 * _context_score(sentence, c, terms)
+        ctx = _context_score(sentence, c, terms, question)
+        contexts.append(ctx)
+        s = 0.3 * c.prior + 0.7 * ctx
         if unit:
             cu = c.text.lstrip("0123456789.,余多万亿" + _CN_DIGITS)
-            if cu and (cu.startswith(unit) or cu in _UNIT_SYNONYMS.get(unit, unit)):
-                s += 0.6
-            elif cu:
-                s -= 0.3
+            if cu:
+                s += 0.6 if _unit_ok(c.text, unit) else -0.3
         if al.gap:
             a, b = al.gap
             if c.start >= a and c.end <= b:
@@ -424,13 +633,47 @@ def extract(
             s += 0.2
         if al.left and sentence[: c.start].endswith(al.left):
             s += 0.3
+        if subject and subject in c.text:
+            s += 0.5
+        if head and (c.text.endswith(head) or sentence.startswith(head, c.end + 1)):
+            s += 0.4  # ends with the noun asked about, or is the quoted name before it (“5+X”服务)
         if clause_scores is not None:
             s += 2.0 * clause_scores[i]
         scores.append(s)
     best = max(range(len(cands)), key=lambda i: (scores[i], -cands[i].start))
     c = cands[best]
     fit = max(0.0, min(1.0, scores[best] / 1.5))
-    return Span(c.start, c.end, c.text, c.kind, fit)
+    support = clause_scores[best] if clause_scores is not None else contexts[best]
+    if unit and c.kind == "number" and not _unit_ok(c.text, unit):
+        support *= 0.3  # asked 多少架, found 五条: not the quantity asked for
+    if qtype == "person" and not latin:
+        role = question_role(question)
+        if role:
+            support = max(support, 0.8) if _role_matches(role, c.role) else support * 0.2
+    return Span(c.start, c.end, c.text, c.kind, fit, support)
+
+
+_UNIT_CLASSES = ("名人位人次员", "场次期届批轮", "年月天日小时分钟", "元万元亿元")
+
+
+def _unit_class(unit: str) -> int:
+    """People, events, time spans, money; everything else counts things (个 fits them all)."""
+    for i, chars in enumerate(_UNIT_CLASSES):
+        if unit[:1] in chars:
+            return i
+    return len(_UNIT_CLASSES)
+
+
+def _unit_ok(text: str, unit: str) -> bool:
+    """Whether the measure word of a number span can answer a question asking 多少<unit>."""
+    cu = text.lstrip("0123456789.,余多万亿" + _CN_DIGITS)
+    if not cu or cu.startswith(unit):
+        return True
+    cls = _unit_class(cu)
+    if cls != _unit_class(unit):
+        return False
+    # Two measure words for things agree only through the generic 个 (11个 for 多少间).
+    return cls < len(_UNIT_CLASSES) or "个" in (cu[:1], unit[:1])
 
 
 def _is_latin(text: str) -> bool:

@@ -1,0 +1,277 @@
+"""The web chat's library (uploads, removal, builds) and HTML rendering, with the fake embedder."""
+
+from __future__ import annotations
+
+import html
+import json
+import threading
+
+import pytest
+
+from qa import library
+from qa.embedding import HashingEmbedder
+from qa.library import Library, UploadError, check_upload, question_candidates, safe_filename
+from qa.records import Answer, Citation, Passage
+from qa.render import Paragraphs, answer_html, answer_to_dict, documents_html, esc, question_html
+
+EXTRA = "新增文章\n\n本报讯(记者李四)松江市图书馆今年举办读书会27场，参加读者3500人次。\n"
+PAYLOAD = "<script>alert(1)</script><img src=x onerror=alert(2)>"
+
+
+# ------------------------------------------------------------------ names
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("../../x.txt", "x.txt"),
+        ("..\\..\\windows\\evil.md", "evil.md"),
+        ("/etc/passwd.txt", "passwd.txt"),
+        (".hidden.txt", "hidden.txt"),
+        ("...txt", "document.txt"),
+        ("报告 2024（终稿）.docx", "报告 2024（终稿）.docx"),
+        ("辽源 日报.PDF", "辽源 日报.pdf"),
+        ("a<b>c|d?e*f\"g.txt", "a_b_c_d_e_f_g.txt"),
+        ("tab\there\x00nul\u202eRLO.txt", "tab here_nul_RLO.txt"),
+        ("#a1.p3.html", "a1.p3.html"),
+        ("  -rf .txt", "rf.txt"),
+        ("CON.txt", "CON_.txt"),
+    ],
+)
+def test_safe_filename(given, stored):
+    assert safe_filename(given) == stored
+
+
+def test_long_names_are_cut_and_stay_under_255_bytes():
+    name = safe_filename("长" * 300 + ".txt")
+    assert name.endswith(".txt") and len(name.encode("utf-8")) <= 255
+
+
+@pytest.mark.parametrize("given", ["virus.exe", "noext", "archive.tar.gz", "page.txt.sh", ""])
+def test_unsupported_types_are_refused(given):
+    with pytest.raises(UploadError, match="Unsupported file type"):
+        safe_filename(given)
+
+
+def test_size_and_content_limits(tmp_path, monkeypatch):
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    with pytest.raises(UploadError, match="empty"):
+        check_upload(empty, "empty.txt")
+    big = tmp_path / "big.txt"
+    big.write_bytes("字".encode() * 400)
+    monkeypatch.setattr(library, "MAX_DOCUMENT_BYTES", 1000)
+    with pytest.raises(UploadError, match="limit"):
+        check_upload(big, "big.txt")
+    fake_pdf = tmp_path / "fake.pdf"
+    fake_pdf.write_text("not a pdf", encoding="utf-8")
+    with pytest.raises(UploadError, match="does not match"):
+        check_upload(fake_pdf, "fake.pdf")
+
+
+# ------------------------------------------------------------------ the library
+
+
+@pytest.fixture
+def lib(seeds, tmp_path, fake_embedder) -> Library:
+    lib = Library(seeds, tmp_path / "ix", embedder=fake_embedder)
+    lib.open()
+    return lib
+
+
+def _upload(tmp_path, name: str, text: str):
+    src = tmp_path / "uploads" / name
+    src.parent.mkdir(exist_ok=True)
+    src.write_text(text, encoding="utf-8")
+    return src
+
+
+def test_open_builds_a_missing_index(lib, seeds):
+    assert [d.name for d in lib.documents()] == [p.name for p in seeds.iterdir()]
+    doc = lib.documents()[0]
+    assert doc.passages == 43 and [a.title for a in doc.articles][0] == "唱响时代主旋律"
+    assert sum(a.passages for a in doc.articles) == 43
+    st = lib.status()
+    assert (st.documents, st.articles, st.passages, st.model) == (1, 4, 43, "hashing")
+    assert st.built_at and not st.building and not st.pending
+
+
+def test_an_empty_library_works(tmp_path, fake_embedder):
+    lib = Library(tmp_path / "none-yet", tmp_path / "ix", embedder=fake_embedder)
+    lib.open()
+    assert lib.documents() == [] and lib.status().passages == 0 and lib.examples() == []
+    a = lib.ask("辽源市宣讲开展了多少场次？")
+    assert not a.found and "未找到答案" in answer_html(a) and "还没有文档" in documents_html([])
+
+
+def test_upload_is_indexed_and_answered(lib, tmp_path):
+    old = lib.index
+    result = lib.add([(_upload(tmp_path, "tmpname", EXTRA), "../图书馆 新闻.txt")])
+    assert result.saved == ["图书馆 新闻.txt"] and not result.errors
+    assert (lib.seeds / "图书馆 新闻.txt").read_text(encoding="utf-8") == EXTRA
+    assert result.report.embedded > 0 and result.report.reused == 43
+    assert lib.index is not old
+    assert any(p.doc == "图书馆 新闻.txt" for p in lib.index.passages)
+    assert not list(lib.seeds.glob(".upload-*"))
+
+
+def test_no_overwrite_without_confirmation(lib, tmp_path):
+    lib.add([(_upload(tmp_path, "a", EXTRA), "news.txt")])
+    changed = EXTRA.replace("27场", "30场")
+    result = lib.add([(_upload(tmp_path, "b", changed), "news.txt")])
+    assert result.saved == [] and "replace" in result.errors[0] and result.report is None
+    assert (lib.seeds / "news.txt").read_text(encoding="utf-8") == EXTRA
+    result = lib.add([(_upload(tmp_path, "c", changed), "news.txt")], replace=True)
+    assert result.saved == ["news.txt"]
+    assert (lib.seeds / "news.txt").read_text(encoding="utf-8") == changed
+    assert any("30场" in p.text for p in lib.index.passages)
+
+
+def test_unreadable_upload_is_refused_and_not_saved(lib, tmp_path):
+    junk = tmp_path / "junk.txt"
+    junk.write_bytes(bytes(range(256)) * 50)
+    result = lib.add([(junk, "junk.txt")])
+    assert result.saved == [] and "junk.txt" in result.errors[0]
+    assert not (lib.seeds / "junk.txt").exists()
+    assert ".upload-" not in result.errors[0]
+
+
+def test_remove_moves_the_file_aside_and_updates_the_index(lib, tmp_path):
+    lib.add([(_upload(tmp_path, "a", EXTRA), "news.txt")])
+    result = lib.remove("news.txt")
+    assert result.removed == "news.txt" and result.report.documents == 1
+    assert not (lib.seeds / "news.txt").exists()
+    assert list((lib.seeds / library.REMOVED_DIR).glob("*news.txt"))
+    assert all(p.doc != "news.txt" for p in lib.index.passages)
+    assert lib.remove("../../etc/passwd").errors and lib.remove("missing.txt").errors
+
+
+def test_rebuild_picks_up_files_added_by_hand(lib):
+    (lib.seeds / "manual.txt").write_text(EXTRA, encoding="utf-8")
+    assert lib.status().pending == ("manual.txt",)
+    report = lib.rebuild().report
+    assert report.documents == 2 and not lib.status().pending
+
+
+class GatedEmbedder(HashingEmbedder):
+    """Blocks document embedding until released, to hold a build open."""
+
+    def __init__(self) -> None:
+        super().__init__(64)
+        self.hold = False
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.active = 0
+        self.max_active = 0
+        self._count = threading.Lock()
+
+    def embed(self, texts, *, kind="document", progress=False):
+        if self.hold and kind == "document":
+            with self._count:
+                self.active += 1
+                self.max_active = max(self.max_active, self.active)
+            self.entered.set()
+            self.release.wait(20)
+            with self._count:
+                self.active -= 1
+        return super().embed(texts, kind=kind, progress=progress)
+
+
+def test_questions_use_the_previous_index_while_a_build_runs(seeds, tmp_path):
+    emb = GatedEmbedder()
+    lib = Library(seeds, tmp_path / "ix", embedder=emb)
+    old = lib.open()
+    emb.hold = True
+    uploads = [(_upload(tmp_path, f"u{i}", EXTRA.replace("27", str(30 + i))), f"n{i}.txt") for i in range(2)]
+    threads = [threading.Thread(target=lib.add, args=([u],)) for u in uploads]
+    for t in threads:
+        t.start()
+    assert emb.entered.wait(20)
+    assert lib.building and lib.index is old
+    a = lib.ask("辽源市宣讲开展了多少场次？")
+    assert isinstance(a, Answer) and all(c.doc == "000_2575e84d6e1eb83a.txt" for c in a.citations + a.related)
+    emb.release.set()
+    for t in threads:
+        t.join(30)
+    assert emb.max_active == 1  # the second upload waited for the first build
+    assert not lib.building and lib.index is not old
+    assert {d.name for d in lib.documents()} >= {"n0.txt", "n1.txt"}
+
+
+def test_example_questions_come_from_counted_things(lib, tmp_path):
+    lib.add([(_upload(tmp_path, "a", EXTRA), "news.txt")])
+    pairs = question_candidates(lib.index.passages)
+    assert ("组建巾帼宣讲团开展线上线下宣讲活动多少场？", "4") in pairs
+    assert ("松江市图书馆今年举办读书会多少场？", "27") in pairs
+    assert all(q.endswith("？") and "多少" in q for q, _ in pairs)
+    assert lib.examples(4, check=False) == [q for q, _ in pairs[:4]]
+
+
+# ------------------------------------------------------------------ rendering
+
+
+def _passage(pid: str, part: int, text: str, start: int, kind: str = "body", paragraph: int = 2) -> Passage:
+    return Passage(
+        id=pid, doc="x.txt", article=1, title=f"标题{PAYLOAD}", kind=kind, paragraph=paragraph, part=part,
+        text=text, spans=((start, start + len(text)),), sentences=((0, len(text)),),
+    )
+
+
+PART0 = f"第一部分说{PAYLOAD}。"
+PART1 = "第二部分有12场活动。"
+PASSAGES = [_passage("x.txt#a1.p2.0", 0, PART0, 100), _passage("x.txt#a1.p2.1", 1, PART1, 100 + len(PART0))]
+
+
+def _citation(p: Passage, quote: str) -> Citation:
+    s = p.text.index(quote) + p.spans[0][0]
+    return Citation(doc=p.doc, title=p.title, paragraph=p.paragraph, quote=quote, start=s, end=s + len(quote),
+                    score=0.9, spans=((s, s + len(quote)),), passage_id=p.id, kind=p.kind)
+
+
+def test_paragraph_parts_are_joined_and_the_quote_located():
+    ctx = Paragraphs(PASSAGES).context(_citation(PASSAGES[1], PART1))
+    assert ctx == (PART0 + PART1, len(PART0), len(PART0) + len(PART1))
+    cap = [_passage("x.txt#a1.c1.0", 0, "图一说明", 0, "caption", 0), _passage("x.txt#a1.c2.0", 0, "图二", 9, "caption", 0)]
+    assert Paragraphs(cap).context(_citation(cap[1], "图二"))[0] == "图二"
+
+
+def _no_live_html(out: str) -> None:
+    assert "<script" not in out and "<img" not in out
+    assert PAYLOAD in html.unescape(out)  # shown as the literal text
+
+
+def test_answers_and_paragraphs_are_escaped():
+    cit = _citation(PASSAGES[0], PART0)
+    a = Answer(question=PAYLOAD, found=True, text=PAYLOAD, sentence=PART0, confidence=0.9,
+               citations=[cit], text_start=PART0.index(PAYLOAD), message=f"注意{PAYLOAD}")
+    out = answer_html(a, Paragraphs(PASSAGES))
+    _no_live_html(out)
+    assert "<mark>&#60;script&#62;" in out  # the span is highlighted in the sentence and the paragraph
+    assert 'class="qa-answer"' in out and "<details" in out and "标题&#60;script" in out and "第2段" in out
+    assert "\n" not in out  # no blank lines for a Markdown renderer to act on
+    _no_live_html(question_html(PAYLOAD))
+
+
+def test_not_found_is_distinct_and_lists_related_passages():
+    related = [_citation(PASSAGES[1], PART1), _citation(PASSAGES[0], PART0)]
+    out = answer_html(Answer(question="问", found=False, message="文档中没有找到。", related=related), Paragraphs(PASSAGES))
+    assert "qa-notfound" in out and "未找到答案" in out and "并非答案" in out and "qa-answer" not in out
+    assert out.count("<details") == 2 and "文档中没有找到。" in out
+    _no_live_html(out)
+
+
+def test_documents_panel_is_escaped():
+    info = library.DocumentInfo(f"{PAYLOAD}.txt", 3, (library.ArticleInfo(1, PAYLOAD, 3),), 2048)
+    _no_live_html(documents_html([info]))
+
+
+def test_esc_neutralises_markdown_and_latex():
+    assert esc("*a* $x$ [l](http://b) a@b.c") == "&#42;a&#42; &#36;x&#36; &#91;l&#93;&#40;http&#58;//b&#41; a&#64;b.c"
+
+
+def test_answer_dict_is_json():
+    a = Answer(question="q", found=True, text="12场", sentence=PART1, confidence=0.8,
+               citations=[_citation(PASSAGES[1], PART1)], text_start=5)
+    d = json.loads(json.dumps(answer_to_dict(a), ensure_ascii=False))
+    assert d["found"] and d["text"] == "12场" and d["citations"][0]["paragraph"] == 2
+    assert set(d["citations"][0]) >= {"doc", "title", "paragraph", "quote", "start", "end", "score", "label"}

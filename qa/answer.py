@@ -15,8 +15,10 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from . import config
-from .extract import Span, _is_latin, extract, question_type
+from .extract import Span, _is_latin, candidate_clauses, extract, question_type
 from .index import Index, IndexError_, build_index, load_index, stale_documents
 from .records import Answer, Citation, Passage
 from .retrieval import SentenceHit, coverage, query_terms, rank_sentences, retrieve
@@ -70,7 +72,9 @@ def confidence(f: Features, qtype: str) -> float:
         z = 20.0 * (f.support - SUPPORT_FREE) + 5.0 * (f.dense - 0.88)
     if qtype in STRICT_TYPES and not f.typed:
         z -= 4.0
-    return 1.0 / (1.0 + math.exp(-z))
+    # The slopes above separate answerable from unanswerable; dividing keeps the
+    # decision (z = 0) and spreads the reported confidence over a readable range.
+    return 1.0 / (1.0 + math.exp(-z / 2.5))
 
 
 # ------------------------------------------------------------------ input checks
@@ -270,15 +274,20 @@ def _answer(q: str, idx: Index, history, k: int, mode: str, note: str, raw: str)
         return Answer(question=raw, found=False, message=_join("文档中没有找到相关内容。", note))
     qtype = question_type(q)
 
-    def rank_clauses(texts: list[str]) -> list[float]:
-        if qvec is None:
-            return [0.0] * len(texts)
-        vecs = idx.embedder.embed(texts, kind="document")
-        return [float(x) for x in vecs @ qvec]
+    top = ranked[:TOP_SENTENCES]
+    rank_clauses = None
+    if latin and qvec is not None:
+        # English: candidates are told apart by meaning; embed all their clauses in one batch.
+        clauses = sorted({c for sh in top for c in candidate_clauses(sh.text, qtype, idx.tokenizer)})
+        vecs = idx.embedder.embed(clauses, kind="document") if clauses else np.zeros((0, len(qvec)))
+        scores = dict(zip(clauses, (float(x) for x in vecs @ qvec)))
+
+        def rank_clauses(texts: list[str]) -> list[float]:
+            return [scores.get(t, 0.0) for t in texts]
 
     best: tuple[float, SentenceHit, Span | None] | None = None
-    for sh in ranked[:TOP_SENTENCES]:
-        span = extract(q, sh.text, qtype, idx.tokenizer, terms, rank_clauses if latin else None)
+    for sh in top:
+        span = extract(q, sh.text, qtype, idx.tokenizer, terms, rank_clauses)
         total = sh.score + (0.3 * span.fit if span else 0.0)
         if span is None and qtype in STRICT_TYPES + ("org", "place", "name", "list"):
             total -= 0.15

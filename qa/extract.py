@@ -691,6 +691,11 @@ def _clause_around(sentence: str, start: int, end: int) -> str:
     return sentence[a:b]
 
 
+def candidate_clauses(sentence: str, qtype: str, tok: Tokenizer) -> list[str]:
+    """The clauses that :func:`extract` will ask ``rank_clauses`` about (to batch them)."""
+    return [_clause_around(sentence, c.start, c.end) for c in candidates(sentence, qtype, tok)]
+
+
 def clause_span(sentence: str, start: int, end: int) -> tuple[int, int]:
     """The clause (between commas) that contains ``[start, end)``."""
     clause = _clause_around(sentence, start, end)

@@ -31,7 +31,7 @@ TOP_SENTENCES = 8
 # Types whose answer must be a typed span: without one the documents don't answer.
 STRICT_TYPES = ("number", "date", "time", "person")
 # Types a whole sentence or clause can answer.
-FREE_TYPES = ("thing", "action", "manner", "reason")
+FREE_TYPES = ("thing", "action", "manner", "reason", "none")
 
 # Calibrated on the dev split of data/questions (see README, "Not found").
 THRESHOLD = 0.5
@@ -79,6 +79,7 @@ def confidence(f: Features, qtype: str) -> float:
 
 # ------------------------------------------------------------------ input checks
 
+_TAG = re.compile(r"<[^<>]{0,200}>")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
 
 
@@ -86,7 +87,7 @@ def clean_question(question: object) -> tuple[str, str]:
     """The usable question text and a message about what was wrong ("" if fine)."""
     if not isinstance(question, str):
         return "", f"问题必须是文字（str），收到的是 {type(question).__name__}。The question must be a string."
-    q = _CONTROL.sub(" ", question)
+    q = _TAG.sub(" ", _CONTROL.sub(" ", question))  # markup in a question is noise, not words
     q = "".join(ch for ch in q if unicodedata.category(ch) not in ("Cs", "Co", "Cn"))
     q = " ".join(q.split())
     if not q:
@@ -95,7 +96,7 @@ def clean_question(question: object) -> tuple[str, str]:
     if len(q) > MAX_QUESTION_CHARS:
         q = q[:MAX_QUESTION_CHARS]
         note = f"问题过长，只使用了前 {MAX_QUESTION_CHARS} 个字。The question was cut to {MAX_QUESTION_CHARS} characters."
-    if not has_cjk(q) and not re.search(r"[A-Za-z]{2,}", q):
+    if not has_cjk(q) and len(re.findall(r"[A-Za-z]{2,}", q)) < 2:
         return "", "请用中文或英文提问。Please ask in Chinese or English (the documents are in Chinese)."
     return q, note
 
@@ -273,6 +274,12 @@ def _answer(q: str, idx: Index, history, k: int, mode: str, note: str, raw: str)
     if not ranked:
         return Answer(question=raw, found=False, message=_join("文档中没有找到相关内容。", note))
     qtype = question_type(q)
+    if qtype == "none" and (len(terms) < 3 or latin):
+        # Keywords, not a question ("辽源", "<script>…"): show where they occur, claim nothing.
+        return Answer(
+            question=raw, found=False, answer_type=qtype, related=_related(ranked),
+            message=_join("这不像一个完整的问题，以下是相关段落。Not a question: here are the passages that mention it.", note),
+        )
 
     top = ranked[:TOP_SENTENCES]
     rank_clauses = None
@@ -313,8 +320,6 @@ def _answer(q: str, idx: Index, history, k: int, mode: str, note: str, raw: str)
     sentence = sh.text
     if span is not None:
         text, text_start = span.text, span.start
-    elif qtype in ("thing", "action", "manner", "reason") and not latin:
-        text, text_start = sentence, 0
     else:
         text, text_start = sentence, 0
     citations = [_citation(sh, conf)]

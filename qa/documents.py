@@ -80,12 +80,24 @@ def _looks_like_text(text: str) -> bool:
     return bad / len(text) < 0.01
 
 
+def _mostly_chinese(text: str) -> bool:
+    """Latin-1, CJK ideographs, kana and CJK/general/full-width punctuation: >= 90% of ``text``."""
+    ok = sum(
+        1
+        for ch in text
+        if ord(ch) < 0x100 or 0x2000 <= ord(ch) < 0x2070 or 0x3000 <= ord(ch) < 0x3100
+        or 0x3400 <= ord(ch) < 0xA000 or 0xFF00 <= ord(ch) < 0xFFF0
+    )
+    return ok >= 0.9 * len(text)
+
+
 def decode_bytes(data: bytes) -> tuple[str, str]:
     """Decode text bytes, detecting the encoding; returns ``(text, encoding)``.
 
-    Order: byte-order marks (UTF-8/16/32), strict UTF-8, UTF-16 without BOM (many NULs),
-    strict GB18030 (covers GBK/GB2312), then charset-normalizer's best guess.  Raises
-    :class:`DocumentError` when nothing yields plausible text (binary junk).
+    Order: byte-order marks (UTF-8/16/32), UTF-16 without BOM (many NULs), strict UTF-8,
+    UTF-16 without BOM (a few NULs, decoding to Chinese), strict GB18030 (covers
+    GBK/GB2312), then charset-normalizer's best guess.  Raises :class:`DocumentError`
+    when nothing yields plausible text (binary junk).
     """
     boms = [
         (b"\xef\xbb\xbf", "utf-8-sig"),
@@ -95,19 +107,26 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
         (b"\xfe\xff", "utf-16"),
     ]
     candidates: list[str] = [enc for bom, enc in boms if data.startswith(bom)][:1]
+    guarded = ""  # a guess that must also decode to mostly Chinese text
     if not candidates:
+        head = data[:2000]
+        even, odd = head[0::2].count(0), head[1::2].count(0)
+        utf16 = "utf-16-be" if even > odd else "utf-16-le"
+        if even + odd > len(head) // 4:
+            candidates.append(utf16)
         candidates.append("utf-8")
-        if data[:2000].count(b"\x00") > len(data[:2000]) // 4:
-            even = data[0:2000:2].count(b"\x00")
-            odd = data[1:2000:2].count(b"\x00")
-            candidates.insert(0, "utf-16-be" if even > odd else "utf-16-le")
+        if 0 < even + odd <= len(head) // 4:
+            # Chinese UTF-16 has NULs only where it has ASCII (a headline and a newline: 1-2);
+            # UTF-8 and GB text have none.  Too few for charset-normalizer to be sure.
+            guarded = utf16
+            candidates.append(utf16)
         candidates.append("gb18030")
     for enc in candidates:
         try:
             text = data.decode(enc)
         except (UnicodeDecodeError, LookupError):
             continue
-        if _looks_like_text(text):
+        if _looks_like_text(text) and (enc != guarded or _mostly_chinese(text)):
             return text, enc
     try:
         from charset_normalizer import from_bytes
@@ -385,7 +404,7 @@ def _blocks_to_articles(raws: list[_Raw], fallback_title: str, source: str) -> l
         articles.append(
             Article(a + 1, title, title_spans, subtitle, byline, tuple(_repair(body, source)))
         )
-    return [a for a in articles if a.blocks or a.title_spans]
+    return [a for a in articles if a.blocks or a.title_spans or a.byline]
 
 
 def _repair(blocks: list[Block], source: str) -> list[Block]:

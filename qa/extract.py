@@ -32,7 +32,7 @@ _TYPE_PATTERNS: list[tuple[str, re.Pattern]] = [
         r"哪些|哪[两二三四五六七八九几]+[个项种类方面者位家支条]?|有什么|\bwhich (two|three|four|five)\b|"
         r"\bwhat (are|were) the\b|\blist\b", re.I)),
     ("number", re.compile(
-        r"多少|几[个名场次项期支家处份件本届位所座条台辆架篇种户批天年月人倍]|第几|"
+        r"多少|几[个名场次项期支家处份件本届位所座条台辆架篇种户批天年月人倍大]|第几|"
         r"\bhow (many|much)\b|\bwhat number\b|\bnumber of\b|\bhow long\b", re.I)),
     ("person", re.compile(
         r"谁|哪位|哪个人|什么人|叫什么名字|姓名|哪名|\bwho\b|\bwhom\b|\bwhose\b|\bwhich (reporter|person|"
@@ -59,7 +59,7 @@ _TYPE_PATTERNS: list[tuple[str, re.Pattern]] = [
 
 # Wh-phrases whose position splits a Chinese question into left and right context.
 _WH_RE = re.compile(
-    r"(?:是|要|做了|干了|做|干|有)?(?:多少|几[点个名场次项期支家处份件本届位所座条台辆架篇种户批天年月人倍]?|哪[一个些位里儿天年所家支项种部本]?"
+    r"(?:是|要|做了|干了|做|干|有)?(?:多少|几[点个名场次项期支家处份件本届位所座条台辆架篇种户批天年月人倍大]?|哪[一个些位里儿天年所家支项种部本]?"
     r"[个位家支项种部本所]?(?:单位|部门|机构|组织|公司|小区|社区|学校|地方)?|谁|什么(?:时候|地方|人)?|何时|何地|"
     r"怎样|怎么|如何|为什么|为何)"
 )
@@ -68,7 +68,8 @@ _WH_RE = re.compile(
 
 def question_type(question: str) -> str:
     """What the question asks for: time, date, list, number, person, org, place, reason,
-    name, action, manner, thing (a sentence or clause answers the last four)."""
+    name, action, manner, thing (a sentence or clause answers the last four), or none
+    when there is no question word at all."""
     for name, pat in _TYPE_PATTERNS:
         if pat.search(question):
             # "叫什么名字" asks for a person only when the question is about people.
@@ -77,7 +78,7 @@ def question_type(question: str) -> str:
             ):
                 return "name"
             return name
-    return "thing"
+    return "none"
 
 
 _QROLE_RE = re.compile(
@@ -86,10 +87,20 @@ _QROLE_RE = re.compile(
 )
 
 
+_ENGLISH_ROLES = (
+    ("correspondent", "通讯员"), ("reporter", "记者"), ("journalist", "记者"), ("staff", "工作人员"),
+    ("worker", "工作人员"), ("expert", "专家"), ("secretary", "书记"), ("director", "主任"),
+    ("manager", "经理"), ("principal", "校长"), ("mayor", "市长"),
+)
+
+
 def question_role(question: str) -> str:
     """The role a person question asks about (…的总经理是谁 → 总经理), or ""."""
     if re.search(r"拍摄|摄影|照片|图片|拍的|photo", question, re.I):
         return "摄影"
+    for english, role in _ENGLISH_ROLES:
+        if re.search(rf"\b{english}", question, re.I):
+            return role
     m = _QROLE_RE.search(question)
     if not m:
         m = re.search(r"(?:哪位|哪个|哪名)(记者|通讯员|工作人员|专家|摄影师?)", question)
@@ -105,7 +116,7 @@ def _role_matches(q_role: str, c_role: str) -> bool:
 
 def question_unit(question: str) -> str:
     """The measure word a number question asks for (多少名 → 名), or ""."""
-    m = re.search(r"(?:多少|几)([个名场次项期支家处份件本届位所座条台辆架篇种户批天年月人倍]次?)", question)
+    m = re.search(r"(?:多少|几)([个名场次项期支家处份件本届位所座条台辆架篇种户批天年月人倍大]次?)", question)
     return m.group(1) if m else ""
 
 
@@ -125,7 +136,7 @@ class Candidate:
 _CN_DIGITS = "零〇一二两三四五六七八九十百千万亿"
 _UNITS = (
     "场次|人次|万人|余人|小时|分钟|公里|平方米|场|次|名|人|个|项|期|支|家|处|份|件|本|届|位|所|座|条|台|辆|架|篇|种|户|批|"
-    "天|年|元|万元|亿元|米|吨|间|栋|片区|余项"
+    "天|年|元|万元|亿元|米|吨|间|栋|片区|余项|大"
 )
 _NUM_RE = re.compile(
     rf"(?<![\d.])(\d+(?:[.,]\d+)*(?:\s*[万亿])?(?:余|多)?(?:[万亿])?)\s*((?:{_UNITS}))?(?![\d月日号])"
@@ -613,6 +624,7 @@ def extract(
     clause_scores = None
     if rank_clauses is not None and (not terms or latin):
         clause_scores = rank_clauses([_clause_around(sentence, c.start, c.end) for c in cands])
+    q_role = question_role(question) if qtype == "person" else ""
     for i, c in enumerate(cands):
         ctx = _context_score(sentence, c, terms, question)
         contexts.append(ctx)
@@ -639,6 +651,8 @@ def extract(
             s += 0.4  # ends with the noun asked about, or is the quoted name before it (“5+X”服务)
         if clause_scores is not None:
             s += 2.0 * clause_scores[i]
+        if q_role and _role_matches(q_role, c.role):
+            s += 1.0
         scores.append(s)
     best = max(range(len(cands)), key=lambda i: (scores[i], -cands[i].start))
     c = cands[best]
@@ -646,10 +660,8 @@ def extract(
     support = clause_scores[best] if clause_scores is not None else contexts[best]
     if unit and c.kind == "number" and not _unit_ok(c.text, unit):
         support *= 0.3  # asked 多少架, found 五条: not the quantity asked for
-    if qtype == "person" and not latin:
-        role = question_role(question)
-        if role:
-            support = max(support, 0.8) if _role_matches(role, c.role) else support * 0.2
+    if q_role:
+        support = max(support, 0.8) if _role_matches(q_role, c.role) else support * 0.2
     return Span(c.start, c.end, c.text, c.kind, fit, support)
 
 

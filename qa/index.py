@@ -8,7 +8,8 @@ crash mid-build leaves the previous generation in use::
       CURRENT                 name of the live generation
       gen-20261129T120000-1a2b/
         meta.json             model id and fingerprint, dims, chunker and BM25 settings,
-                              per-document hashes, package version, file checksums
+                              per-document hashes, package version, file checksums,
+                              and its own checksum (meta_sha256)
         passages.jsonl        one Passage per line (ensure_ascii=False)
         dense.faiss           passage vectors (inner product on unit vectors)
         sentences.npy         one vector per sentence of every passage, in order
@@ -49,9 +50,10 @@ from .text import Tokenizer, corpus_terms
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: meta.json carries its own checksum (meta_sha256)
 BM25_K1, BM25_B = 1.2, 0.75
 FLAT_LIMIT = 50_000  # exact search up to here; HNSW beyond (see docs/benchmarks.md)
+HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 128
 EMBED_BATCH = 64
 
 
@@ -143,7 +145,7 @@ def build_lock(root: Path) -> Iterator[None]:
 def _check_writable(root: Path) -> None:
     try:
         root.mkdir(parents=True, exist_ok=True)
-        probe = root / f".write-probe-{os.getpid()}"
+        probe = root / f".write-probe-{os.getpid()}-{threading.get_ident()}"  # unique per thread too
         probe.write_text("ok")
         probe.unlink()
     except OSError as exc:
@@ -156,11 +158,31 @@ def current_generation(root: Path) -> Path:
     pointer = root / "CURRENT"
     if not pointer.is_file():
         raise IndexMissing(f"no index in {root}: run `python -m qa index --index {root}`")
-    name = pointer.read_text(encoding="utf-8").strip()
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except (OSError, ValueError) as exc:  # unreadable or not UTF-8 (a flipped bit)
+        raise IndexCorrupt(f"index pointer {pointer} is unreadable ({exc}): rebuild the index") from exc
     folder = root / name
     if not name.startswith("gen-") or "/" in name or not folder.is_dir():
         raise IndexCorrupt(f"index pointer {pointer} names a missing generation {name!r}: rebuild the index")
     return folder
+
+
+@contextlib.contextmanager
+def faiss_threads(n: int) -> Iterator[None]:
+    """Run FAISS with ``n`` OpenMP threads in this thread, then restore the setting.
+
+    One interactive query is faster on one thread: the parallel region costs more than
+    it saves (10k vectors: 0.6 ms vs 0.8-20 ms on two threads; see docs/benchmarks.md).
+    """
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(n)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 # ------------------------------------------------------------------ the loaded index
@@ -224,11 +246,20 @@ class Index:
         return np.asarray(self.sentence_vectors[self.sentence_ptr[i] : self.sentence_ptr[i + 1]])
 
     def source_text(self, doc: str) -> str:
-        """The decoded source that offsets refer to (read from the seeds folder, cached)."""
+        """The decoded source that offsets refer to (read from the seeds folder, cached).
+
+        Raises ``OSError`` when the file is gone and :class:`DocumentError` when it is
+        undecodable or no longer the file this index was built from (its offsets would
+        point at other text).
+        """
         with self._lock:
             if doc not in self._sources:
                 path = Path(self.meta["seeds_dir"]) / doc
-                text, _ = read_text(path)
+                data = path.read_bytes()
+                expected = self.meta["documents"].get(doc, {}).get("sha256")
+                if expected and hashlib.sha256(data).hexdigest() != expected:
+                    raise DocumentError(f"{doc} has changed since the index was built: rebuild the index")
+                text, _ = read_text(path, data)
                 self._sources[doc] = text
             return self._sources[doc]
 
@@ -236,7 +267,8 @@ class Index:
         if not self.passages:
             return []
         k = min(k, len(self.passages))
-        scores, ids = self.dense.search(np.ascontiguousarray(qvec.reshape(1, -1), dtype=np.float32), k)
+        with faiss_threads(1):
+            scores, ids = self.dense.search(np.ascontiguousarray(qvec.reshape(1, -1), dtype=np.float32), k)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
     def keyword_search(self, tokens: list[str], k: int) -> list[tuple[int, float]]:
@@ -253,12 +285,23 @@ def _read_meta(folder: Path) -> dict:
         raise IndexCorrupt(f"{folder}: meta.json is missing: rebuild the index") from exc
     except (OSError, ValueError) as exc:
         raise IndexCorrupt(f"{folder}: meta.json is unreadable ({exc}): rebuild the index") from exc
+    if not isinstance(meta, dict):
+        raise IndexCorrupt(f"{folder}: meta.json is not an object: rebuild the index")
     if meta.get("format_version") != FORMAT_VERSION:
         raise IndexMismatch(
             f"{folder}: index format {meta.get('format_version')} is not {FORMAT_VERSION} "
             "(made by another version of qa): rebuild the index"
         )
+    # meta.json holds the other files' checksums, so it carries its own: a flipped bit in
+    # a setting (BM25 k1, a key name, the file list) must not load as a different index.
+    if meta.get("meta_sha256") != _meta_digest(meta):
+        raise IndexCorrupt(f"{folder}: meta.json does not match its checksum (corrupt or modified): rebuild the index")
     return meta
+
+
+def _meta_digest(meta: dict) -> str:
+    body = {k: v for k, v in meta.items() if k != "meta_sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
 def _verify_files(folder: Path, meta: dict) -> None:
@@ -335,16 +378,19 @@ def passage_embedding_text(p: Passage) -> str:
     return f"{p.title}\n{p.text}"
 
 
-def _make_faiss(vectors: np.ndarray):
+def _make_faiss(vectors: np.ndarray, *, exact: bool | None = None):
+    """Exact inner-product search up to ``FLAT_LIMIT`` vectors, HNSW beyond (``exact`` forces one)."""
     import faiss
 
     dim = vectors.shape[1]
-    if len(vectors) <= FLAT_LIMIT:
+    if exact is None:
+        exact = len(vectors) <= FLAT_LIMIT
+    if exact:
         index = faiss.IndexFlatIP(dim)
     else:
-        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 80
-        index.hnsw.efSearch = 128
+        index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index.hnsw.efSearch = HNSW_EF_SEARCH
     if len(vectors):
         index.add(np.ascontiguousarray(vectors, dtype=np.float32))
     return index
@@ -423,6 +469,10 @@ def build_index(
                 report.skipped.append(f"{name}: same content as {seen_hash[digest]}, indexed once")
                 continue
             reuse_name = name if prev_docs.get(name, ("",))[0] == digest else by_hash.get(digest)
+            if prev is not None and reuse_name is not None and reuse_name != name:
+                stem = Path(reuse_name).stem
+                if any(prev.passages[i].title == stem for i in prev_docs[reuse_name][1]):
+                    reuse_name = None  # renamed, and titled after its old file name: read it anew
             if prev is not None and reuse_name is not None:
                 ids = prev_docs[reuse_name][1]
                 old = [prev.passages[i] for i in ids]
@@ -491,6 +541,8 @@ def build_index(
 
         if report.unchanged:
             report.documents = len(parts)
+            # A build killed after switching CURRENT, while removing the old generation, left it.
+            _remove_leftovers(root, prev.folder.name)
         else:
             words = corpus_terms(p.text for p in passages)
             tokenizer = Tokenizer(words)
@@ -503,7 +555,7 @@ def build_index(
                 "model": {"name": embedder.name, "fingerprint": embedder.fingerprint, "dim": int(dim)},
                 "chunker": settings.to_json(),
                 "bm25": {"k1": BM25_K1, "b": BM25_B, "tokenizer": "jieba.lcut_for_search+normalize"},
-                "faiss": "IndexFlatIP" if len(passages) <= FLAT_LIMIT else "IndexHNSWFlat(M=32)",
+                "faiss": "IndexFlatIP" if len(passages) <= FLAT_LIMIT else f"IndexHNSWFlat(M={HNSW_M})",
                 "counts": {"passages": len(passages), "sentences": int(len(sentence_vectors))},
                 "documents": {
                     p.name: {
@@ -554,12 +606,16 @@ def _write_generation(
                 f.write(json.dumps(p.to_json(), ensure_ascii=False) + "\n")
         if crash_after == "passages":
             os._exit(17)
-        faiss.write_index(_make_faiss(passage_vectors), str(tmp / "dense.faiss"))
+        # Written by Python, not faiss.write_index: on a full disk faiss raises RuntimeError,
+        # or only prints a warning when the failure comes at close, leaving a truncated file.
+        with open(tmp / "dense.faiss", "wb") as f:
+            f.write(faiss.serialize_index(_make_faiss(passage_vectors)))
         np.save(tmp / "sentences.npy", np.ascontiguousarray(sentence_vectors, dtype=np.float32))
         keyword.save(tmp)
         (tmp / "userdict.txt").write_text("\n".join(words), encoding="utf-8")
         files = ["passages.jsonl", "dense.faiss", "sentences.npy", "keyword_vocab.json", "keyword.npz", "userdict.txt"]
         meta = dict(meta, files={f: _sha256_file(tmp / f) for f in files})
+        meta["meta_sha256"] = _meta_digest(meta)
         if crash_after == "files":
             os._exit(17)
         (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -575,10 +631,16 @@ def _write_generation(
         shutil.rmtree(tmp, ignore_errors=True)
         reason = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
         raise IndexError_(f"cannot write the index to {root}: {reason}") from exc
-    # Old generations and leftovers of crashed builds are removed once the new one is live.
+    _remove_leftovers(root, name)
+
+
+def _remove_leftovers(root: Path, live: str) -> None:
+    """Remove old generations and what crashed builds left (called under the build lock)."""
     for old in root.iterdir():
-        if old.name != name and (old.name.startswith("gen-") or old.name.startswith(".tmp-gen-")):
+        if old.name != live and (old.name.startswith("gen-") or old.name.startswith(".tmp-gen-")):
             shutil.rmtree(old, ignore_errors=True)
+        elif old.name.startswith(".CURRENT.") and old.name.endswith(".tmp"):  # a pointer write cut short
+            old.unlink(missing_ok=True)
 
 
 def stale_documents(index: Index, seeds_dir: Path | str) -> list[str]:

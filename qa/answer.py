@@ -166,7 +166,7 @@ _FOLLOWUP_RE = re.compile(
 )
 
 
-def _history_context(history) -> tuple[str, tuple[str, int] | None]:
+def _history_context(history, idx: Index) -> tuple[str, tuple[str, int] | None]:
     """The previous question and the (doc, article) its answer cited, if any."""
     if not history:
         return "", None
@@ -176,13 +176,13 @@ def _history_context(history) -> tuple[str, tuple[str, int] | None]:
         return "", None
     prev_q = prev_q if isinstance(prev_q, str) else ""
     article = None
-    cits = getattr(prev_a, "citations", None)
+    cits = getattr(prev_a, "citations", None) or getattr(prev_a, "related", None)
     if cits:
-        pid = cits[0].passage_id
-        doc = cits[0].doc
-        m = re.search(r"#a(\d+)\.", pid)
-        if m:
-            article = (doc, int(m.group(1)))
+        try:
+            p = idx.passages[idx.row(cits[0].passage_id)]
+            article = (p.doc, p.article)
+        except (KeyError, AttributeError, TypeError):
+            article = None
     return prev_q, article
 
 
@@ -249,7 +249,7 @@ def answer(
         idx = index if index is not None else default_index()
         return _answer(q, idx, history, k, mode, note, raw)
     except (IndexError_, OSError, RuntimeError, ValueError) as exc:
-        log.exception("answer failed")
+        log.warning("answer failed: %s", exc)
         return Answer(question=raw, found=False, message=f"无法回答：{exc}")
     except Exception as exc:  # never raise to the caller; the log has the traceback
         log.exception("answer failed")
@@ -259,7 +259,7 @@ def answer(
 def _answer(q: str, idx: Index, history, k: int, mode: str, note: str, raw: str) -> Answer:
     latin = _is_latin(q)
     terms = query_terms(idx, q)
-    prev_q, prev_article = _history_context(history)
+    prev_q, prev_article = _history_context(history, idx)
     retrieval_q, boost = q, None
     if prev_q and _is_followup(q, len(terms)):
         retrieval_q = f"{prev_q} {q}"

@@ -145,8 +145,8 @@ class HashingEmbedder:
     For tests and scale benchmarks only: it captures lexical overlap, not meaning.
     """
 
-    def __init__(self, dim: int = 64, name: str = "hashing") -> None:
-        self.name = name
+    def __init__(self, dim: int = 64, name: str | None = None) -> None:
+        self.name = name or f"hashing:{dim}"
         self.dim = dim
         self.fingerprint = f"hashing:{dim}"
         self.max_chars = 10_000

@@ -54,7 +54,7 @@ _TYPE_PATTERNS: list[tuple[str, re.Pattern]] = [
         r"system|mechanism|model|mode|project|book|campaign)\b", re.I)),
     ("action", re.compile(r"做什么|干什么|做了什么|做了哪|做些什么|\bwhat did\b|\bwhat do\b|\bwhat does\b", re.I)),
     ("manner", re.compile(r"怎样|怎么|如何|哪种方式|什么方式|什么形式|\bhow\b", re.I)),
-    ("thing", re.compile(r"什么|啥|哪个|哪种|\bwhat\b|\bwhich\b", re.I)),
+    ("thing", re.compile(r"什么|啥|哪|\bwhat\b|\bwhich\b", re.I)),
 ]
 
 # Wh-phrases whose position splits a Chinese question into left and right context.

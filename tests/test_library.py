@@ -92,7 +92,7 @@ def test_open_builds_a_missing_index(lib, seeds):
     assert doc.passages == 43 and [a.title for a in doc.articles][0] == "唱响时代主旋律"
     assert sum(a.passages for a in doc.articles) == 43
     st = lib.status()
-    assert (st.documents, st.articles, st.passages, st.model) == (1, 4, 43, "hashing")
+    assert (st.documents, st.articles, st.passages, st.model) == (1, 4, 43, "hashing:64")
     assert st.built_at and not st.building and not st.pending
 
 

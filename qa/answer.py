@@ -37,8 +37,9 @@ FREE_TYPES = ("thing", "action", "manner", "reason", "none")
 THRESHOLD = 0.5
 # Share of the question's words that must surround a typed answer span (number, date,
 # name…) or a sentence answer; below it the span is about something else.
-SUPPORT_TYPED = 0.095
+SUPPORT_TYPED = 0.09
 SUPPORT_FREE = 0.2
+SUPPORT_NONE = 0.6
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,8 @@ def confidence(f: Features, qtype: str) -> float:
         z = 30.0 * (f.dense - 0.75) + (1.0 if f.typed else -1.5)
     elif f.typed:
         z = 25.0 * (f.support - SUPPORT_TYPED) + 5.0 * (f.dense - 0.88)
+    elif qtype == "none":  # no question word (a yes/no question): the sentence must say it all
+        z = 20.0 * (f.support - SUPPORT_NONE) + 5.0 * (f.dense - 0.88)
     else:
         z = 20.0 * (f.support - SUPPORT_FREE) + 5.0 * (f.dense - 0.88)
     if qtype in STRICT_TYPES and not f.typed:

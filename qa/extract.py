@@ -114,6 +114,30 @@ def _role_matches(q_role: str, c_role: str) -> bool:
                              (q_role.startswith("摄影") and c_role == "摄影"))
 
 
+def _nounlike(word: str, flag: str) -> bool:
+    """A content word: two or more characters, not a verb, adverb, particle, number…"""
+    return len(word) >= 2 and not flag.startswith(("v", "d", "p", "c", "u", "r", "y", "e", "o", "m", "q", "ad"))
+
+
+def counted_noun(question: str, tok: Tokenizer) -> list[str]:
+    """The words of what a number question counts: 多少架无人机 → [无人机], “百姓名嘴”共有多少名 → [百姓名嘴]."""
+    m = re.search(r"(?:多少|几)[个名场次项期支家处份件本届位所座条台辆架篇种户批天年月人倍大间]?次?", question)
+    if not m:
+        return []
+    words = []
+    for w, f in tok.pos(question[m.end() : m.end() + 10]):
+        if not _nounlike(w, f) or not re.fullmatch(r"[\u4e00-\u9fff]+", w):
+            break
+        words.append(w)
+    if not words:  # "X共有多少名": X is what is counted
+        before = re.split(r"[，,。；;：:]", question[: m.start()])[-1]
+        before = re.sub(r"(?:一共|总共|共计|共|总|合计)?(?:有|是|为|达到?)?$", "", before).strip("“”\"《》 ")
+        pos = [(w, f) for w, f in tok.pos(before) if w.strip("“”\"《》 ")]
+        if pos and _nounlike(*pos[-1]) and re.fullmatch(r"[\u4e00-\u9fff]+", pos[-1][0]):
+            words.append(pos[-1][0])
+    return words
+
+
 def question_unit(question: str) -> str:
     """The measure word a number question asks for (多少名 → 名), or ""."""
     m = re.search(r"(?:多少|几)([个名场次项期支家处份件本届位所座条台辆架篇种户批天年月人倍大]次?)", question)
@@ -275,9 +299,13 @@ def head_noun(question: str, tok: Tokenizer) -> str:
     for m in _HEAD_RE.finditer(question):
         rest = question[m.end() :]
         words: list[str] = []
+        pos = 0
         for w, f in tok.pos(rest[:8]):
+            pos += len(w)
             if w in _HEAD_STOP or not f.startswith(("n", "j", "vn")):
-                if not words and len(w) == 1 and (len(rest) == 1 or rest[1:2] in _HEAD_STOP):
+                # The question's last word is the head whatever its tag (召开什么会？ 什么演出？).
+                last = pos >= len(rest) or rest[pos] in _HEAD_STOP or not rest[pos].strip()
+                if not words and w not in _HEAD_STOP and last:
                     words.append(w)
                 break
             words.append(w)
@@ -287,8 +315,13 @@ def head_noun(question: str, tok: Tokenizer) -> str:
     return ""
 
 
-def _head_candidates(s: str, head: str, tok: Tokenizer) -> list[Candidate]:
-    """Noun phrases of the sentence that end with the question's head noun."""
+def _head_candidates(s: str, head: str, tok: Tokenizer, question: str = "") -> list[Candidate]:
+    """Phrases of the sentence that end with the question's head noun.
+
+    The phrase runs left over nouns and verbs (电力设施保护知识) up to a particle,
+    preposition or punctuation, and starts after the question's own verb
+    (讲解|电力设施保护知识 for "讲解了什么知识").
+    """
     if not head:
         return []
     tags = _tagged(s, tok)
@@ -296,9 +329,22 @@ def _head_candidates(s: str, head: str, tok: Tokenizer) -> list[Candidate]:
     for i, (_a, b, _w, _f) in enumerate(tags):
         if not s[:b].endswith(head):
             continue
-        start = _extend_left(tags, i, lists=True)
-        if s[start] == "、":
-            start += 1
+        j = i
+        while j > 0:
+            _pa, _pb, pw, pf = tags[j - 1]
+            joiner = pw == "、" and j > 1 and tags[j - 2][3].startswith(_NOUNISH + ("v",))
+            word = re.fullmatch(r"[\u4e00-\u9fffA-Za-z0-9+·]+", pw) and pf.startswith(_NOUNISH + ("v", "t"))
+            if not (joiner or word) or b - tags[j - 1][0] > 20:
+                break
+            j -= 1
+        # Start after the last verb the question itself uses (讲解|电力设施保护知识), unless
+        # that would leave only the head; never start with a verb or a list comma.
+        cut = [k for k in range(j, i) if tags[k][3].startswith("v") and tags[k][2] in question]
+        if cut and cut[-1] + 1 < i:
+            j = cut[-1] + 1
+        while j < i and (tags[j][3].startswith("v") or tags[j][2] == "、"):
+            j += 1
+        start = tags[j][0]
         if b - start > len(head):
             out.append(Candidate(start, b, s[start:b], "head", 0.7))
     return out
@@ -463,21 +509,23 @@ _SKIPPABLE = set("在于到了的是要着过将把被对向从给为有")
 def _longest_in(piece: str, sentence: str, suffix: bool, limit: int = 12, skip: int = 0) -> str:
     """Longest suffix (or prefix) of ``piece`` that occurs in ``sentence``.
 
-    Up to ``skip`` characters next to the wh-word may be skipped ("万人共聚在|哪里" finds
-    "万人共聚" in "万人共聚辽源市南仁东广场"), but only for a match of two or more.
+    Up to ``skip`` function characters next to the wh-word may be skipped ("万人共聚在|哪里"
+    finds "万人共聚" in "万人共聚辽源市南仁东广场"); a single character matches only when
+    nothing longer does.
     """
     for drop in range(skip + 1):
         cut = piece[: len(piece) - drop] if suffix else piece[drop:]
         cut = cut[-limit:] if suffix else cut[:limit]
-        for n in range(len(cut), 0, -1):
+        for n in range(len(cut), 1, -1):
             sub = cut[-n:] if suffix else cut[:n]
-            if sub.strip() and sub in sentence and (n >= 2 or drop == 0):
+            if sub.strip() and sub in sentence:
                 return sub
         # Only function characters next to the wh-word may be skipped.
         nxt = piece[len(piece) - drop - 1 : len(piece) - drop] if suffix else piece[drop : drop + 1]
         if nxt not in _SKIPPABLE:
             break
-    return ""
+    one = piece[-1:] if suffix else piece[:1]
+    return one if one.strip() and one in sentence else ""
 
 
 @dataclass(frozen=True)
@@ -543,7 +591,7 @@ def _context_score(sentence: str, c: Candidate, terms: dict[str, float], questio
     """How well the question's words surround the candidate (0..1).
 
     Mostly the IDF-weighted share of question words in the candidate's own clause,
-    plus a bonus when the text right next to the candidate also occurs in the question
+    then in the rest of its sentence, plus a bonus when the text right next to the candidate also occurs in the question
     ("人数达|10万余人" for "参加人数达到多少").
     """
     total = sum(terms.values()) or 1.0
@@ -555,15 +603,26 @@ def _context_score(sentence: str, c: Candidate, terms: dict[str, float], questio
         # The span is its own clause ("9月17日，…"): it modifies the clause that follows.
         b = clause_span(sentence, b + 1, b + 1)[1] if b + 1 < len(sentence) else b
     clause = normalize(sentence[a : c.start] + " " + sentence[c.end : b])
-    lo, hi = max(0, a - 10), min(len(sentence), b + 10)
-    near = normalize(sentence[lo:a] + " " + sentence[b:hi])
+    # The other clauses of the sentence count too, less: Chinese chains clauses that share
+    # one subject (辽源市委研究室积极发挥职能优势，…，编纂了…), but a number belongs to its own.
+    rest = normalize(sentence[:a] + " " + sentence[b:])
     share = sum(w for t, w in terms.items() if t in clause) / total
-    share_near = sum(w for t, w in terms.items() if t in near and t not in clause) / total
+    share_rest = sum(w for t, w in terms.items() if t in rest and t not in clause) / total
+    rest_weight = 0.3 if c.kind in ("number", "ordinal", "date", "time") else 0.6
+    # Question words close to the span count a little more (分季度召开|四次主要负责人交流会).
+    left, right = normalize(sentence[max(a, c.start - 10) : c.start]), normalize(sentence[c.end : c.end + 10])
+    close = 0.0
+    for t, w in terms.items():
+        gaps = [len(left) - left.rfind(t) - len(t)] if t in left else []
+        gaps += [right.find(t)] if t in right else []
+        if gaps:
+            close += w * (1.0 - min(gaps) / 10)
+    share += 0.2 * close / total
     adjacent = max(
         len(_longest_in(sentence[max(0, c.start - 8) : c.start], question, suffix=True)),
         len(_longest_in(sentence[c.end : c.end + 8], question, suffix=False)),
     )
-    return min(1.0, share + 0.3 * share_near + (0.1 * min(adjacent, 4) if adjacent >= 2 else 0.0))
+    return min(1.0, share + rest_weight * share_rest + (0.1 * min(adjacent, 4) if adjacent >= 2 else 0.0))
 
 
 @dataclass(frozen=True)
@@ -596,7 +655,7 @@ def extract(
     cands = candidates(sentence, qtype, tok)
     head = "" if latin else head_noun(question, tok)
     if qtype in ("name", "place", "org", "thing"):
-        cands += _head_candidates(sentence, head, tok)
+        cands += _head_candidates(sentence, head, tok, question)
     qn = normalize(question)
     unit = question_unit(question)
     al = Alignment("", "", None) if latin else align(question, sentence, qtype)
@@ -625,6 +684,7 @@ def extract(
     if rank_clauses is not None and (not terms or latin):
         clause_scores = rank_clauses([_clause_around(sentence, c.start, c.end) for c in cands])
     q_role = question_role(question) if qtype == "person" else ""
+    has_head = bool(head) and any(c.text.endswith(head) for c in cands)
     for i, c in enumerate(cands):
         ctx = _context_score(sentence, c, terms, question)
         contexts.append(ctx)
@@ -649,6 +709,8 @@ def extract(
             s += 0.5
         if head and (c.text.endswith(head) or sentence.startswith(head, c.end + 1)):
             s += 0.4  # ends with the noun asked about, or is the quoted name before it (“5+X”服务)
+        elif has_head:
+            s -= 0.4  # another candidate is the kind of thing asked about (哪个小区 → …小区)
         if clause_scores is not None:
             s += 2.0 * clause_scores[i]
         if q_role and _role_matches(q_role, c.role):
@@ -660,8 +722,17 @@ def extract(
     support = clause_scores[best] if clause_scores is not None else contexts[best]
     if unit and c.kind == "number" and not _unit_ok(c.text, unit):
         support *= 0.3  # asked 多少架, found 五条: not the quantity asked for
+    if qtype == "number" and not latin:
+        counted = counted_noun(question, tok)
+        a, b = clause_span(sentence, c.start, c.end)
+        clause = sentence[a : c.start] + sentence[c.end : b]
+        after = sentence[c.end : min(b, c.end + 8)]
+        # The counted word in the clause, or a character of it right after the number
+        # (社团 ~ 10余个文化团体): synonyms often share a morpheme.
+        if counted and not any(w in clause or any(ch in after for ch in w) for w in counted):
+            support *= 0.3  # asked how many 无人机, the number counts something else
     if q_role:
-        support = max(support, 0.8) if _role_matches(q_role, c.role) else support * 0.2
+        support = max(support, 0.8) if _role_matches(q_role, c.role) else support * 0.1
     return Span(c.start, c.end, c.text, c.kind, fit, support)
 
 
@@ -694,12 +765,7 @@ def _is_latin(text: str) -> bool:
 
 
 def _clause_around(sentence: str, start: int, end: int) -> str:
-    a = start
-    while a > 0 and sentence[a - 1] not in _CLAUSE_END:
-        a -= 1
-    b = end
-    while b < len(sentence) and sentence[b] not in _CLAUSE_END:
-        b += 1
+    a, b = clause_span(sentence, start, end)
     return sentence[a:b]
 
 
@@ -710,6 +776,10 @@ def candidate_clauses(sentence: str, qtype: str, tok: Tokenizer) -> list[str]:
 
 def clause_span(sentence: str, start: int, end: int) -> tuple[int, int]:
     """The clause (between commas) that contains ``[start, end)``."""
-    clause = _clause_around(sentence, start, end)
-    a = sentence.rfind(clause, 0, end)
-    return a, a + len(clause)
+    a = start
+    while a > 0 and sentence[a - 1] not in _CLAUSE_END:
+        a -= 1
+    b = end
+    while b < len(sentence) and sentence[b] not in _CLAUSE_END:
+        b += 1
+    return a, b

@@ -46,14 +46,15 @@ from .documents import Document, DocumentError, list_documents, read_document, r
 from .embedding import Embedder, make_embedder
 from .keyword import KeywordIndex
 from .records import Passage
-from .text import Tokenizer, corpus_terms
+from .text import TOKENIZER_VERSION, Tokenizer, corpus_terms
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2  # 2: meta.json carries its own checksum (meta_sha256)
 BM25_K1, BM25_B = 1.2, 0.75
+BM25_META = {"k1": BM25_K1, "b": BM25_B, "tokenizer": f"jieba.lcut_for_search+normalize v{TOKENIZER_VERSION}"}
 FLAT_LIMIT = 50_000  # exact search up to here; HNSW beyond (see docs/benchmarks.md)
-HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 128
+HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 512  # efSearch 128: recall@10 0.95 at 100k
 EMBED_BATCH = 64
 
 
@@ -313,7 +314,9 @@ def _verify_files(folder: Path, meta: dict) -> None:
             raise IndexCorrupt(f"{folder}: {name} does not match its checksum (corrupt or modified): rebuild the index")
 
 
-def load_index(index_dir: Path | str, *, embedder: Embedder | None = None, verify: bool = True) -> Index:
+def load_index(
+    index_dir: Path | str, *, embedder: Embedder | None = None, verify: bool = True, _for_update: bool = False
+) -> Index:
     """Load the index in ``index_dir``; refuses (raises ``IndexError_``) a corrupt or mismatched one.
 
     ``embedder`` overrides the model named in meta.json; it must have the same fingerprint.
@@ -325,6 +328,11 @@ def load_index(index_dir: Path | str, *, embedder: Embedder | None = None, verif
     meta = _read_meta(folder)
     if verify:
         _verify_files(folder, meta)
+    if meta.get("bm25") != BM25_META and not _for_update:
+        raise IndexMismatch(
+            f"index in {root} was tokenised by another version of qa ({meta.get('bm25', {}).get('tokenizer')}): "
+            "rebuild it with `python -m qa index` (vectors are reused)"
+        )
     if embedder is not None and embedder.fingerprint != meta["model"]["fingerprint"]:
         raise IndexMismatch(
             f"index in {root} was built with model {meta['model']['name']} ({meta['model']['fingerprint']}), "
@@ -410,7 +418,7 @@ class _DocPart:
 def _previous(root: Path, fingerprint: str, chunk: dict) -> Index | None:
     """The previous index when its vectors can be reused (same model and chunker), else None."""
     try:
-        prev = load_index(root)
+        prev = load_index(root, _for_update=True)
     except IndexMissing:
         return None
     except IndexError_ as exc:
@@ -506,7 +514,7 @@ def build_index(
 
         if prev is not None and not any(p.passage_vectors is None for p in parts):
             same = {p.name: p.sha256 for p in parts} == {n: v[0] for n, v in prev_docs.items()}
-            if same and prev.meta.get("seeds_dir") == str(seeds_dir):
+            if same and prev.meta.get("seeds_dir") == str(seeds_dir) and prev.meta.get("bm25") == BM25_META:
                 report.unchanged = True
 
         to_embed = [p for p in parts if p.passage_vectors is None]
@@ -554,7 +562,7 @@ def build_index(
                 "seeds_dir": str(seeds_dir),
                 "model": {"name": embedder.name, "fingerprint": embedder.fingerprint, "dim": int(dim)},
                 "chunker": settings.to_json(),
-                "bm25": {"k1": BM25_K1, "b": BM25_B, "tokenizer": "jieba.lcut_for_search+normalize"},
+                "bm25": BM25_META,
                 "faiss": "IndexFlatIP" if len(passages) <= FLAT_LIMIT else f"IndexHNSWFlat(M={HNSW_M})",
                 "counts": {"passages": len(passages), "sentences": int(len(sentence_vectors))},
                 "documents": {

@@ -38,8 +38,12 @@ STOPWORDS = frozenset(
     a an the of to in on at for by with from and or is are was were be been being do does did what which who whom
     whose when where why how many much name named called it its this that these those there their they he she
     as about into than then has have had will would can could should please tell me
+    要 们 会 能 可 应 已 还 很 最 所 一个 一些 各 每 之一
     """.split()
 )
+# Bump when STOPWORDS or the tokenisation change: recorded in meta.json, so an index
+# whose keyword side was tokenised differently is rebuilt.
+TOKENIZER_VERSION = 2
 
 
 def normalize(text: str) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import config
-from .extract import Span, _is_latin, candidate_clauses, extract, question_type
+from .extract import Span, candidate_clauses, extract, is_latin, question_type
 from .index import Index, IndexError_, build_index, load_index, stale_documents
 from .records import Answer, Citation, Passage
 from .retrieval import SentenceHit, coverage, query_terms, rank_sentences, retrieve
@@ -47,13 +47,10 @@ class Features:
     """What the abstention decision looks at (kept for evaluation and debugging)."""
 
     dense: float  # cosine of question and answer sentence
-    lexical: float  # IDF-weighted share of question words in the answer's passage
-    fit: float  # how well the typed span fits (0 when none)
-    support: float  # share of the question's words around the span (clause), 0 when none
-    typed: bool  # a typed span was found
+    support: float  # share of the question's words around the span (its clause, then sentence)
+    typed: bool  # a typed span (number, date, person…) was found
     missing_literal: str  # a number/ordinal/name of the question absent from the evidence
-    unknown: float  # IDF-weighted share of question words absent from the whole corpus
-    latin: bool
+    latin: bool  # an English question: no words shared with the text
 
 
 def confidence(f: Features, qtype: str) -> float:
@@ -151,7 +148,7 @@ _LITERAL_RES = [
 
 def missing_literal(question: str, evidence: str) -> str:
     """The first specific literal of a Chinese question (第五届, 2021年, “名称”, GDP) absent from the evidence."""
-    if _is_latin(question):
+    if is_latin(question):
         return ""
     ev = normalize(evidence)
     for pat in _LITERAL_RES:
@@ -260,7 +257,7 @@ def answer(
 
 
 def _answer(q: str, idx: Index, history, k: int, mode: str, note: str, raw: str) -> Answer:
-    latin = _is_latin(q)
+    latin = is_latin(q)
     terms = query_terms(idx, q)
     prev_q, prev_article = _history_context(history, idx)
     retrieval_q, boost = q, None
@@ -295,28 +292,25 @@ def _answer(q: str, idx: Index, history, k: int, mode: str, note: str, raw: str)
         def rank_clauses(texts: list[str]) -> list[float]:
             return [scores.get(t, 0.0) for t in texts]
 
-    best: tuple[float, SentenceHit, Span | None] | None = None
+    # The answer sentence: retrieval score, plus how well a typed span fits in it, minus
+    # a missing literal of the question (第五届 where the passage says 第四届).
+    best: tuple[float, SentenceHit, Span | None, str] | None = None
     for sh in top:
         span = extract(q, sh.text, qtype, idx.tokenizer, terms, rank_clauses)
-        total = sh.score + (0.3 * span.fit if span else 0.0)
+        miss = missing_literal(q, _evidence_text(sh.passage))
+        total = sh.score + (0.3 * span.fit if span else 0.0) - (0.3 if miss else 0.0)
         if span is None and qtype in STRICT_TYPES + ("org", "place", "name", "list"):
             total -= 0.15
-        if missing_literal(q, _evidence_text(sh.passage)):
-            total -= 0.3
         if best is None or total > best[0]:
-            best = (total, sh, span)
-    assert best is not None
-    _, sh, span = best
+            best = (total, sh, span, miss)
+    assert best is not None  # ranked is not empty
+    _, sh, span, miss = best
     passage = sh.passage
-    evidence = _evidence_text(passage)
     feats = Features(
         dense=sh.dense,
-        lexical=coverage(terms, evidence) if terms else 0.0,
-        fit=span.fit if span else 0.0,
         support=span.support if span else (coverage(terms, sh.text) if qtype in FREE_TYPES else 0.0),
         typed=span is not None and span.kind != "gap" and qtype not in FREE_TYPES,
-        missing_literal=missing_literal(q, evidence),
-        unknown=_unknown_share(idx, terms),
+        missing_literal=miss,
         latin=latin,
     )
     conf = confidence(feats, qtype)
@@ -359,14 +353,6 @@ def _answer(q: str, idx: Index, history, k: int, mode: str, note: str, raw: str)
 def _evidence_text(p: Passage) -> str:
     """What a passage asserts, with the context a reader sees: headline and section."""
     return f"{p.title} {p.section} {p.text}"
-
-
-def _unknown_share(idx: Index, terms: dict[str, float]) -> float:
-    total = sum(terms.values())
-    if not total:
-        return 0.0
-    unknown = sum(w for t, w in terms.items() if t not in idx.keyword.vocab)
-    return unknown / total
 
 
 def _join(*parts: str) -> str:

@@ -651,7 +651,7 @@ def extract(
     ``rank_clauses`` (optional) scores clause texts by meaning, used when the question
     shares no words with the sentence (e.g. an English question).
     """
-    latin = _is_latin(question)
+    latin = is_latin(question)
     cands = candidates(sentence, qtype, tok)
     head = "" if latin else head_noun(question, tok)
     if qtype in ("name", "place", "org", "thing"):
@@ -759,7 +759,7 @@ def _unit_ok(text: str, unit: str) -> bool:
     return cls < len(_UNIT_CLASSES) or "个" in (cu[:1], unit[:1])
 
 
-def _is_latin(text: str) -> bool:
+def is_latin(text: str) -> bool:
     letters = [ch for ch in text if ch.isalpha()]
     return bool(letters) and sum(ch.isascii() for ch in letters) / len(letters) > 0.7
 

@@ -128,3 +128,63 @@ def test_unsupported_type_names_the_file(tmp_path):
     p.write_bytes(b"MZ")
     with pytest.raises(DocumentError, match="x.exe: unsupported file type"):
         read_document(p)
+
+
+def test_html_document_keeps_headings_and_drops_scripts(tmp_path):
+    p = tmp_path / "page.html"
+    p.write_text(
+        "<html><head><title>t</title><script>var x=1;</script></head><body>"
+        "<h1>龙山区新闻</h1><p>本报讯(记者张三)龙山区举办读书会12场。</p><p>参加群众3000余人。</p>"
+        "</body></html>",
+        encoding="utf-8",
+    )
+    doc = read_document(p)
+    art = doc.articles[0]
+    assert art.title == "龙山区新闻"
+    assert art.byline.text == "本报讯(记者张三)"
+    assert [b.text for b in art.paragraphs] == ["龙山区举办读书会12场。", "参加群众3000余人。"]
+    assert "var x" not in doc.text
+
+
+def test_docx_document(tmp_path):
+    import docx
+
+    d = docx.Document()
+    d.add_heading("辽源新闻", level=1)
+    d.add_paragraph("辽源市举办读书会12场。")
+    d.add_paragraph("参加群众3000余人。")
+    p = tmp_path / "news.docx"
+    d.save(p)
+    doc = read_document(p)
+    assert doc.articles[0].title == "辽源新闻"
+    assert [b.text for b in doc.articles[0].paragraphs] == ["辽源市举办读书会12场。", "参加群众3000余人。"]
+
+
+def _tiny_pdf(text: str) -> bytes:
+    """A one-page PDF with a text layer (Helvetica, ASCII), written by hand."""
+    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+    objs = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = b"%PDF-1.4\n", []
+    for i, body in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+    return out
+
+
+def test_pdf_text_layer_is_read(tmp_path):
+    p = tmp_path / "report.pdf"
+    p.write_bytes(_tiny_pdf("Liaoyuan held 12 reading sessions."))
+    doc = read_document(p)
+    assert "Liaoyuan held 12 reading sessions." in doc.text
+    assert doc.articles[0].paragraphs[0].text == "Liaoyuan held 12 reading sessions."

@@ -18,6 +18,7 @@ from .text import normalize
 
 MODES = ("hybrid", "dense", "keyword")
 RRF_K = 60
+DENSE_WEIGHT = 1.0  # weight of the dense ranking in the fusion (BM25 has 1)
 DEPTH = 50  # candidates taken from each ranking before fusion
 
 
@@ -82,7 +83,7 @@ def retrieve(
     fused: dict[int, float] = {}
     info: dict[int, dict] = {}
     for rank, (i, s) in enumerate(dense):
-        fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank + 1)
+        fused[i] = fused.get(i, 0.0) + DENSE_WEIGHT / (RRF_K + rank + 1)
         info.setdefault(i, {})
         info[i].update(dense=s, dense_rank=rank + 1)
     for rank, (i, s) in enumerate(keyword):

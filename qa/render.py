@@ -201,6 +201,7 @@ def update_html(result: UpdateResult) -> str:
             f"<div>索引已更新 Index updated：{r.documents} 个文档 · {r.passages} 段 · "
             f"新计算 embedded {r.embedded} · 复用 reused {r.reused} · {r.seconds:.1f} 秒</div>"
         )
+    if r is not None:  # skipped files are named even when nothing else changed
         out += [f'<div class="qa-error">跳过 skipped：{esc(m)}</div>' for m in r.skipped]
     if len(out) == 1:
         out.append("<div>没有要处理的文件。Nothing to do.</div>")

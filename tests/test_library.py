@@ -12,7 +12,16 @@ from qa import library
 from qa.embedding import HashingEmbedder
 from qa.library import Library, UploadError, check_upload, question_candidates, safe_filename
 from qa.records import Answer, Citation, Passage
-from qa.render import Paragraphs, answer_html, answer_to_dict, documents_html, esc, question_html
+from qa.render import (
+    Paragraphs,
+    answer_html,
+    answer_to_dict,
+    documents_html,
+    esc,
+    question_html,
+    status_html,
+    update_html,
+)
 
 EXTRA = "新增文章\n\n本报讯(记者李四)松江市图书馆今年举办读书会27场，参加读者3500人次。\n"
 PAYLOAD = "<script>alert(1)</script><img src=x onerror=alert(2)>"
@@ -125,6 +134,49 @@ def test_no_overwrite_without_confirmation(lib, tmp_path):
     assert result.saved == ["news.txt"]
     assert (lib.seeds / "news.txt").read_text(encoding="utf-8") == changed
     assert any("30场" in p.text for p in lib.index.passages)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "why"),
+    [
+        ("big.txt", EXTRA * 40, "limit"),
+        ("empty.txt", "", "empty"),
+        ("fake.pdf", EXTRA, "does not match"),
+        ("fake.docx", EXTRA, "does not match"),
+        ("run.sh", EXTRA, "Unsupported file type"),
+        ("page.html.exe", EXTRA, "Unsupported file type"),
+        ("../../x", EXTRA, "Unsupported file type"),
+    ],
+)
+def test_uploads_outside_the_limits_are_refused_by_name_and_not_stored(lib, tmp_path, monkeypatch, name, content, why):
+    """Protection: save_upload checks the type, size and content before anything is stored or indexed.
+
+    The over-size file is ordinary text that would index fine: only the limit refuses it.
+    """
+    monkeypatch.setattr(library, "MAX_DOCUMENT_BYTES", 1000)
+    before, old = sorted(p.name for p in lib.seeds.iterdir()), lib.index
+    result = lib.add([(_upload(tmp_path, "tmp", content), name)])
+    assert result.saved == [] and result.report is None and len(result.errors) == 1
+    assert why in result.errors[0] and name.rsplit("/", 1)[-1] in result.errors[0]
+    assert sorted(p.name for p in lib.seeds.iterdir()) == before and lib.index is old
+    assert not (tmp_path / "x").exists() and not (lib.seeds.parent.parent / "x").exists()
+
+
+def test_a_name_taken_while_an_upload_is_checked_is_not_overwritten(lib, tmp_path, monkeypatch):
+    """Protection: the checked upload is linked in, which fails if the name exists meanwhile (never replaced)."""
+    other = "另一个上传 another upload\n"
+    read_document = library.read_document
+
+    def taken_meanwhile(path, name):
+        doc = read_document(path, name)
+        (lib.seeds / "news.txt").write_text(other, encoding="utf-8")  # a concurrent upload of the same name
+        return doc
+
+    monkeypatch.setattr(library, "read_document", taken_meanwhile)
+    result = lib.add([(_upload(tmp_path, "a", EXTRA), "news.txt")])
+    assert result.saved == [] and "exists" in result.errors[0] and result.report is None
+    assert (lib.seeds / "news.txt").read_text(encoding="utf-8") == other
+    assert not list(lib.seeds.glob(".upload-*"))
 
 
 def test_unreadable_upload_is_refused_and_not_saved(lib, tmp_path):
@@ -263,6 +315,25 @@ def test_not_found_is_distinct_and_lists_related_passages():
 def test_documents_panel_is_escaped():
     info = library.DocumentInfo(f"{PAYLOAD}.txt", 3, (library.ArticleInfo(1, PAYLOAD, 3),), 2048)
     _no_live_html(documents_html([info]))
+
+
+def test_update_and_status_panels_show_names_and_messages_as_text(lib, tmp_path):
+    """Refusals quote the name as given, skipped and pending files are named: all shown as text."""
+    refused = lib.add([(_upload(tmp_path, "a", EXTRA), f"{PAYLOAD}.exe")])
+    assert "<img src=x onerror=alert(2)>" in refused.errors[0]  # the message quotes the raw name
+    hand = "<img src=x onerror=alert(3)>.txt"
+    (lib.seeds / hand).write_bytes(b"")  # put there by hand, and empty: pending, then skipped by name
+    pending = lib.status()
+    rebuilt = lib.rebuild()
+    assert hand in pending.pending and any(hand in m for m in rebuilt.report.skipped)
+    removed = library.UpdateResult(saved=[PAYLOAD], removed=PAYLOAD, errors=[PAYLOAD])
+    model = library.IndexStatus(PAYLOAD, PAYLOAD, 1, 1, 1, True, (PAYLOAD,))
+    for out in (update_html(refused), status_html(pending), update_html(rebuilt), update_html(removed), status_html(model)):
+        assert "<script" not in out and "<img" not in out, out
+    assert "<img src=x onerror=alert(2)>" in html.unescape(update_html(refused))
+    assert hand in html.unescape(status_html(pending)) and hand in html.unescape(update_html(rebuilt))
+    _no_live_html(update_html(removed))
+    _no_live_html(status_html(model))
 
 
 def test_esc_neutralises_markdown_and_latex():

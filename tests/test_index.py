@@ -139,3 +139,17 @@ def test_keyword_search_ranks_the_matching_passage_first(seeds, tmp_path, fake_e
     assert "巾帼宣讲团" in hits[0].passage.text
     with pytest.raises(ValueError, match="valid modes are"):
         retrieve(ix, "x", mode="bogus")
+
+
+def test_a_skipped_file_does_not_make_the_index_stale(seeds, tmp_path, fake_embedder):
+    from qa.index import stale_documents
+
+    (seeds / "junk.txt").write_bytes(bytes(range(256)) * 50)
+    build_index(seeds, tmp_path / "ix", embedder=fake_embedder)
+    ix = load_index(tmp_path / "ix", embedder=fake_embedder)
+    assert stale_documents(ix, seeds) == []
+    (seeds / "junk.txt").write_bytes(bytes(range(255, -1, -1)) * 50)  # changed: worth another try
+    assert stale_documents(ix, seeds) == ["junk.txt"]
+    r = build_index(seeds, tmp_path / "ix", embedder=fake_embedder)
+    assert not r.unchanged and r.embedded == 0
+    assert stale_documents(load_index(tmp_path / "ix", embedder=fake_embedder), seeds) == []

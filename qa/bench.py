@@ -210,7 +210,7 @@ class TimingEmbedder:
 
 
 def _cache_keys(question: str) -> list[str]:
-    from .answer import clean_question
+    from .answering import clean_question
 
     return list(dict.fromkeys([question, clean_question(question)[0]]))
 
@@ -285,7 +285,7 @@ _PROFILED = [
 
 def _profile_answers(index: Index, timing: TimingEmbedder, questions: list[str]) -> dict:
     """One profiled pass: where ``answer()`` spends its time (profiler overhead included)."""
-    from .answer import answer
+    from .answering import answer
 
     timing.reset()
     prof = cProfile.Profile()
@@ -319,7 +319,7 @@ def bench_answer(index: Index, embedder: Embedder, timing: TimingEmbedder, quest
 
     ``index`` answers through ``timing`` (wrapping ``embedder``), which the profiled pass reads.
     """
-    from .answer import answer
+    from .answering import answer
 
     for q in questions[:3]:
         answer(q, index=index)
@@ -376,7 +376,7 @@ def _torch_threads(embedder: Embedder, questions: list[str]) -> dict | None:
 _COLD = r"""
 import json, sys, time
 t0 = float(sys.argv[1]); marks = {"interpreter_s": time.time() - t0}
-import qa.answer as qa_answer
+import qa.answering as qa_answer
 from qa import embedding
 marks["import_s"] = time.time() - t0
 counts = {"query": 0, "document": 0, "build_index": 0}
@@ -394,6 +394,8 @@ def build(*a, **k):
 qa_answer.build_index = build
 idx = qa_answer.default_index()
 marks["index_loaded_s"] = time.time() - t0
+idx.embedder.dim  # loads the model (answer() would load it on first use)
+marks["model_loaded_s"] = time.time() - t0
 a = qa_answer.answer(sys.argv[2])
 marks["first_answer_s"] = time.time() - t0
 first = dict(counts)  # the second answer below is only timed
@@ -626,7 +628,7 @@ def _recall(vectors, queries, found, exact_ids, exact_scores) -> dict:
 
 def _child_serve(params: dict) -> dict:
     """Load a built index beside the model and time the searches and ``answer()``."""
-    from .answer import answer
+    from .answering import answer
 
     repeats = int(params["repeats"])
     rss_start = _status_mb("VmRSS")
@@ -651,12 +653,13 @@ def _child_serve(params: dict) -> dict:
     kw, dense, raw1, raw2, ans, zh = [], [], [], [], [], []
     import faiss
 
-    for _ in _bar(range(repeats), f"serve {_label(len(index.passages))}"):
-        for q in questions:
+    for r in _bar(range(repeats), f"serve {_label(len(index.passages))}"):
+        for i, q in enumerate(questions):
             qv = vectors[q]
             kw.append(_timed(lambda q=q: index.keyword_search(index.tokenizer.words(q), DEPTH))[0])
             dense.append(_timed(lambda qv=qv: index.dense_search(qv, DEPTH))[0])
-            for threads, out in ((1, raw1), (2, raw2)):
+            order = ((1, raw1), (2, raw2))
+            for threads, out in order if (r + i) % 2 else order[::-1]:  # alternate: caches warm the second
                 with faiss_threads(threads):
                     out.append(_timed(lambda qv=qv: index.dense.search(qv[None], DEPTH))[0])
             ans.append(_timed(lambda q=q: answer(q, index=index))[0])
@@ -749,9 +752,11 @@ def _targets(r: dict) -> list[tuple[str, str, str, bool | None]]:
     out.append(("1. build throughput / raw model (same texts)", f"≥ {TARGETS['build_ratio']}",
                 f"{_f(b['ratio_same_texts'], 2)} side by side; {_f(b['ratio_in_build'], 2)} model share inside the build",
                 b["ratio_same_texts"] >= TARGETS["build_ratio"]))
+    ratio = _answer_ratio(a)
     out.append(("2. answer() p50 / question embedding p50", f"≤ {TARGETS['answer_ratio']}×",
-                f"{_f(a['ratio_p50'], 2)}× (paired median {_f(a['ratio_paired_median'], 2)}×)",
-                a["ratio_p50"] <= TARGETS["answer_ratio"]))
+                f"{_f(ratio, 2)}× = 1 + {_f(a['non_embedding_p50_ms'])} ms / {_f(a['embed']['p50_ms'])} ms "
+                f"(raw p50s: {_f(a['ratio_p50'], 2)}×; paired ratios: {_f(a['ratio_paired_median'], 2)}×)",
+                ratio <= TARGETS["answer_ratio"]))
     ok = c["document_texts_embedded"] == 0 and c["build_index_calls"] == 0 and c["generation_unchanged"]
     out.append(("3. cold start re-embeds nothing", "0 texts", f"{c['document_texts_embedded']} texts, "
                 f"{c['build_index_calls']} builds, generation unchanged: {c['generation_unchanged']}", ok))
@@ -768,6 +773,16 @@ def _targets(r: dict) -> list[tuple[str, str, str, bool | None]]:
         rec = s["faiss"]["hnsw"]["recall_at_10"]["tie_aware"]
         out.append((f"5. HNSW recall@10 vs exact at {_label(s['n'])}", "reported", _f(rec, 3), None))
     return out
+
+
+def _answer_ratio(a: dict) -> float:
+    """``answer()`` over the question embedding: 1 + (its non-model time) / (the embedding), both p50.
+
+    The non-model time is the median of ``answer() - embedding`` measured back to back, which
+    stays put when a busy machine makes single embeddings bimodal (fast, or hundreds of ms);
+    the ratio of the raw p50s then swings either way.
+    """
+    return 1.0 + a["non_embedding_p50_ms"] / a["embed"]["p50_ms"]
 
 
 def format_report(r: dict) -> str:
@@ -835,9 +850,12 @@ def format_report(r: dict) -> str:
         add(f"| question embedding, torch on 1 thread (same pass, interleaved) | {_f(tt['one']['p50_ms'])} | "
             f"{_f(tt['one']['p95_ms'])} |")
     add("")
-    add(f"- Ratio of the p50s: **{_f(a['ratio_p50'], 2)}×** (target ≤ {TARGETS['answer_ratio']}×); "
-        f"median of per-question ratios {_f(a['ratio_paired_median'], 2)}×; "
-        f"`answer()` minus embedding, per question: {_f(a['non_embedding_p50_ms'])} ms (p50).")
+    add(f"- `answer()` minus the embedding, per question: {_f(a['non_embedding_p50_ms'])} ms (p50), so "
+        f"`answer()` ≈ embedding + that: **{_f(_answer_ratio(a), 2)}×** the question embedding's p50 "
+        f"(target ≤ {TARGETS['answer_ratio']}×). The ratio of the two raw p50s is {_f(a['ratio_p50'], 2)}× "
+        f"and the median of the per-question ratios {_f(a['ratio_paired_median'], 2)}×: on a busy "
+        "machine torch's two threads make single embeddings bimodal (fast, or hundreds of ms), which "
+        "moves those two either way, while the difference stays put.")
     add(f"- Found an answer for {_f(100 * a['found_share'], 0)}% of the runs.\n")
     add("Where the time goes (one more pass under cProfile, which inflates Python-heavy stages; "
         "model time measured by a timing wrapper around the embedder):\n")
@@ -848,20 +866,21 @@ def format_report(r: dict) -> str:
     add("")
     add("## 3. Cold start\n")
     mk = c["marks"]
-    add(f"A fresh `python -c \"import qa.answer; …; answer(q)\"` with the index already built "
+    add(f"A fresh `python -c \"from qa import answer; …; answer(q)\"` with the index already built "
         f"(`QA_INDEX`, `QA_SEEDS` set), median of {c['runs']} processes, seconds since the parent "
         "started the process (warm OS file cache):\n")
-    add("| interpreter up | `import qa.answer` | index loaded (`default_index`) | first answer | next answer |")
-    add("|---|---|---|---|---|")
+    add("| interpreter up | `import qa` | index loaded (`default_index`) | model loaded | first answer "
+        "| next answer (its own time) |")
+    add("|---|---|---|---|---|---|")
     add(f"| {_f(mk['interpreter_s'], 2)} | {_f(mk['import_s'], 2)} | {_f(mk['index_loaded_s'], 2)} | "
-        f"**{_f(mk['first_answer_s'], 2)}** | {_f(mk['second_answer_s'], 3)} |")
+        f"{_f(mk['model_loaded_s'], 2)} | **{_f(mk['first_answer_s'], 2)}** | {_f(mk['second_answer_s'], 3)} |")
     add("")
     add(f"Proof that nothing was re-embedded: the child counted the texts sent to the model by kind "
         f"(documents: **{c['document_texts_embedded']}**, queries: {c['query_texts_embedded']}), "
         f"`build_index` was called {c['build_index_calls']} times, and the index generation is the same "
         f"before and after (`{c['generation_before']}` → `{c['generation_after']}`, meta.json untouched: "
-        f"{c['generation_unchanged']}). First answer: {c['answer']['text']!r}. The first answer includes "
-        "loading the model (it is loaded once per process, on first use).\n")
+        f"{c['generation_unchanged']}). First answer: {c['answer']['text']!r}. The model is loaded once "
+        "per process, on first use (here touched explicitly to time it apart).\n")
     if r["scale"]:
         _scale_sections(r, add)
     add("## Method notes\n")
@@ -946,8 +965,9 @@ def _scale_sections(r: dict, add: Callable[[str], None]) -> None:
             add(f"| {name} | " + " | ".join(cells) + " |")
         add("")
     add("## 5. FAISS index type by corpus size\n")
-    add(f"`qa/index.py` uses exact `IndexFlatIP` up to `FLAT_LIMIT` = {FLAT_LIMIT:,} passages and "
-        f"`IndexHNSWFlat` (M={HNSW_M}, efConstruction={HNSW_EF_CONSTRUCTION}, efSearch={HNSW_EF_SEARCH}) "
+    fs = r["faiss_settings"]
+    add(f"`qa/index.py` uses exact `IndexFlatIP` up to `FLAT_LIMIT` = {fs['flat_limit']:,} passages and "
+        f"`IndexHNSWFlat` (M={fs['hnsw_m']}, efConstruction={fs['ef_construction']}, efSearch={fs['ef_search']}) "
         "beyond. Both are built on every corpus here; one query, top "
         f"{DEPTH}, recall@10 of HNSW against exact search over "
         f"{sc[-1]['faiss']['queries']} real question vectors (dev + test), tie-aware (a result "

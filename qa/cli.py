@@ -22,7 +22,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
-    from .answer import answer
+    from .answering import answer
     from .index import load_index
 
     index = load_index(args.index)

@@ -21,7 +21,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .answer import answer
+from .answering import answer
 from .index import Index
 from .records import Answer, join_spans
 from .retrieval import MODES, retrieve

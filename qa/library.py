@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .answer import answer
+from .answering import answer
 from .documents import MAX_DOCUMENT_BYTES, SUPPORTED_SUFFIXES, DocumentError, list_documents, read_document
 from .embedding import Embedder
 from .index import BuildReport, Index, IndexError_, build_index, load_index, stale_documents

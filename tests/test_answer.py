@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer import answer, clean_question, missing_literal
+from qa.answering import answer, clean_question, missing_literal
 from qa.records import join_spans
 
 
@@ -135,3 +135,10 @@ def test_missing_literal_finds_a_near_miss():
     assert missing_literal("第五届艺术周在哪里举办？", "第四届艺术周在广场拉开帷幕") == "第五届"
     assert missing_literal("第四届艺术周在哪里举办？", "第四届艺术周在广场拉开帷幕") == ""
     assert missing_literal("辽源市的GDP是多少？", "辽源市开展宣讲") == "GDP"
+
+
+def test_the_package_exports_the_answer_function():
+    import qa
+    from qa import answer as exported
+
+    assert exported is answer and qa.answer is answer and callable(exported)

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qa import build_index, load_index
-from qa.answer import answer
+from qa.answering import answer
 from qa.chunking import ChunkSettings, chunk_document
 from qa.documents import decode_bytes, parse_text
 from qa.embedding import HashingEmbedder

@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 
 from qa import build_index, load_index
-from qa.answer import answer
+from qa.answering import answer
 from qa.cli import main as cli_main
 from qa.documents import MAX_DOCUMENT_BYTES, DocumentError, decode_bytes, read_document
 from qa.embedding import HashingEmbedder
@@ -420,7 +420,7 @@ def test_bad_questions_get_a_message_not_an_exception(news_index, answer_errors,
 )
 def test_very_long_questions_are_cut_with_a_notice(news_index, answer_errors, question):
     """Protection: questions are cut to MAX_QUESTION_CHARS, and the answer says so."""
-    from qa.answer import MAX_QUESTION_CHARS
+    from qa.answering import MAX_QUESTION_CHARS
 
     t0 = time.perf_counter()
     a = answer(question, index=news_index)
@@ -641,7 +641,7 @@ def test_corrupt_index_is_rebuilt_by_the_default_index(builds, tmp_path, monkeyp
     One flipped bit turns "12场" into "13场" in passages.jsonl: the file still parses, so
     only its checksum stands between the user and a wrong answer.
     """
-    import qa.answer
+    import qa.answering
 
     root = tmp_path / "ix"
     shutil.copytree(builds["old_ix"], root)
@@ -652,7 +652,7 @@ def test_corrupt_index_is_rebuilt_by_the_default_index(builds, tmp_path, monkeyp
     monkeypatch.setenv("QA_SEEDS", str(builds["old"]))
     monkeypatch.setenv("QA_INDEX", str(root))
     monkeypatch.setenv("QA_MODEL", "hashing")
-    monkeypatch.setattr(qa.answer, "_default", None)
+    monkeypatch.setattr(qa.answering, "_default", None)
     a = answer(Q_READING)
     assert a.found and a.text == "12场"
     assert _state(root) == builds["old_state"]

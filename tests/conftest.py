@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -61,3 +62,14 @@ def real_index(real_embedder, tmp_path_factory):
     shutil.copy(SEED, seeds / SEED.name)
     build_index(seeds, base / "index", embedder=real_embedder)
     return load_index(base / "index", embedder=real_embedder)
+
+
+class ErrorLog(logging.Handler):
+    """Collects ERROR records: answer() logs the exceptions it swallows."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)

@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from conftest import ErrorLog
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -60,15 +61,6 @@ def index(tmp_path_factory):
     return idx
 
 
-class _Errors(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 def _check(idx, a) -> None:
     assert isinstance(a, Answer)
     assert a.found or a.message, a
@@ -84,7 +76,7 @@ def _check(idx, a) -> None:
 
 def _ask(idx, question, history=None) -> Answer:
     """answer() must neither raise nor swallow an internal error (it logs those)."""
-    errors = _Errors()
+    errors = ErrorLog()
     logging.getLogger("qa").addHandler(errors)
     try:
         t0 = time.perf_counter()

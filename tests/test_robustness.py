@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ErrorLog
 
 from qa import build_index, load_index
 from qa.answering import answer
@@ -373,20 +374,9 @@ def news_index(tmp_path_factory):
     return load_index(base / "ix", embedder=emb)
 
 
-class _Errors(logging.Handler):
-    """Collects ERROR records: answer() logs the exceptions it swallows."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 @pytest.fixture
 def answer_errors():
-    handler = _Errors()
+    handler = ErrorLog()
     logging.getLogger("qa").addHandler(handler)
     yield handler.records
     logging.getLogger("qa").removeHandler(handler)

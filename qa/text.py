@@ -6,6 +6,7 @@ and half-width forms (``１３００``/``1300``, ``（``/``(``) and odd whitespa
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -139,6 +140,9 @@ class Tokenizer:
             for w in self.user_words:
                 self._jieba.add_word(w, freq=2000)
         self._pos_tokenizer = None
+        # The same sentences are tagged by several candidate finders per question, and
+        # again by later questions: remember the tags of recent texts.
+        self._tags = functools.lru_cache(maxsize=4096)(self._tag)
 
     @property
     def _pos(self):
@@ -176,4 +180,7 @@ class Tokenizer:
 
     def pos(self, text: str) -> list[tuple[str, str]]:
         """(word, part-of-speech) pairs of the text as is; pieces add up to ``text``."""
-        return [(p.word, p.flag) for p in self._pos.cut(text)]
+        return list(self._tags(text))
+
+    def _tag(self, text: str) -> tuple[tuple[str, str], ...]:
+        return tuple((p.word, p.flag) for p in self._pos.cut(text))

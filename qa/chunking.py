@@ -1,16 +1,18 @@
 """Cut structured documents into passages that fit the embedding model.
 
-A body paragraph becomes one passage, or several when it is longer than
-``max_chars``: the split is always on sentence boundaries.  Each article also yields
-a header passage (headline, subtitle, byline: so "who wrote…" can be answered) and
-one passage per photo caption.
+A body block (paragraph, list item or table row, code block) becomes one passage, or
+several when it is longer than ``max_chars``: the split is always on sentence
+boundaries.  Each article also yields a header passage (headline, subtitle, byline: so
+"who wrote…" can be answered) and one passage per photo caption.  Passages carry the
+heading path above them (``section``) and the document's citation metadata (title,
+date, source, author).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from .documents import Article, Block, Document
+from .documents import BODY_KINDS, Article, Block, Document, article_author
 from .records import Passage, Span, join_spans, sub_spans
 from .text import split_sentences
 
@@ -22,7 +24,9 @@ class ChunkSettings:
     # 400 Chinese characters stay under e5's 512-token limit with the "passage: " prompt
     # (XLM-R pieces cover one or more characters each).
     max_chars: int = 400
-    version: int = 2  # bump when sentence splitting or passage cutting changes
+    # bump when sentence splitting, passage cutting or document structure changes
+    # (3: wrapped lines, Markdown lists/tables/code, section paths, citation metadata)
+    version: int = 3
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -49,7 +53,8 @@ def _passage(
     return Passage(
         id=pid, doc=doc.name, article=article.number, title=article.title, kind=kind,
         paragraph=paragraph, part=part, text=text, spans=spans, sentences=tuple(sentences),
-        section=section,
+        section=section, doc_title=doc.title, date=doc.date, source=doc.source,
+        author=article_author(article, doc),
     )
 
 
@@ -66,6 +71,32 @@ def _block_passages(
         sents = [(s - start, e - start) for s, e in group]
         out.append(_passage(doc, article, kind, paragraph, part, section, text, spans, sents, f"{pid}.{part}"))
     return out
+
+
+class _Sections:
+    """The heading path above the current block.
+
+    Markdown headings nest by level; other headings replace the innermost one.  A
+    heading that no passage has carried yet (one directly followed by a heading of its
+    level or higher) stays in the path of the next passage, so no heading is lost.
+    """
+
+    def __init__(self) -> None:
+        self.stack: list[Block] = []
+        self.uncarried: list[Block] = []  # in reading order
+
+    def push(self, heading: Block) -> None:
+        level = heading.level or 7
+        while self.stack and (self.stack[-1].level or 7) >= level:
+            self.stack.pop()
+        self.stack.append(heading)
+        self.uncarried.append(heading)
+
+    def take(self) -> str:
+        """The section of the next passage; every heading in it counts as carried."""
+        path = [h for h in self.uncarried if h not in self.stack] + self.stack
+        self.uncarried = []
+        return " / ".join(h.text for h in path)
 
 
 def chunk_document(doc: Document, settings: ChunkSettings | None = None) -> list[Passage]:
@@ -90,15 +121,19 @@ def chunk_document(doc: Document, settings: ChunkSettings | None = None) -> list
                 sents.append((pos, pos + n))
                 pos += n
             out.append(_passage(doc, art, "header", 0, 0, "", text, spans, sents, f"{prefix}.h.0"))
-        section = ""
+        sections = _Sections()
         n_par = n_cap = 0
         for b in art.blocks:
             if b.kind == "heading":
-                section = b.text
-            elif b.kind == "paragraph":
+                sections.push(b)
+            elif b.kind in BODY_KINDS:
                 n_par += 1
-                out += _block_passages(doc, art, b, "body", n_par, section, settings, f"{prefix}.p{n_par}")
+                out += _block_passages(doc, art, b, "body", n_par, sections.take(), settings, f"{prefix}.p{n_par}")
             elif b.kind == "caption":
                 n_cap += 1
-                out += _block_passages(doc, art, b, "caption", 0, section, settings, f"{prefix}.c{n_cap}")
+                out += _block_passages(doc, art, b, "caption", 0, sections.take(), settings, f"{prefix}.c{n_cap}")
+        # Headings that end an article with nothing under them are indexed as text.
+        for h in sections.uncarried:
+            n_par += 1
+            out += _block_passages(doc, art, h, "body", n_par, "", settings, f"{prefix}.p{n_par}")
     return out

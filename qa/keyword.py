@@ -1,5 +1,10 @@
 """Okapi BM25 over jieba tokens, stored as a compressed postings matrix.
 
+Tokens come from :meth:`qa.text.Tokenizer.words`, which tokenises the folded text
+(:func:`qa.text.fold`: traditional to simplified, full-width to half-width, numbers in
+Arabic digits) of passages at index time and of questions at query time, so ``图书馆``
+finds ``圖書館`` and ``3万`` finds ``三万``.
+
 Postings are kept column-wise (term -> passages), so a query touches only the
 postings of its own terms: cost grows with the matches, not the corpus.
 """

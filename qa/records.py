@@ -42,7 +42,11 @@ class Passage:
 
     ``paragraph`` is the 1-based body-paragraph number within the article; header
     passages (headline, subtitle, byline) and photo captions have ``paragraph == 0``.
-    ``sentences`` are ``(start, end)`` offsets into ``text``.
+    ``sentences`` are ``(start, end)`` offsets into ``text``.  ``section`` is the
+    heading path above the passage (``"活动安排 / 第一场"``).  For citations:
+    ``doc_title`` is the document's human title, ``date`` (ISO, as precise as known),
+    ``source`` (publisher or site) and ``author`` (the article's byline, or the
+    document's author) are ``""`` when unknown.
     """
 
     id: str
@@ -56,6 +60,10 @@ class Passage:
     spans: tuple[Span, ...]
     sentences: tuple[Span, ...]
     section: str = ""
+    doc_title: str = ""
+    date: str = ""
+    source: str = ""
+    author: str = ""
 
     @property
     def start(self) -> int:
@@ -85,6 +93,10 @@ class Passage:
             "text": self.text,
             "spans": [list(s) for s in self.spans],
             "sentences": [list(s) for s in self.sentences],
+            "doc_title": self.doc_title,
+            "date": self.date,
+            "source": self.source,
+            "author": self.author,
         }
 
     @classmethod
@@ -101,6 +113,10 @@ class Passage:
             text=d["text"],
             spans=tuple((int(s), int(e)) for s, e in d["spans"]),
             sentences=tuple((int(s), int(e)) for s, e in d["sentences"]),
+            doc_title=d.get("doc_title", ""),
+            date=d.get("date", ""),
+            source=d.get("source", ""),
+            author=d.get("author", ""),
         )
 
 

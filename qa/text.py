@@ -1,7 +1,10 @@
 """Text normalisation, Chinese sentence splitting and jieba tokenisation.
 
 The same :func:`normalize` is applied to documents and questions, so that full-width
-and half-width forms (``１３００``/``1300``, ``（``/``(``) and odd whitespace match.
+and half-width forms (``１３００``/``1300``, ``（``/``(``), traditional and simplified
+characters (``圖書館``/``图书馆``), Chinese and Arabic numerals (``三万``/``3万``/``30000``)
+and odd whitespace match.  It is for matching only: passage text, quotes and offsets
+always stay as the source has them.
 """
 
 from __future__ import annotations
@@ -42,15 +45,175 @@ STOPWORDS = frozenset(
     要 们 会 能 可 应 已 还 很 最 所 一个 一些 各 每 之一
     """.split()
 )
-# Bump when STOPWORDS or the tokenisation change: recorded in meta.json, so an index
+# Bump when STOPWORDS, the tokenisation or the folding change: recorded in meta.json, so an index
 # whose keyword side was tokenised differently is rebuilt.
-TOKENIZER_VERSION = 2
+TOKENIZER_VERSION = 3  # 3: traditional/simplified and numeral folding
+
+
+# ---------------------------------------------------------------- folding (matching only)
+
+_OPENCC = None
+_OPENCC_LOCK = threading.Lock()
+
+
+def to_simplified(text: str) -> str:
+    """Traditional Chinese characters and phrases to simplified (OpenCC ``t2s``)."""
+    global _OPENCC
+    if _OPENCC is None:
+        with _OPENCC_LOCK:
+            if _OPENCC is None:
+                import opencc
+
+                _OPENCC = opencc.OpenCC("t2s")
+    return _OPENCC.convert(text)
+
+
+_CN_DIGIT = "〇零一二三四五六七八九"
+_CN_NUMERAL = _CN_DIGIT + "两十百千万亿"
+_CN_MAGNITUDE = "百千万亿"
+# What a number counts or measures.  Date and time units first; then counters and units
+# of measure (longer units before the characters they start with).  A lone 一 is a number
+# only as an ordinal or a date part: 一起, 一点, 一些, 一道 are words, and so is 十分.
+_DATE_UNITS = "年月日号"
+_UNITS = (
+    "世纪|季度|小时|分钟|周岁|平方米|平方公里|平方千米|立方米|公里|千米|厘米|毫米|公斤|千克|公顷|毫升|千瓦|"
+    "美元|欧元|港元|英镑|日元|人次|架次|场次|余|多|来|"
+    "[年月日号时点分秒周天岁个名位人次场项件册本部座所户元角届期章节条篇台辆架艘株棵只匹张份套家间层栋"
+    "幢支队批组类种轮倍起处块片道行路首幅封句段页门例宗笔米吨斤克亩升度瓦%‰]"
+)
+_UNIT_RE = re.compile(rf"(?:[余多来几])?(?:{_UNITS})")
+_NUMBER_RE = re.compile(
+    rf"(?P<pct>百分之)(?P<pv>[{_CN_NUMERAL}]+(?:点[{_CN_DIGIT}]+)?|\d+(?:\.\d+)?)"
+    rf"|(?<![\d.])(?P<ar>\d+(?:\.\d+)?)(?P<mag>[万亿]{{1,2}})"
+    rf"|(?<![{_CN_NUMERAL}])(?P<cn>[{_CN_DIGIT}两十][{_CN_NUMERAL}]*)(?P<dec>点[{_CN_DIGIT}]+[万亿]?)?"
+)
+
+
+_MAGNITUDES = {"万": 1e4, "亿": 1e8, "万亿": 1e12, "亿亿": 1e16}
+
+
+def _format_number(value: float) -> str:
+    if value == int(value) and abs(value) < 1e18:
+        return str(int(value))
+    return f"{value:.6f}".rstrip("0").rstrip(".")
+
+
+def _cn_value(run: str) -> float | None:
+    """The value of a run of Chinese numerals (二〇二五 read digit by digit), or None."""
+    if all(ch in _CN_DIGIT for ch in run) and len(run) > 1:
+        return float("".join(str(max(_CN_DIGIT.index(ch) - 1, 0)) for ch in run))  # 〇 and 零 are 0
+    import cn2an
+
+    scale = 1.0
+    if "点" in run and run.endswith(("万", "亿")):  # 三点五亿: cn2an reads decimals without a magnitude
+        scale, run = _MAGNITUDES[run[-1]], run[:-1]
+    try:
+        return float(cn2an.cn2an(run, "smart")) * scale
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+
+
+def _cn_number(text: str, m: re.Match, bare: bool) -> tuple[str, int] | None:
+    """The Arabic form of a Chinese-numeral match in context and where it ends, or None.
+
+    A run is a number when it is an ordinal (第三), when a unit, a measure word or a date
+    part follows it (三万册, 十一月二十六日, 四千三百余名), or when it has a magnitude
+    (两千); ``bare`` also accepts a run that ends the text (for :func:`parse_number`).
+    """
+    run, start = m.group("cn"), m.start("cn")
+    end, dec = m.end("cn"), m.group("dec")
+    prev = text[start - 1] if start else ""
+    nxt = text[m.end() :] if dec else text[end:]
+    unit = _UNIT_RE.match(nxt)
+    if dec and not dec.endswith(("万", "亿")) and (not unit or unit.group(0)[-1] in "分秒点时"):
+        dec, nxt = None, text[end:]  # 三点五十分 is a time: 三点 + 五十分
+        unit = _UNIT_RE.match(nxt)
+    digits_only = all(ch in _CN_DIGIT for ch in run)
+    if digits_only and len(run) > 1:  # a year or a code read digit by digit (二〇二五年); 七八个 is "7 or 8"
+        ok = nxt[:1] == "年" and (len(run) >= 4 or any(ch in "〇零" for ch in run))
+    elif run == "一":
+        ok = prev == "第" or (nxt[:1] in _DATE_UNITS and (not has_cjk(prev) or prev in "年月"))
+    elif prev == "第":
+        ok = True
+    elif unit:
+        u = unit.group(0)
+        ok = not (run == "十" and u[0] == "分")  # 十分 is "very"
+    else:
+        ok = (len(run) > 1 and any(ch in _CN_MAGNITUDE for ch in run)) or (bare and not nxt.strip())
+    if not ok:
+        return None
+    value = _cn_value(run + (dec or ""))
+    if value is None:
+        return None
+    return _format_number(value), end + (len(dec) if dec else 0)
+
+
+def fold_numbers(text: str, *, bare: bool = False) -> str:
+    """Write numbers in Arabic digits: ``三万册`` → ``30000册``, ``3万`` → ``30000``,
+    ``百分之十八`` → ``18%``, ``二〇二五年十一月二十六日`` → ``2025年11月26日``.
+
+    Chinese numerals are converted only where they are numbers (see :func:`_cn_number`),
+    so words such as 一起, 一些, 万一, 十分, 三明治 or 一带一路 stay as they are.
+    Full-width digits become ASCII (NFKC).  For matching only: lengths change.
+    """
+    text = unicodedata.normalize("NFKC", text)
+    if not _NUMBER_RE.search(text):
+        return text
+    out: list[str] = []
+    pos = 0
+    search = 0
+    while (m := _NUMBER_RE.search(text, search)) is not None:
+        search = m.start() + 1  # unless a conversion moves it past what it consumed
+        if m.group("pct"):
+            pv = m.group("pv")
+            value = float(pv) if pv[0].isdigit() else _cn_value(pv)
+            if value is None:
+                continue
+            out += [text[pos : m.start()], _format_number(value), "%"]
+            pos = search = m.end()
+        elif m.group("ar"):
+            scale = _MAGNITUDES.get(m.group("mag"))
+            if scale is None:
+                continue
+            out += [text[pos : m.start()], _format_number(float(m.group("ar")) * scale)]
+            pos = search = m.end()
+        else:
+            found = _cn_number(text, m, bare)
+            if found is None:
+                continue
+            out += [text[pos : m.start("cn")], found[0]]
+            pos = search = found[1]
+    out.append(text[pos:])
+    return "".join(out)
+
+
+_NUMBER_AT_START = re.compile(r"^(?:第|约|近|共|计|达|逾|超过|大约|总计)?\s*(-?\d+(?:\.\d+)?)")
+
+
+def parse_number(text: str) -> float | None:
+    """The value of the number that ``text`` starts with, in any notation, or None.
+
+    ``"1300余场次"`` → 1300, ``"三万"`` → 30000, ``"3万"`` → 30000, ``"百分之十八"`` and
+    ``"18%"`` → 18, ``"二〇二五年"`` → 2025, ``"１２"`` → 12; ``"一起"`` and ``"十分"`` → None.
+    """
+    t = re.sub(r"(?<=\d),(?=\d{3})", "", fold_numbers(text.strip(), bare=True))
+    m = _NUMBER_AT_START.match(t)
+    return float(m.group(1)) if m else None
+
+
+@functools.lru_cache(maxsize=16384)
+def fold(text: str) -> str:
+    """The matching form of text: NFKC, traditional to simplified, numbers in Arabic digits.
+
+    Used on both sides (documents at index time, questions at query time), never for
+    what is shown or quoted.
+    """
+    return fold_numbers(to_simplified(unicodedata.normalize("NFKC", text)))
 
 
 def normalize(text: str) -> str:
-    """NFKC (full-width to half-width), lower-case Latin, collapse whitespace."""
-    text = unicodedata.normalize("NFKC", text)
-    return _WS_RE.sub(" ", text).strip().lower()
+    """:func:`fold`, lower-case Latin, collapse whitespace (the form that is matched)."""
+    return _WS_RE.sub(" ", fold(text)).strip().lower()
 
 
 def has_cjk(text: str) -> bool:
@@ -165,7 +328,7 @@ class Tokenizer:
         return self._pos_tokenizer
 
     def words(self, text: str) -> list[str]:
-        """Search-mode tokens of normalised text, without punctuation or stopwords."""
+        """Search-mode tokens of normalised (folded) text, without punctuation or stopwords."""
         norm = normalize(text)
         toks = []
         for tok in self._jieba.lcut_for_search(norm):

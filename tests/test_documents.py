@@ -188,3 +188,25 @@ def test_pdf_text_layer_is_read(tmp_path):
     doc = read_document(p)
     assert "Liaoyuan held 12 reading sessions." in doc.text
     assert doc.articles[0].paragraphs[0].text == "Liaoyuan held 12 reading sessions."
+
+
+def test_seed_page_is_read_as_before(seed_doc):
+    """Regression: the newspaper recovery on the seed page (4 articles, 2 repaired paragraphs, 4 captions)."""
+    assert [a.title for a in seed_doc.articles] == TITLES
+    repaired = [p for a in seed_doc.articles for p in a.paragraphs if len(p.spans) > 1]
+    assert [len(p.spans) for p in repaired] == [2, 2]
+    assert sum(len(a.captions) for a in seed_doc.articles) == 4
+    assert all(b.kind != "item" and b.kind != "code" for a in seed_doc.articles for b in a.blocks)
+    assert seed_doc.title == TITLES[0]
+
+
+def test_big5_is_detected():
+    text = "臺北市立圖書館今年舉辦讀書會十二場，參加讀者三萬人次。"
+    assert decode_bytes(text.encode("big5")) == (text, "big5")
+
+
+def test_pdf_without_text_layer_is_refused_by_name(tmp_path):
+    p = tmp_path / "scan.pdf"
+    p.write_bytes(_tiny_pdf(""))  # a page that shows no text
+    with pytest.raises(DocumentError, match="scan.pdf: the PDF has no text layer"):
+        read_document(p)

@@ -278,8 +278,9 @@ def bench_build(embedder: Embedder, seeds: Path, work: Path, repeats: int) -> di
 
 _PROFILED = [
     ("retrieval.py", "retrieve", "retrieve (dense + BM25 + fusion, question embedded before)"),
-    ("retrieval.py", "rank_sentences", "rank_sentences"),
-    ("extract.py", "extract", "extract (typed spans, jieba POS)"),
+    ("query.py", "analyse", "analyse the question (tokens, IDF, type, literals)"),
+    ("reader/windows.py", "make_windows", "reader: tokenise question + passages into windows"),
+    ("reader/model.py", "logits", "reader: model forward pass (one batch)"),
 ]
 
 
@@ -294,11 +295,10 @@ def _profile_answers(index: Index, timing: TimingEmbedder, questions: list[str])
         answer(q, index=index)
     prof.disable()
     stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]
-    total = sum(v[3] for k, v in stats.items() if k[0].endswith("answer.py") and k[2] == "answer")
+    total = sum(v[3] for k, v in stats.items() if k[0].endswith("answering.py") and k[2] == "answer")
     n = max(len(questions), 1)
     stages = [
         ("question embedding (model)", timing.calls["query"], timing.seconds["query"]),
-        ("clause embedding (model; English questions)", timing.calls["document"], timing.seconds["document"]),
     ]
     for suffix, func, label in _PROFILED:
         calls = cum = 0.0
@@ -307,7 +307,7 @@ def _profile_answers(index: Index, timing: TimingEmbedder, questions: list[str])
                 calls, cum = calls + v[1], cum + v[3]
         stages.append((label, int(calls), cum))
     rest = total - sum(s for _, _, s in stages)
-    stages.append(("everything else in answer() (terms, checks, citations)", n, rest))
+    stages.append(("everything else in answer() (span ranking, checks, citations)", n, rest))
     return {"total_s": total, "stages": [
         {"stage": label, "calls": int(calls), "ms_per_answer": 1000 * sec / n, "share": sec / total if total else 0.0}
         for label, calls, sec in stages

@@ -44,13 +44,40 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reader(args: argparse.Namespace):
+    from .answering import default_reader
+    from .reader import TransformerReader
+
+    return TransformerReader(args.reader) if getattr(args, "reader", None) else default_reader()
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from .evaluate import evaluate, format_report, load_questions
+    from .evaluate_squad import evaluate_squad, is_squad_file
     from .index import load_index
 
-    questions = [q for path in args.questions for q in load_questions(path)]
-    index = load_index(args.index)
-    report = evaluate(index, questions, compare=args.compare, source=", ".join(map(str, args.questions)))
+    squad = [p for p in args.questions if p.is_file() and is_squad_file(p)]
+    sets = [p for p in args.questions if p not in squad]
+    if squad and sets:
+        print("error: give either SQuAD-format .json files or question sets (.jsonl), not both", file=sys.stderr)
+        return 2
+    if (args.open or args.gold) and not squad:
+        print("error: --open/--gold apply to SQuAD-format files only", file=sys.stderr)
+        return 2
+    reader = _reader(args)
+    if squad:
+        if args.compare:
+            print("error: --compare applies to question sets (.jsonl) only", file=sys.stderr)
+            return 2
+        mode = "open" if args.open else "gold"
+        report = evaluate_squad(squad, mode=mode, reader=reader, limit=args.limit, progress=not args.quiet)
+    else:
+        questions = [q for path in sets for q in load_questions(path)]
+        if args.limit:
+            questions = questions[: args.limit]
+        index = load_index(args.index)
+        report = evaluate(index, questions, compare=args.compare, source=", ".join(map(str, sets)), reader=reader,
+                          progress=not args.quiet)
     print(format_report(report))
     if args.json:
         Path(args.json).write_text(json.dumps(report.to_json(), ensure_ascii=False, indent=2), encoding="utf-8")
@@ -62,6 +89,46 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import run_bench
 
     return run_bench(args)
+
+
+def _cmd_mrc_split(args: argparse.Namespace) -> int:
+    from .reader.data import write_squad
+    from .reader.train import load_data
+
+    splits = load_data(args.data)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for split in ("dev", "test"):
+        for f in args.data:
+            exs = [e for e in splits[split] if e.source == f.stem]
+            if exs:
+                path = args.out / f"{f.stem}.{split}.json"
+                write_squad(exs, path)
+                print(f"{path}: {len(exs)} questions")
+    return 0
+
+
+def _cmd_train_reader(args: argparse.Namespace) -> int:
+    from .reader.data import MRCDataError
+    from .reader.train import TrainConfig, train
+
+    over = {}
+    for item in args.oversample:
+        name, _, n = item.partition("=")
+        if not n.isdigit() or int(n) < 1:
+            print(f"error: --oversample takes SOURCE=N (a file stem and a count ≥ 1), not {item!r}", file=sys.stderr)
+            return 2
+        over[name] = int(n)
+    cfg = TrainConfig(
+        epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, negatives=args.negatives, oversample=over,
+        seed=args.seed, bf16=not args.no_bf16, max_minutes=args.max_minutes, threads=args.threads,
+        eval_every=args.eval_every, limit=args.limit, max_len=args.max_len, stride=args.stride,
+    )
+    try:
+        train(args.data, args.out, cfg)
+    except MRCDataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,7 +154,18 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("--index", type=Path, default=config.index_dir())
     pe.add_argument("--json", type=Path, default=None, help="also write the full report as JSON")
     pe.add_argument("--compare", action="store_true", help="keyword-only, dense-only and fused side by side")
+    squad_mode = pe.add_mutually_exclusive_group()
+    squad_mode.add_argument("--gold", action="store_true", help="SQuAD files: read each question with its own context (default)")
+    squad_mode.add_argument("--open", action="store_true", help="SQuAD files: index all contexts, answer through answer()")
+    pe.add_argument("--reader", default=None, help="reader folder or Hugging Face QA model (env QA_READER)")
+    pe.add_argument("--limit", type=int, default=0, help="only the first N questions")
+    pe.add_argument("--quiet", action="store_true", help="no progress bar")
     pe.set_defaults(func=_cmd_eval)
+
+    ps = sub.add_parser("mrc-split", help="write the dev and test parts of SQuAD-format files (split by article)")
+    ps.add_argument("--data", nargs="+", type=Path, required=True, help="the same files as given to train-reader")
+    ps.add_argument("--out", type=Path, required=True, help="folder for <file>.<split>.json")
+    ps.set_defaults(func=_cmd_mrc_split)
 
     pb = sub.add_parser("bench", help="measure speed and memory (writes a markdown + JSON report)")
     pb.add_argument("--sizes", default="1k,10k,100k", help="corpus sizes in passages, e.g. 1k,10k,100k")
@@ -97,6 +175,24 @@ def build_parser() -> argparse.ArgumentParser:
     pb.add_argument("--json", type=Path, default=None)
     pb.add_argument("--out", type=Path, default=None, help="markdown report path (default: print)")
     pb.set_defaults(func=_cmd_bench)
+
+    pt = sub.add_parser("train-reader", help="fine-tune the extractive reader on SQuAD-format files")
+    pt.add_argument("--data", nargs="+", type=Path, required=True, help="SQuAD-format JSON files (split by article)")
+    pt.add_argument("--out", type=Path, required=True, help="reader folder to write (meta.json + weights)")
+    pt.add_argument("--epochs", type=float, default=2.0)
+    pt.add_argument("--lr", type=float, default=8e-5)
+    pt.add_argument("--batch-size", type=int, default=16)
+    pt.add_argument("--negatives", type=float, default=0.4, help="no-answer windows kept per answer window")
+    pt.add_argument("--oversample", nargs="*", default=[], help="SOURCE=N: repeat a file's questions N times")
+    pt.add_argument("--max-len", type=int, default=256, help="tokens per window")
+    pt.add_argument("--stride", type=int, default=96, help="tokens shared by consecutive windows")
+    pt.add_argument("--seed", type=int, default=13)
+    pt.add_argument("--max-minutes", type=float, default=0.0, help="stop early after this long (0: no limit)")
+    pt.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    pt.add_argument("--eval-every", type=int, default=0, help="steps between dev evaluations (0: each epoch)")
+    pt.add_argument("--limit", type=int, default=0, help="questions per split (smoke test)")
+    pt.add_argument("--no-bf16", action="store_true", help="train in float32 (bfloat16 autocast is the default)")
+    pt.set_defaults(func=_cmd_train_reader)
     return p
 
 
@@ -105,12 +201,14 @@ def main(argv: list[str] | None = None) -> int:
     from .embedding import EmbeddingError
     from .evaluate import QuestionSetError
     from .index import IndexError_
+    from .reader import ReaderError
+    from .reader.data import MRCDataError
 
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     try:
         return args.func(args)
-    except (DocumentError, EmbeddingError, QuestionSetError, IndexError_) as exc:
+    except (DocumentError, EmbeddingError, QuestionSetError, IndexError_, MRCDataError, ReaderError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -210,9 +210,9 @@ def _passage_text(index: Index, passage_id: str) -> str:
         return ""
 
 
-def evaluate_question(index: Index, q: Question, mode: str = "hybrid") -> Result:
+def evaluate_question(index: Index, q: Question, mode: str = "hybrid", reader=None) -> Result:
     t0 = time.perf_counter()
-    a = answer(q.question, index=index, mode=mode)
+    a = answer(q.question, index=index, mode=mode, reader=reader)
     seconds = time.perf_counter() - t0
     rank = _retrieval_rank(index, q, mode)
     first = a.citations[0] if a.citations else None
@@ -247,7 +247,11 @@ def _ratio(xs: list[bool | float]) -> float:
 
 
 def retrieval_metrics(index: Index, questions: list[Question], mode: str) -> dict:
-    ranks = [_retrieval_rank(index, q, mode) for q in questions if q.answerable and q.evidence]
+    return rank_metrics([_retrieval_rank(index, q, mode) for q in questions if q.answerable and q.evidence])
+
+
+def rank_metrics(ranks: list[int | None]) -> dict:
+    """hit@k and MRR@10 from the rank of the first relevant passage (None: not in the top 10)."""
     return {
         "n": len(ranks),
         "hit@1": _ratio([r is not None and r <= 1 for r in ranks]),
@@ -276,7 +280,25 @@ def summarize(results: list[Result]) -> dict:
         "false_refusal": _ratio([not r.found for r in ans]),
         "latency_p50_ms": round(1000 * statistics.median(secs), 1) if secs else 0.0,
         "latency_p95_ms": round(1000 * secs[min(len(secs) - 1, int(0.95 * len(secs)))], 1) if secs else 0.0,
+        "calibration": calibration([r.confidence for r in results if r.found],
+                                   [bool(r.answers) and r.f1 >= 0.5 for r in results if r.found]),
     }
+
+
+def calibration(confidences: list[float], correct: list[bool], buckets: int = 5) -> dict:
+    """How well shown confidence predicts a right answer (F1 ≥ 0.5): expected calibration
+    error and a reliability table by confidence bucket, over the answers given."""
+    rows, ece, n = [], 0.0, len(confidences)
+    for i in range(buckets):
+        lo, hi = i / buckets, (i + 1) / buckets
+        idx = [j for j, c in enumerate(confidences) if lo <= c < hi or (i == buckets - 1 and c >= 1.0)]
+        if not idx:
+            continue
+        conf = sum(confidences[j] for j in idx) / len(idx)
+        acc = sum(correct[j] for j in idx) / len(idx)
+        ece += len(idx) / n * abs(conf - acc)
+        rows.append({"bucket": f"{lo:.1f}-{hi:.1f}", "n": len(idx), "confidence": round(conf, 3), "accuracy": round(acc, 3)})
+    return {"ece": round(ece, 4), "n": n, "table": rows}
 
 
 @dataclass
@@ -293,8 +315,14 @@ class Report:
         return asdict(self)
 
 
-def evaluate(index: Index, questions: list[Question], *, compare: bool = False, source: str = "") -> Report:
-    results = [evaluate_question(index, q) for q in questions]
+def evaluate(
+    index: Index, questions: list[Question], *, compare: bool = False, source: str = "", reader=None,
+    progress: bool = False,
+) -> Report:
+    from tqdm import tqdm
+
+    results = [evaluate_question(index, q, reader=reader)
+               for q in tqdm(questions, desc="questions", disable=not progress, leave=False)]
     by_type: dict[str, list[Result]] = defaultdict(list)
     for r in results:
         by_type[r.type or "(none)"].append(r)
@@ -313,9 +341,16 @@ def evaluate(index: Index, questions: list[Question], *, compare: bool = False, 
     )
     if compare:
         for mode in MODES:
-            rs = results if mode == "hybrid" else [evaluate_question(index, q, mode) for q in questions]
+            rs = results if mode == "hybrid" else [evaluate_question(index, q, mode, reader) for q in questions]
             report.compare[mode] = {"retrieval": retrieval_metrics(index, questions, mode), "answers": summarize(rs)}
     return report
+
+
+def format_calibration(cal: dict) -> list[str]:
+    out = ["", f"## Confidence calibration (answers given: {cal['n']}, expected calibration error {cal['ece']:.3f})", "",
+           "| confidence | answers | mean confidence | share right (F1 ≥ 0.5) |", "|---|---|---|---|"]
+    out += [f"| {r['bucket']} | {r['n']} | {r['confidence']:.3f} | {r['accuracy']:.3f} |" for r in cal["table"]]
+    return out
 
 
 def format_report(rep: Report) -> str:
@@ -325,14 +360,16 @@ def format_report(rep: Report) -> str:
         f"questions: {o['n']} ({o['answerable']} answerable, {o['unanswerable']} unanswerable)",
         "",
         f"retrieval (hybrid): hit@1 {r['hit@1']:.3f}  hit@3 {r['hit@3']:.3f}  hit@5 {r['hit@5']:.3f}  "
-        f"MRR@10 {r['mrr@10']:.3f}",
+        f"MRR@10 {r['mrr@10']:.3f}" if r.get("n") else "retrieval: not measured (gold paragraphs given)",
         f"answers: EM {o['em']:.3f}  F1 {o['f1']:.3f}  sentence accuracy {o['sentence_accuracy']:.3f}  "
         f"citation@1 {o['citation@1']:.3f}",
         f"citations whose offsets locate the quote: {o['citations_valid']:.3f}",
         f"not found: precision {o['abstain_precision']:.3f}  recall {o['abstain_recall']:.3f}  "
-        f"false refusals {o['false_refusal']:.3f}",
+        f"false refusals {o['false_refusal']:.3f}"
+        + (f"  no-answer accuracy {o['no_answer_accuracy']:.3f}" if o.get("no_answer_accuracy") is not None else ""),
         f"latency per question: p50 {o['latency_p50_ms']:.0f} ms  p95 {o['latency_p95_ms']:.0f} ms",
     ]
+    lines += format_calibration(o["calibration"])
     if rep.compare:
         lines += ["", "## Retrieval modes side by side", "",
                   "| mode | hit@1 | hit@3 | hit@5 | MRR@10 | EM | F1 | sentence acc | citation@1 | abstain recall | false refusal |",

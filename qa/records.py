@@ -151,6 +151,9 @@ class Citation:
     spans: tuple[Span, ...] = ()
     passage_id: str = ""
     kind: str = "body"
+    doc_title: str = ""  # the document's human title, date and source, when known
+    date: str = ""
+    source: str = ""
 
     @property
     def label(self) -> str:

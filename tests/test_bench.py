@@ -33,7 +33,12 @@ def test_synthetic_corpus_is_real_text_with_aligned_vectors(seeds, tmp_path, fak
     assert [p.text for p in again] == [p.text for p in passages]
 
 
-def test_bench_smoke(seeds, tmp_path):
+def test_bench_smoke(seeds, tmp_path, tiny_reader_dir, monkeypatch):
+    import qa.answering
+    from qa.reader import TransformerReader
+
+    monkeypatch.setenv("QA_READER", str(tiny_reader_dir))  # the subprocesses read with the tiny reader
+    monkeypatch.setattr(qa.answering, "_reader", TransformerReader(tiny_reader_dir))  # and so does this one
     out, js = tmp_path / "bench.md", tmp_path / "bench.json"
     out.write_text(f"old report\n{NOTES_MARK}\nhand-written notes\n", encoding="utf-8")
     args = argparse.Namespace(sizes="200", index=tmp_path / "ix", seeds=seeds, repeats=1,
@@ -42,6 +47,8 @@ def test_bench_smoke(seeds, tmp_path):
     report = json.loads(js.read_text(encoding="utf-8"))
     assert report["build"]["passages"] == 43 and report["build"]["ratio_same_texts"] > 0
     assert report["answer"]["questions"] > 0 and report["answer"]["ratio_p50"] > 0
+    stages = {s["stage"]: s for s in report["answer"]["profile"]["stages"]}
+    assert any(name.startswith("reader:") and s["calls"] > 0 for name, s in stages.items()), stages
     cold = report["cold_start"]
     assert cold["document_texts_embedded"] == 0 and cold["build_index_calls"] == 0
     assert cold["generation_unchanged"]

@@ -1,0 +1,206 @@
+"""Extractive-QA data in the SQuAD JSON format, and the project's fixed split of it.
+
+Files hold ``data[].paragraphs[].context`` with ``qas[].question``, ``qas[].answers``
+(``text``/``answer_start``) and, for SQuAD 2.0, ``is_impossible``.  Splits are by
+article, never by question, so no context is on both sides.  The split is a pure
+function of the article (and, for translated sets that share question ids with
+another file, of the article those ids belong to), so every command that needs
+"the test part" computes the same one without storing the data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+SPLITS = ("train", "dev", "test")
+# Shares of articles held out (by hash); the rest is training data.
+DEV_SHARE = 0.12
+TEST_SHARE = 0.20
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+class MRCDataError(ValueError):
+    """A malformed SQuAD-format file; the message names the file and what is wrong."""
+
+
+@dataclass(frozen=True)
+class MRCExample:
+    """One question over one context; ``answers`` are ``(text, start)`` pairs into ``context``."""
+
+    id: str
+    source: str  # file stem, e.g. "cmrc2018-trial"
+    article: str
+    context: str
+    question: str
+    answers: tuple[tuple[str, int], ...]
+
+    @property
+    def impossible(self) -> bool:
+        return not self.answers
+
+    @property
+    def answer_texts(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(t for t, _ in self.answers))
+
+
+def _locate(context: str, text: str, start: object) -> int | None:
+    """The answer's start: the given offset when it matches, else the nearest occurrence."""
+    if isinstance(start, int) and context[start : start + len(text)] == text:
+        return start
+    hits = [m.start() for m in re.finditer(re.escape(text), context)]
+    if not hits:
+        return None
+    ref = start if isinstance(start, int) else 0
+    return min(hits, key=lambda h: abs(h - ref))
+
+
+def load_squad(path: Path | str) -> list[MRCExample]:
+    """Every question of a SQuAD-format file; answers that can't be located are dropped.
+
+    A question whose every answer is unlocatable is skipped (it is neither answerable
+    with a known span nor unanswerable).
+    """
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError as exc:
+        raise MRCDataError(f"{path}: file not found") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MRCDataError(f"{path}: not a JSON file ({exc})") from exc
+    data = raw.get("data") if isinstance(raw, dict) else None
+    if not isinstance(data, list):
+        raise MRCDataError(f"{path}: expected a SQuAD file, an object with a 'data' list")
+    out: list[MRCExample] = []
+    for ai, art in enumerate(data):
+        title = str(art.get("title") or f"article{ai}")
+        for pi, para in enumerate(art.get("paragraphs") or []):
+            ctx = para.get("context")
+            if not isinstance(ctx, str) or not ctx.strip():
+                raise MRCDataError(f"{path}: data[{ai}].paragraphs[{pi}] has no 'context' string")
+            for qi, qa in enumerate(para.get("qas") or []):
+                q = qa.get("question")
+                if not isinstance(q, str) or not q.strip():
+                    continue  # real files have a few empty questions; nothing to learn or score
+                answers: list[tuple[str, int]] = []
+                for a in qa.get("answers") or []:
+                    text = (a.get("text") or "") if isinstance(a, dict) else ""
+                    if not text.strip():
+                        continue
+                    start = _locate(ctx, text, a.get("answer_start"))
+                    if start is not None and (text, start) not in answers:
+                        answers.append((text, start))
+                impossible = bool(qa.get("is_impossible")) or not (qa.get("answers") or [])
+                if not answers and not impossible:
+                    continue
+                out.append(
+                    MRCExample(
+                        id=str(qa.get("id") or f"{title}-{pi}-{qi}"),
+                        source=path.stem,
+                        article=title,
+                        context=ctx,
+                        question=q.strip(),
+                        answers=tuple(answers) if not impossible else (),
+                    )
+                )
+    return out
+
+
+def _bucket(key: str) -> str:
+    x = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64
+    if x < TEST_SHARE:
+        return "test"
+    if x < TEST_SHARE + DEV_SHARE:
+        return "dev"
+    return "train"
+
+
+def is_chinese_context(ex: MRCExample) -> bool:
+    return len(_CJK.findall(ex.context[:400])) >= 20
+
+
+def assign_splits(examples: list[MRCExample]) -> dict[str, str]:
+    """Split name per example id.
+
+    Articles are hashed into buckets.  Files translated from the same source (XQuAD
+    and SQuAD 2.0 share question ids) must agree: an article whose ids also occur in
+    an article already placed goes where most of them went, so one English paragraph
+    never feeds both training and testing.
+    """
+    by_article: dict[tuple[str, str], list[MRCExample]] = {}
+    for ex in examples:
+        by_article.setdefault((ex.source, ex.article), []).append(ex)
+    # Place the largest files first, so the smaller translated ones follow them.
+    sizes = Counter(ex.source for ex in examples)
+    order = sorted(by_article, key=lambda k: (-sizes[k[0]], k[0], k[1]))
+    split_of_id: dict[str, str] = {}
+    out: dict[str, str] = {}
+    for key in order:
+        exs = by_article[key]
+        votes = Counter(split_of_id[e.id] for e in exs if e.id in split_of_id)
+        split = votes.most_common(1)[0][0] if votes else _bucket(f"{key[0]}\x00{key[1]}")
+        for e in exs:
+            out[f"{e.source}:{e.id}"] = split
+            split_of_id.setdefault(e.id, split)
+    return out
+
+
+def split_examples(examples: list[MRCExample]) -> dict[str, list[MRCExample]]:
+    splits = assign_splits(examples)
+    out: dict[str, list[MRCExample]] = {s: [] for s in SPLITS}
+    for ex in examples:
+        out[splits[f"{ex.source}:{ex.id}"]].append(ex)
+    return out
+
+
+def cross_lingual(examples: list[MRCExample]) -> list[MRCExample]:
+    """Questions of non-Chinese contexts paired, by id, with the Chinese context and answer.
+
+    XQuAD ships the same questions in several languages under the same ids; pairing an
+    English question with the Chinese paragraph teaches the reader English questions
+    over Chinese text.  Examples with non-Chinese contexts are otherwise dropped.
+    """
+    zh = {ex.id: ex for ex in examples if is_chinese_context(ex) and ex.source.endswith("zh")}
+    zh.update({ex.id: ex for ex in examples if is_chinese_context(ex) and ex.id not in zh})
+    out: list[MRCExample] = []
+    for ex in examples:
+        if is_chinese_context(ex):
+            out.append(ex)
+        elif ex.id in zh:
+            base = zh[ex.id]
+            out.append(replace(base, question=ex.question, source=ex.source, id=ex.id))
+    return out
+
+
+def write_squad(examples: list[MRCExample], path: Path | str) -> None:
+    """Write examples back to a SQuAD 2.0 file (one paragraph per distinct context)."""
+    arts: dict[str, dict[str, list[MRCExample]]] = {}
+    for ex in examples:
+        arts.setdefault(ex.article, {}).setdefault(ex.context, []).append(ex)
+    data = [
+        {
+            "title": title,
+            "paragraphs": [
+                {
+                    "context": ctx,
+                    "qas": [
+                        {
+                            "id": ex.id,
+                            "question": ex.question,
+                            "is_impossible": ex.impossible,
+                            "answers": [{"text": t, "answer_start": s} for t, s in ex.answers],
+                        }
+                        for ex in exs
+                    ],
+                }
+                for ctx, exs in paras.items()
+            ],
+        }
+        for title, paras in arts.items()
+    ]
+    Path(path).write_text(json.dumps({"version": "v2.0", "data": data}, ensure_ascii=False), encoding="utf-8")

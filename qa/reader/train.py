@@ -1,0 +1,345 @@
+"""``qa train-reader``: fine-tune the shipped reader on SQuAD-format data.
+
+Everything that decides the result is recorded in the reader's ``meta.json``: the
+seed, the data files and their hashes, the split, the hyper-parameters, the
+training time and the held-out metrics.  The split is by article
+(:mod:`qa.reader.data`); dev chooses the no-answer threshold and the calibration,
+test is measured once at the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import windows as W
+from .data import MRCExample, cross_lingual, load_squad, split_examples
+
+
+@dataclass
+class TrainConfig:
+    epochs: float = 2.0
+    lr: float = 8e-5
+    batch_size: int = 16
+    warmup: float = 0.06
+    weight_decay: float = 0.01
+    max_len: int = W.MAX_LEN
+    stride: int = W.STRIDE
+    negatives: float = 0.4  # no-answer windows kept per answer window
+    oversample: dict[str, int] = field(default_factory=dict)  # source stem -> repeats per epoch
+    seed: int = 13
+    bf16: bool = True
+    max_minutes: float = 0.0  # stop early (and still save/evaluate) after this long; 0 = no limit
+    threads: int = 0
+    eval_every: int = 0  # steps between dev evaluations (0 = once per epoch)
+    dev_limit: int = 600  # dev questions used for the learning curve
+    limit: int = 0  # use only this many questions per split (a smoke test of the whole command)
+
+
+@dataclass(frozen=True)
+class Feature:
+    input_ids: tuple[int, ...]
+    start: int
+    end: int
+
+
+def features(tok, examples: list[MRCExample], cfg: TrainConfig, rng: random.Random) -> list[Feature]:
+    """Labelled windows: the answer's token span, or (0, 0) when the window has no answer."""
+    pos: list[Feature] = []
+    neg: list[Feature] = []
+    B = 256
+    for b in range(0, len(examples), B):
+        chunk = examples[b : b + B]
+        wins = W.make_windows(tok, [e.question for e in chunk], [e.context for e in chunk], max_len=cfg.max_len, stride=cfg.stride)
+        for w in wins:
+            ex = chunk[w.text]
+            label = None
+            for text, start in ex.answers:
+                label = w.token_span(start, start + len(text))
+                if label is not None:
+                    break
+            if label is None:
+                neg.append(Feature(w.input_ids, 0, 0))
+            else:
+                pos.append(Feature(w.input_ids, label[0], label[1]))
+    rng.shuffle(neg)
+    keep = int(cfg.negatives * len(pos))
+    return pos + neg[:keep]
+
+
+def _file_sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def load_data(files: list[Path]) -> dict[str, list[MRCExample]]:
+    examples: list[MRCExample] = []
+    for f in files:
+        examples += load_squad(f)
+    return split_examples(cross_lingual(examples))
+
+
+# ------------------------------------------------------------------ evaluation on gold paragraphs
+
+
+def predict_gold(reader, examples: list[MRCExample], batch: int = 64, progress=None) -> list[tuple[str, float]]:
+    """Best span text and its margin (span − null) for each example, read with its own context."""
+    from .model import _strip
+
+    _, tok, _ = reader.loaded
+    out: list[tuple[str, float]] = []
+    for b in range(0, len(examples), batch):
+        chunk = examples[b : b + batch]
+        wins = W.make_windows(tok, [e.question for e in chunk], [e.context for e in chunk], max_len=reader.max_len, stride=reader.stride)
+        logits = reader.logits(wins)
+        best: dict[int, tuple[float, int, int]] = {}
+        null: dict[int, float] = {}
+        for w, (s, e) in zip(wins, logits):
+            null[w.text] = min(null.get(w.text, float("inf")), float(s[0] + e[0]))
+            spans = W.best_spans(w, s, e, top_n=5)
+            if spans and spans[0][0] > best.get(w.text, (float("-inf"),))[0]:
+                best[w.text] = spans[0]
+        for i, ex in enumerate(chunk):
+            if i in best:
+                score, a, c = best[i]
+                a, c = _strip(ex.context, a, c)
+                out.append((ex.context[a:c], score - null[i]))
+            else:
+                out.append(("", float("-inf")))
+        if progress is not None:
+            progress.update(len(chunk))
+    return out
+
+
+def gold_metrics(examples: list[MRCExample], preds: list[tuple[str, float]], threshold: float | None) -> dict:
+    """EM/F1 (CMRC 2018 style) with the gold paragraph; no-answer accuracy when there are unanswerables."""
+    from ..evaluate import best_em, best_f1
+
+    ans = [(e, p) for e, p in zip(examples, preds) if not e.impossible]
+    imp = [(e, p) for e, p in zip(examples, preds) if e.impossible]
+    t = float("-inf") if threshold is None else threshold
+
+    def said(p: tuple[str, float]) -> str:
+        return p[0] if p[1] >= t else ""
+
+    f1 = [best_f1(said(p), e.answer_texts) for e, p in ans]
+    em = [best_em(said(p), e.answer_texts) for e, p in ans]
+    out = {
+        "questions": len(examples),
+        "answerable": len(ans),
+        "f1": round(float(np.mean(f1)), 4) if f1 else None,
+        "em": round(float(np.mean(em)), 4) if em else None,
+    }
+    if imp:
+        right = [(said(p) == "") for _, p in imp] + [(said(p) != "") for _, p in ans]
+        out["unanswerable"] = len(imp)
+        out["no_answer_accuracy"] = round(float(np.mean(right)), 4)
+        out["unanswerable_refused"] = round(float(np.mean([said(p) == "" for _, p in imp])), 4)
+    return out
+
+
+def choose_threshold(examples: list[MRCExample], preds: list[tuple[str, float]]) -> float:
+    """The margin above which a span is given, maximising dev F1 with unanswerables scored 1/0."""
+    from ..evaluate import best_f1
+
+    items = []
+    for e, (text, m) in zip(examples, preds):
+        if e.impossible:
+            items.append((m, 0.0, 1.0))  # (margin, score if answered, score if refused)
+        else:
+            items.append((m, best_f1(text, e.answer_texts), 0.0))
+    items.sort(key=lambda x: x[0])
+    # Threshold below every margin: answer all.
+    total = sum(a for _, a, _ in items)
+    best_total, best_t = total, items[0][0] - 1.0 if items else 0.0
+    for i, (m, a, r) in enumerate(items):
+        total += r - a
+        nxt = items[i + 1][0] if i + 1 < len(items) else m + 1.0
+        if total > best_total and nxt > m:
+            best_total, best_t = total, (m + nxt) / 2
+    return float(best_t)
+
+
+def fit_calibration(examples: list[MRCExample], preds: list[tuple[str, float]]) -> dict:
+    """Platt scaling: P(the given span is right, F1 ≥ 0.5) = σ(a·margin + b), fitted on dev."""
+    from ..evaluate import best_f1
+
+    xs, ys = [], []
+    for e, (text, m) in zip(examples, preds):
+        if not math.isfinite(m):
+            continue
+        xs.append(m)
+        ys.append(0.0 if e.impossible else float(best_f1(text, e.answer_texts) >= 0.5))
+    x, y = np.array(xs), np.array(ys)
+    a, b = 0.5, 0.0
+    for _ in range(500):  # Newton steps of logistic regression on one feature
+        p = 1 / (1 + np.exp(-(a * x + b)))
+        g = np.array([np.sum((p - y) * x), np.sum(p - y)])
+        w = p * (1 - p) + 1e-9
+        h = np.array([[np.sum(w * x * x), np.sum(w * x)], [np.sum(w * x), np.sum(w)]]) + 1e-6 * np.eye(2)
+        step = np.linalg.solve(h, g)
+        a, b = a - step[0], b - step[1]
+        if np.abs(step).max() < 1e-7:
+            break
+    return {"a": round(float(a), 5), "b": round(float(b), 5), "target": "F1>=0.5", "n": len(xs)}
+
+
+# ------------------------------------------------------------------ training
+
+
+def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print) -> dict:
+    import torch
+    from tqdm import tqdm
+
+    from .model import BASE_E5, TransformerReader, base_model_folder, new_qa_model, save_shipped
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    rng = random.Random(cfg.seed)
+    t0 = time.time()
+    splits = load_data(files)
+    if cfg.limit:
+        splits = {k: random.Random(cfg.seed).sample(v, min(cfg.limit, len(v))) for k, v in splits.items()}
+    base = base_model_folder()
+    model = new_qa_model(base)
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(base))
+    train_ex = list(splits["train"])
+    for src, n in cfg.oversample.items():
+        train_ex += [e for e in splits["train"] if e.source == src] * (n - 1)
+    feats = features(tok, train_ex, cfg, rng)
+    dev = splits["dev"]
+    dev_small = rng.sample(dev, min(cfg.dev_limit, len(dev)))
+    log(f"train: {len(splits['train'])} questions ({len(train_ex)} with oversampling) -> {len(feats)} windows; "
+        f"dev {len(dev)}, test {len(splits['test'])}")
+
+    for name, p in model.named_parameters():
+        p.requires_grad_(name not in ("bert.embeddings.word_embeddings.weight",))
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim < 2]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr
+    )
+    steps_per_epoch = math.ceil(len(feats) / cfg.batch_size)
+    total = max(1, int(steps_per_epoch * cfg.epochs))
+    warm = max(1, int(cfg.warmup * total))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
+    )
+    pad = tok.pad_token_id or 0
+    reader = TransformerReader.__new__(TransformerReader)
+    reader.name, reader.max_len, reader.stride = "training", cfg.max_len, cfg.stride
+    reader._loaded = (model, tok, {})
+    curve: list[dict] = []
+
+    def dev_point(step: int) -> None:
+        model.eval()
+        preds = predict_gold(reader, dev_small)
+        m = {src: gold_metrics([e for e in dev_small if e.source == src], [p for e, p in zip(dev_small, preds) if e.source == src], None)
+             for src in sorted({e.source for e in dev_small})}
+        thr = choose_threshold(dev_small, preds)
+        m["all@threshold"] = gold_metrics(dev_small, preds, thr)
+        curve.append({"step": step, "minutes": round((time.time() - t0) / 60, 1), "dev": m})
+        log(f"step {step}: " + json.dumps({k: {kk: v for kk, v in d.items() if kk in ('f1', 'em', 'no_answer_accuracy')} for k, d in m.items()}, ensure_ascii=False))
+        model.train()
+
+    step = 0
+    stopped_early = False
+    bar = tqdm(total=total, desc="training reader", unit="batch")
+    model.train()
+    order: list[int] = []
+    while step < total:
+        if not order:
+            order = _length_batches(feats, cfg.batch_size, rng)
+        idx, order = order[: cfg.batch_size], order[cfg.batch_size :]
+        batch = [feats[i] for i in idx]
+        # Few distinct shapes: oneDNN prepares kernels per shape, and a new one costs seconds.
+        n = min(cfg.max_len, -(-max(len(f.input_ids) for f in batch) // 64) * 64)
+        ids = torch.full((len(batch), n), pad, dtype=torch.long)
+        mask = torch.zeros((len(batch), n), dtype=torch.long)
+        for r, f in enumerate(batch):
+            ids[r, : len(f.input_ids)] = torch.tensor(f.input_ids)
+            mask[r, : len(f.input_ids)] = 1
+        sp = torch.tensor([f.start for f in batch])
+        ep = torch.tensor([f.end for f in batch])
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+            res = model(input_ids=ids, attention_mask=mask, start_positions=sp, end_positions=ep)
+        res.loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        step += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{float(res.loss):.3f}")
+        every = cfg.eval_every or steps_per_epoch
+        if step % every == 0 or step == total:
+            dev_point(step)
+            save_shipped(model, out / "checkpoint", {"base": BASE_E5, "step": step, "config": asdict(cfg)})
+        if cfg.max_minutes and time.time() - t0 > cfg.max_minutes * 60:
+            stopped_early = True
+            if curve and curve[-1]["step"] != step:
+                dev_point(step)
+            break
+    bar.close()
+    train_minutes = (time.time() - t0) / 60
+
+    # Threshold and calibration on all of dev; test measured once, at the end.
+    model.eval()
+    dev_preds = predict_gold(reader, dev)
+    threshold = choose_threshold(dev, dev_preds)
+    cal = fit_calibration(dev, dev_preds)
+    meta = {
+        "base": BASE_E5,
+        "seed": cfg.seed,
+        "config": asdict(cfg),
+        "data": [{"file": f.name, "sha256": _file_sha(f), "questions": sum(1 for e in splits["train"] + dev + splits["test"] if e.source == f.stem)} for f in files],
+        "split": {"method": "by article, sha256 buckets (qa.reader.data)", "train": len(splits["train"]), "dev": len(dev), "test": len(splits["test"])},
+        "train_windows": len(feats),
+        "steps": step,
+        "stopped_early": stopped_early,
+        "train_minutes": round(train_minutes, 1),
+        "null_threshold": round(threshold, 4),
+        "calibration": cal,
+        "learning_curve": curve,
+    }
+    reader._loaded = (model, tok, meta)
+    meta["dev"] = _held_out(reader, dev, dev_preds, threshold)
+    test_preds = predict_gold(reader, splits["test"])
+    meta["test"] = _held_out(reader, splits["test"], test_preds, threshold)
+    save_shipped(model, out, meta)
+    log(json.dumps({"dev": meta["dev"], "test": meta["test"]}, ensure_ascii=False, indent=1))
+    return meta
+
+
+def _length_batches(feats: list[Feature], size: int, rng: random.Random) -> list[int]:
+    """A shuffled order in which each batch holds windows of similar length (less padding)."""
+    order = sorted(range(len(feats)), key=lambda i: (len(feats[i].input_ids), rng.random()))
+    batches = [order[i : i + size] for i in range(0, len(order), size)]
+    rng.shuffle(batches)
+    return [i for b in batches for i in b]
+
+
+def _held_out(reader, examples: list[MRCExample], preds: list[tuple[str, float]], threshold: float) -> dict:
+    from ..evaluate import best_f1, calibration
+
+    out: dict = {}
+    for src in sorted({e.source for e in examples}):
+        sel = [(e, p) for e, p in zip(examples, preds) if e.source == src]
+        es, ps = [e for e, _ in sel], [p for _, p in sel]
+        out[src] = {"gold_no_threshold": gold_metrics(es, ps, None), "gold_at_threshold": gold_metrics(es, ps, threshold)}
+    probs = [reader.probability(m) if math.isfinite(m) else 0.0 for _, m in preds]
+    correct = [(not e.impossible) and best_f1(t, e.answer_texts) >= 0.5 for e, (t, _) in zip(examples, preds)]
+    out["calibration"] = calibration(probs, correct, buckets=10)
+    return out

@@ -1,0 +1,138 @@
+"""answer() with a deterministic fake reader over a fake-embedder index of the seed page:
+batching, span ranking, "not found", citations and offsets, follow-ups, the Query record."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa import build_index, load_index
+from qa.answering import READ_PASSAGES, answer
+from qa.query import analyse, clean_question, literals, question_type
+from qa.records import join_spans
+
+
+@pytest.fixture(scope="module")
+def seed_index(tmp_path_factory):
+    import shutil
+
+    from conftest import SEED
+
+    from qa.embedding import HashingEmbedder
+
+    base = tmp_path_factory.mktemp("seed-fake")
+    (base / "seeds").mkdir()
+    shutil.copy(SEED, base / "seeds" / SEED.name)
+    emb = HashingEmbedder(64)
+    build_index(base / "seeds", base / "index", embedder=emb, progress=False)
+    return load_index(base / "index", embedder=emb)
+
+
+def _offsets_hold(index, a):
+    for c in a.citations + a.related:
+        source = index.source_text(c.doc)
+        assert join_spans(source, c.spans) == c.quote
+        assert (c.spans[0][0], c.spans[-1][1]) == (c.start, c.end)
+
+
+def test_the_reader_reads_the_top_passages_in_one_batch(seed_index, fake_reader):
+    answer("辽源市“七讲七进”宣讲开展了多少场次？", index=seed_index, reader=fake_reader)
+    assert len(fake_reader.calls) == 1
+    question, n = fake_reader.calls[0]
+    assert question == "辽源市“七讲七进”宣讲开展了多少场次？" and 1 <= n <= READ_PASSAGES
+
+
+def test_the_answer_is_a_literal_span_inside_its_cited_sentence(seed_index, fake_reader):
+    a = answer("辽源市“七讲七进”宣讲开展了多少场次？", index=seed_index, reader=fake_reader)
+    assert a.found and a.text and a.text[0].isdigit()
+    assert a.sentence[a.text_start : a.text_start + len(a.text)] == a.text
+    c = a.citations[0]
+    assert c.quote == a.sentence and c.title and c.doc == "000_2575e84d6e1eb83a.txt"
+    assert a.confidence == pytest.approx(c.score)
+    _offsets_hold(seed_index, a)
+
+
+def test_without_a_span_over_the_threshold_the_answer_is_not_found(seed_index):
+    class Silent:
+        name, null_threshold = "silent", 1.0
+
+        def read(self, question, texts, *, top_k=5):
+            from qa.reader import SpanScore
+
+            return [SpanScore(0, 0, 2, score=0.5, null=0.0, prob=0.2)]  # margin 0.5 < 1.0
+
+    a = answer("辽源市“七讲七进”宣讲开展了多少场次？", index=seed_index, reader=Silent())
+    assert not a.found and a.text == "" and a.citations == []
+    assert a.confidence == pytest.approx(0.2)
+    assert "没有找到" in a.message and a.related, "a refusal lists the closest passages"
+    _offsets_hold(seed_index, a)
+
+
+def test_a_literal_the_evidence_lacks_refuses_the_answer(seed_index, fake_reader):
+    a = answer("第九十九届琵琶文化艺术周有多少人参加？", index=seed_index, reader=fake_reader)
+    assert not a.found and "第九十九届" in a.message
+
+
+def test_spans_rank_by_reader_margin_plus_retrieval(seed_index):
+    from qa.reader import SpanScore
+
+    class TwoSpans:
+        name, null_threshold = "two", 1.0
+
+        def read(self, question, texts, *, top_k=5):
+            # The second passage's span has a slightly higher margin than the first's;
+            # the first passage's retrieval bonus (1 vs 1/2) decides.
+            return [SpanScore(1, 0, 2, score=3.2, null=0.0, prob=0.8), SpanScore(0, 0, 2, score=3.0, null=0.0, prob=0.7)]
+
+    a = answer("辽源市“七讲七进”宣讲开展了多少场次？", index=seed_index, reader=TwoSpans())
+    assert a.found and a.confidence == pytest.approx(0.7)
+
+
+def test_follow_up_questions_retrieve_with_the_previous_question(seed_index, fake_reader):
+    q1 = "第四届“辽源琵琶文化艺术周”在哪里拉开帷幕？"
+    a1 = answer(q1, index=seed_index, reader=fake_reader)
+    query = analyse("它是哪天举行的？", "", seed_index, history=[(q1, a1)])
+    assert query.retrieval_text.startswith(q1) and query.text == "它是哪天举行的？"
+    if a1.citations or a1.related:
+        assert query.boost_article is not None
+    assert query.tokens == seed_index.tokenizer.words(query.retrieval_text)
+    a2 = answer("它是哪天举行的？", index=seed_index, reader=fake_reader, history=[(q1, a1)])
+    assert fake_reader.calls[-1][0] == "它是哪天举行的？", "the reader reads the question as asked"
+    _offsets_hold(seed_index, a2)
+
+
+@pytest.mark.parametrize("history", [None, [], "junk", [("问题", None)], [(None, "x")], [1, 2]])
+def test_odd_histories_are_ignored(seed_index, fake_reader, history):
+    a = answer("辽源市“七讲七进”宣讲开展了多少场次？", index=seed_index, reader=fake_reader, history=history)
+    assert a.found
+
+
+def test_keywords_are_not_a_question(seed_index, fake_reader):
+    a = answer("辽源", index=seed_index, reader=fake_reader)
+    assert not a.found and "不像一个完整的问题" in a.message and a.related
+
+
+@pytest.mark.parametrize(
+    ("question", "qtype"),
+    [("宣讲开展了多少场次？", "number"), ("艺术周是哪天开幕的？", "date"), ("警报几点响起？", "time"),
+     ("谁组建了宣讲团？", "person"), ("启动仪式在哪里举行？", "place"), ("为什么要开展宣讲？", "reason"),
+     ("When did the festival open?", "date"), ("How many people attended?", "number"), ("辽源市", "none")],
+)
+def test_question_types_come_from_question_words(question, qtype):
+    assert question_type(question) == qtype
+
+
+def test_literals_are_the_specifics_a_question_names():
+    assert literals("第五届“琵琶艺术周”在2021年的GDP是多少？") == ("第五届", "2021年", "“琵琶艺术周”", "GDP")
+    assert literals("How many GDP points?") == ()
+
+
+def test_clean_question_strips_control_characters_and_markup():
+    q, note = clean_question("\x00辽源<b>市</b>\u200b宣讲\x7f开展了多少场次？")
+    assert q == "辽源 市 宣讲 开展了多少场次？" and note == ""
+
+
+def test_the_package_exports_answer_and_read():
+    import qa
+    from qa.answering import read
+
+    assert qa.answer is answer and qa.read is read

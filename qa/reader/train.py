@@ -166,6 +166,25 @@ def choose_threshold(examples: list[MRCExample], preds: list[tuple[str, float]])
     return float(best_t)
 
 
+def platt(xs: list[float], ys: list[float]) -> tuple[float, float]:
+    """Logistic regression of ``ys`` (0/1) on one feature: ``P = σ(a·x + b)``.
+
+    Fitted on the standardised feature by gradient descent (Newton steps diverge when the
+    classes separate), then mapped back to the raw feature.
+    """
+    x, y = np.asarray(xs, float), np.asarray(ys, float)
+    if len(x) == 0 or y.min() == y.max():
+        return 0.0, float(np.log((y.mean() + 1e-3) / (1 - y.mean() + 1e-3))) if len(y) else 0.0
+    mu, sd = float(x.mean()), float(x.std() or 1.0)
+    z = np.clip((x - mu) / sd, -10, 10)
+    w = c = 0.0
+    for _ in range(3000):
+        p = 1 / (1 + np.exp(-np.clip(w * z + c, -50, 50)))
+        w -= 0.5 * float(np.mean((p - y) * z)) + 1e-4 * w
+        c -= 0.5 * float(np.mean(p - y))
+    return w / sd, c - w * mu / sd
+
+
 def fit_calibration(examples: list[MRCExample], preds: list[tuple[str, float]]) -> dict:
     """Platt scaling: P(the given span is right, F1 ≥ 0.5) = σ(a·margin + b), fitted on dev."""
     from ..evaluate import best_f1
@@ -176,17 +195,7 @@ def fit_calibration(examples: list[MRCExample], preds: list[tuple[str, float]]) 
             continue
         xs.append(m)
         ys.append(0.0 if e.impossible else float(best_f1(text, e.answer_texts) >= 0.5))
-    x, y = np.array(xs), np.array(ys)
-    a, b = 0.5, 0.0
-    for _ in range(500):  # Newton steps of logistic regression on one feature
-        p = 1 / (1 + np.exp(-(a * x + b)))
-        g = np.array([np.sum((p - y) * x), np.sum(p - y)])
-        w = p * (1 - p) + 1e-9
-        h = np.array([[np.sum(w * x * x), np.sum(w * x)], [np.sum(w * x), np.sum(w)]]) + 1e-6 * np.eye(2)
-        step = np.linalg.solve(h, g)
-        a, b = a - step[0], b - step[1]
-        if np.abs(step).max() < 1e-7:
-            break
+    a, b = platt(xs, ys)
     return {"a": round(float(a), 5), "b": round(float(b), 5), "target": "F1>=0.5", "n": len(xs)}
 
 

@@ -1,0 +1,165 @@
+"""Choose answer()'s settings for a reader on DEV data only, and record them in its meta.json.
+
+Runs retrieval and the reader once per question, keeps every candidate span, then scores
+a grid of settings offline:
+
+* ``retrieval_bonus``: added to a span's margin for its passage's rank (bonus / rank);
+* ``threshold``: the margin (plus bonus) below which the answer is "not found";
+* ``literals``: refuse when the question names a literal (第五届, 2021年, GDP) its evidence lacks.
+
+The objective counts an answerable question by its F1 (0 when refused) and an unanswerable
+one as 1 when refused, 0 when answered.  Then a Platt scaling of the chosen score to
+"the answer is right (F1 ≥ 0.5)" is fitted, so ``Answer.confidence`` is calibrated for
+open-domain answering, not only for gold paragraphs.
+
+Usage (dev files only; never the test parts)::
+
+    python scripts/tune_answering.py --reader qa/reader/shipped \
+        --sets data/questions/dev.jsonl=seeds data/wild/dev.jsonl=data/wild/docs \
+        --squad /tmp/mrc-split/cmrc2018-trial.dev.json /tmp/mrc-split/squad2-zh-dev.dev.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from qa import build_index, load_index  # noqa: E402
+from qa.answering import READ_PASSAGES, _evidence_text  # noqa: E402
+from qa.evaluate import best_f1, load_questions  # noqa: E402
+from qa.query import analyse, clean_question  # noqa: E402
+from qa.reader import TransformerReader  # noqa: E402
+from qa.reader.data import load_squad  # noqa: E402
+from qa.reader.train import fit_calibration, platt, predict_gold  # noqa: E402
+from qa.retrieval import retrieve  # noqa: E402
+
+
+def collect(index, items, reader, label):
+    from tqdm import tqdm
+
+    rows = []
+    for question, golds in tqdm(items, desc=label):
+        q, note = clean_question(question)
+        query = analyse(q, note, index)
+        query.vector = index.embedder.embed([query.retrieval_text], kind="query")[0]
+        hits = retrieve(index, query, k=8)[:READ_PASSAGES]
+        if query.qtype == "none" and (len(query.terms) < 3 or query.latin):
+            rows.append({"golds": golds, "spans": [], "set": label})
+            continue
+        spans = reader.read(q, [h.passage.text for h in hits], top_k=10)
+        miss = [bool(query.missing_literal(_evidence_text(h.passage))) for h in hits]
+        rows.append({"golds": golds, "set": label, "spans": [
+            (s.text, hits[s.text].passage.text[s.start : s.end], s.margin, miss[s.text]) for s in spans]})
+    return rows
+
+
+def choose(row, bonus, literals):
+    best = None
+    for t, text, margin, miss in row["spans"]:
+        score = margin + bonus / (1 + t) - (100.0 if literals and miss else 0.0)
+        if best is None or score > best[0]:
+            best = (score, text, miss)
+    return best
+
+
+def score(rows, bonus, threshold, literals):
+    total, per = 0.0, {}
+    for r in rows:
+        b = choose(r, bonus, literals)
+        answered = b is not None and b[0] >= threshold and not (literals and b[2])
+        s = (best_f1(b[1], r["golds"]) if answered else 0.0) if r["golds"] else float(not answered)
+        total += s
+        per.setdefault(r["set"], []).append(s)
+    return total / len(rows), {k: round(float(np.mean(v)), 4) for k, v in per.items()}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--reader", required=True, type=Path)
+    ap.add_argument("--sets", nargs="*", default=[], help="QUESTIONS.jsonl=DOCS_FOLDER (dev only)")
+    ap.add_argument("--squad", nargs="*", default=[], type=Path, help="SQuAD dev files, answered open-domain")
+    ap.add_argument("--limit", type=int, default=300, help="questions per SQuAD file")
+    ap.add_argument("--write", action="store_true", help="record the chosen settings in the reader's meta.json")
+    ap.add_argument("--cache", type=Path, default=None, help="reuse/save collected candidates (JSON)")
+    args = ap.parse_args()
+    reader = TransformerReader(args.reader)
+    rows: list[dict] = []
+    if args.cache and args.cache.exists():
+        rows = json.loads(args.cache.read_text())
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            for item in args.sets:
+                qfile, docs = item.split("=")
+                root = Path(tmp) / Path(qfile).stem / "ix"
+                build_index(Path(docs), root, progress=False)
+                idx = load_index(root)
+                qs = load_questions(qfile)
+                rows += collect(idx, [(q.question, q.answers) for q in qs], reader, f"{Path(docs).name}/{Path(qfile).name}")
+            for f in args.squad:
+                exs = load_squad(f)[: args.limit]
+                seeds = Path(tmp) / f.stem / "seeds"
+                seeds.mkdir(parents=True)
+                for e in exs:
+                    name = f"{abs(hash(e.context)) % 10**12}.txt"
+                    (seeds / name).write_text(f"{e.article}\n\n{e.context}\n", encoding="utf-8")
+                build_index(seeds, Path(tmp) / f.stem / "ix", progress=False)
+                idx = load_index(Path(tmp) / f.stem / "ix")
+                rows += collect(idx, [(e.question, e.answer_texts) for e in exs], reader, f.name)
+        if args.cache:
+            args.cache.write_text(json.dumps(rows, ensure_ascii=False))
+    sets = sorted({r["set"] for r in rows})
+
+    def macro(bonus, thr, lit):
+        _, per = score(rows, bonus, thr, lit)
+        return float(np.mean([per[s] for s in sets])), per
+
+    grid = []
+    for lit in (False, True):
+        for bonus in (0.0, 0.5, 1.0, 2.0, 3.0, 4.0):
+            for thr in np.arange(-4.0, 6.01, 0.25):
+                m, per = macro(bonus, float(thr), lit)
+                grid.append((m, bonus, float(thr), lit, per))
+    grid.sort(key=lambda g: -g[0])
+    for g in grid[:8]:
+        print(f"macro {g[0]:.4f} bonus {g[1]} threshold {g[2]:.2f} literals {g[3]} {g[4]}")
+    for lit in (False, True):
+        g = max((g for g in grid if g[3] == lit), key=lambda g: g[0])
+        print(f"best with literals={lit}: macro {g[0]:.4f} {g[4]}")
+    m, bonus, thr, lit, per = grid[0]
+    xs, ys = [], []
+    for r in rows:
+        b = choose(r, bonus, lit)
+        if b is None or not math.isfinite(b[0]) or b[0] < -50:
+            continue
+        xs.append(b[0] - thr)
+        ys.append(float(bool(r["golds"]) and best_f1(b[1], r["golds"]) >= 0.5))
+    a, c = platt(xs, ys)
+    settings = {"retrieval_bonus": bonus, "threshold": round(thr, 4), "literals": lit,
+                "calibration": {"a": round(a, 5), "b": round(c, 5), "input": "score - threshold", "n": len(xs)},
+                "dev_macro_score": round(m, 4), "dev_per_set": per, "tuned_on": sets}
+    print(json.dumps(settings, ensure_ascii=False, indent=1))
+    # read() has no retrieval: its confidence comes from the gold-paragraph margin, refitted here.
+    gold = [e for f in args.squad for e in load_squad(f)[: args.limit]]
+    gold_cal = fit_calibration(gold, predict_gold(reader, gold)) if gold else None
+    print("gold calibration:", gold_cal)
+    if args.write:
+        meta_path = args.reader / "meta.json"
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        meta["answering"] = settings
+        if gold_cal:
+            meta["calibration"] = gold_cal
+        meta_path.write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        print(f"written to {meta_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -11,7 +11,9 @@ with source offsets.
 from __future__ import annotations
 
 import logging
+import math
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import config
@@ -30,6 +32,47 @@ READ_PASSAGES = 5  # passages the reader reads per question (one batch)
 # Added to a span's margin for its passage's retrieval rank (1st: +RETRIEVAL_BONUS, then less).
 RETRIEVAL_BONUS = 1.0
 MAX_TEXT_CHARS = 100_000  # read(): longest text accepted
+# read() gives a span when its calibrated probability of being right is at least this: more
+# likely right than wrong.  (The reader's own null threshold was chosen on dev data where 45%
+# of the questions are unanswerable; a pasted paragraph is usually asked about what it says.)
+READ_MIN_CONFIDENCE = 0.5
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How spans are ranked across passages and when the answer is "not found".
+
+    A reader's ``meta.json`` may carry settings chosen on dev data for it
+    (``scripts/tune_answering.py``); otherwise these defaults apply: rank bonus
+    ``RETRIEVAL_BONUS``, and the reader's own null threshold for the top passage.
+    """
+
+    bonus: float
+    threshold: float  # on margin + bonus / rank
+    literals: bool  # refuse when the question names a literal its evidence lacks
+    calibration: tuple[float, float] | None  # confidence = σ(a·(score − threshold) + b)
+
+    @classmethod
+    def of(cls, reader: Reader) -> Settings:
+        tuned = getattr(reader, "answering", None) or {}
+        bonus = float(tuned.get("retrieval_bonus", RETRIEVAL_BONUS))
+        cal = tuned.get("calibration")
+        return cls(
+            bonus=bonus,
+            threshold=float(tuned.get("threshold", reader.null_threshold + bonus)),
+            literals=bool(tuned.get("literals", True)),
+            calibration=(float(cal["a"]), float(cal["b"])) if cal else None,
+        )
+
+    def score(self, s: SpanScore) -> float:
+        return s.margin + self.bonus / (1 + s.text)
+
+    def confidence(self, s: SpanScore) -> float:
+        if self.calibration is None:
+            return s.prob
+        a, b = self.calibration
+        z = max(-50.0, min(50.0, a * (self.score(s) - self.threshold) + b))
+        return 1.0 / (1.0 + math.exp(-z))
 
 # ------------------------------------------------------------------ defaults
 
@@ -161,25 +204,28 @@ def _answer(query: Query, idx: Index, reader: Reader, k: int, mode: str) -> Answ
         )
     read_hits = hits[:READ_PASSAGES]
     spans = reader.read(query.text, [h.passage.text for h in read_hits], top_k=10)
-    missing = {i: query.missing_literal(_evidence_text(h.passage)) for i, h in enumerate(read_hits)}
+    cfg = Settings.of(reader)
+    missing = {
+        i: query.missing_literal(_evidence_text(h.passage)) if cfg.literals else "" for i, h in enumerate(read_hits)
+    }
 
     def rank(s: SpanScore) -> float:
-        bonus = RETRIEVAL_BONUS / (1 + s.text)
-        return s.margin + bonus - (100.0 if missing[s.text] else 0.0)
+        return cfg.score(s) - (100.0 if missing[s.text] else 0.0)
 
     best = max(spans, key=rank) if spans else None
     related = _related(read_hits, spans)
-    if best is None or best.margin < reader.null_threshold or missing[best.text]:
+    conf = cfg.confidence(best) if best is not None else 0.0
+    if best is None or cfg.score(best) < cfg.threshold or missing[best.text]:
         lit = missing[best.text] if best is not None else ""
         why = f"文档中提到的是别的内容（没有“{lit}”）。" if lit else "文档中没有找到能回答这个问题的内容。"
         return Answer(
-            question=raw, found=False, confidence=round(best.prob if best else 0.0, 4), answer_type=query.qtype,
+            question=raw, found=False, confidence=round(conf, 4), answer_type=query.qtype,
             message=_join(why + " The documents don't answer this question; the closest passages are listed.", note),
             related=related,
         )
     p = read_hits[best.text].passage
     a, b = _sentence_range(p, best.start, best.end)
-    citations = [_citation(p, a, b, best.prob)]
+    citations = [_citation(p, a, b, conf)]
     text = p.text[best.start : best.end]
     for s in spans:  # other passages where the reader found the same answer corroborate it
         if len(citations) >= 3:
@@ -188,7 +234,7 @@ def _answer(query: Query, idx: Index, reader: Reader, k: int, mode: str) -> Answ
         if other.id not in {c.passage_id for c in citations} and other.text[s.start : s.end] == text:
             citations.append(_citation(other, *_sentence_range(other, s.start, s.end), s.prob))
     return Answer(
-        question=raw, found=True, text=text, sentence=p.text[a:b], confidence=round(best.prob, 4),
+        question=raw, found=True, text=text, sentence=p.text[a:b], confidence=round(conf, 4),
         citations=citations, answer_type=query.qtype, message=note, related=related,
         text_start=best.start - a,
     )
@@ -237,7 +283,7 @@ def read(question: str, text: str, *, reader: Reader | None = None) -> Answer:
     except (ReaderError, RuntimeError, ValueError) as exc:
         return Answer(question=raw, found=False, message=f"无法回答：{exc}")
     best = spans[0] if spans else None
-    if best is None or best.margin < rd.null_threshold:
+    if best is None or best.prob < READ_MIN_CONFIDENCE:
         return Answer(question=raw, found=False, confidence=round(best.prob if best else 0.0, 4), message=_join(
             "这段文字没有回答这个问题。The text does not answer this question.", note))
     p = passages[best.text]

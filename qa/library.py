@@ -4,10 +4,14 @@
 names, removes documents and rebuilds the index.  One build runs at a time (a
 thread lock here, :func:`qa.index.build_lock` across processes); questions keep
 being answered from the previous index until the new one is loaded and swapped in.
+A cheap signature of the seeds folder (names, sizes, mtimes) is checked before each
+question (:meth:`Library.refresh`): files added or changed by hand are indexed in the
+background.  Every build reports its stage, count and time left in :meth:`Library.progress`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -21,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .answering import answer
+from .chunking import chunk_document
 from .documents import MAX_DOCUMENT_BYTES, SUPPORTED_SUFFIXES, DocumentError, list_documents, read_document
 from .embedding import Embedder
 from .index import BuildReport, Index, IndexError_, build_index, load_index, stale_documents
@@ -109,6 +114,7 @@ class DocumentInfo:
     passages: int
     articles: tuple[ArticleInfo, ...]
     size: int = -1  # bytes on disk; -1 when the file is gone
+    title: str = ""  # the document's human title, when known
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,56 @@ class IndexStatus:
     passages: int
     building: bool
     pending: tuple[str, ...]  # documents added, changed or removed since the build
+
+
+@dataclass(frozen=True)
+class BuildProgress:
+    """Where a running build is: ``stage`` in words, ``done``/``total`` texts embedded, seconds so far."""
+
+    stage: str
+    documents: tuple[str, ...]
+    done: int
+    total: int
+    elapsed: float
+
+    @property
+    def seconds_left(self) -> float | None:
+        """Estimated seconds until the embedding is done (None until something was embedded)."""
+        if self.done <= 0 or self.total <= 0:
+            return None
+        return max(0.0, self.elapsed * (self.total - self.done) / self.done)
+
+
+class _CountingEmbedder:
+    """Wraps an embedder (same name, fingerprint and vectors) and counts the documents it embeds."""
+
+    def __init__(self, inner: Embedder, on_done: Callable[[int], None]) -> None:
+        self.inner, self._on_done = inner, on_done
+        self.name, self.fingerprint = inner.name, inner.fingerprint
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    def embed(self, texts: list[str], *, kind: str = "document", progress: bool = False):
+        out = self.inner.embed(texts, kind=kind, progress=False)
+        if kind == "document":
+            self._on_done(len(texts))
+        return out
+
+
+def seeds_signature(seeds: Path) -> tuple:
+    """Names, sizes and mtimes of the files under ``seeds`` (hidden ones skipped): cheap, no reading."""
+    out = []
+    for root, dirs, files in os.walk(seeds):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for f in sorted(files):
+            if f.startswith("."):
+                continue
+            with contextlib.suppress(OSError):
+                st = os.stat(os.path.join(root, f))
+                out.append((os.path.relpath(os.path.join(root, f), seeds), st.st_size, st.st_mtime_ns))
+    return tuple(out)
 
 
 @dataclass
@@ -137,16 +193,34 @@ _COUNT_RE = re.compile(
     r"(场次|人次|名|人|场|个|家|次|期|项|篇|所|支|位|件|户|条|台|辆|处|座|本|册)"
 )
 _CLAUSE_SPLIT = re.compile(r"[，,；;。！？!?：:（）()]")
-_LEADING = re.compile(r"^(本报讯\s*|并且|同时|其中|此外|以及|并|和|及|还|又|已|均|都)+")
+_LEADING = re.compile(r"^(本报讯\s*|并且|同时|其中|此外|以及|但是|而且|并|和|及|还|又|已|均|都|但|而|也)+")
 _NOT_PROSE = re.compile(r"[<>{}\[\]=/\\|#*_~`$@]")
 
 
-def question_candidates(passages: Iterable[Passage], per_article: int = 3) -> list[tuple[str, str]]:
+# Parts of speech a question's subject may start with: nouns, names, places, organisations, times.
+_SUBJECT_TAGS = frozenset({"n", "nr", "ns", "nt", "nz", "nrt", "nrfg", "t", "s", "j", "eng"})
+
+
+def _has_subject(head: str, tagger) -> bool:
+    """Whether ``head`` starts with a noun phrase (a quoted or titled name counts), not a verb or adverb."""
+    if head[0] in "“《「":
+        return True
+    tags = tagger.pos(head)
+    return bool(tags) and tags[0][1] in _SUBJECT_TAGS and len(tags[0][0]) >= 2
+
+
+def question_candidates(passages: Iterable[Passage], per_article: int = 3, tagger=None) -> list[tuple[str, str]]:
     """``(question, expected)`` pairs made from counted things in the text ("…4场" → "…多少场？").
 
-    Round-robin over articles so that every document gets some; ``expected`` is the number.
+    A question keeps its subject: a clause that starts with a verb or adverb ("组建…", "共办…")
+    borrows its article's headline instead ("《唱响时代主旋律》一文中，…").  Questions with their
+    own subject come first.  Round-robin over articles so that every document gets some;
+    ``expected`` is the number.
     """
-    by_article: dict[tuple[str, int], list[tuple[str, str]]] = {}
+    from .text import Tokenizer
+
+    tagger = tagger or Tokenizer()
+    by_article: dict[tuple[str, int], list[tuple[int, str, str]]] = {}
     seen: set[str] = set()
     for p in passages:
         if p.kind != "body":
@@ -161,16 +235,24 @@ def question_candidates(passages: Iterable[Passage], per_article: int = 3) -> li
                     continue
                 if _NOT_PROSE.search(clause) or not (head[0].isalnum() or head[0] in "“《「"):
                     continue
-                q = f"{head}多少{m.group(1)}{tail}？"
-                if len(q) > 40 or q in seen:
+                own = _has_subject(head, tagger)
+                title = p.title.strip()
+                if not own and not (title and len(title) <= 16 and not _NOT_PROSE.search(title)):
+                    continue
+                body = f"{head}多少{m.group(1)}{tail}？"
+                q = body if own else f"《{title}》一文中，{body}"
+                if len(q) > 48 or q in seen:
                     continue
                 seen.add(q)
                 number = re.match(r"[\d,.]+", m.group(0))
-                by_article.setdefault((p.doc, p.article), []).append((q, number.group(0) if number else ""))
-    out: list[tuple[str, str]] = []
-    for i in range(per_article):
-        out += [qs[i] for qs in by_article.values() if i < len(qs)]
-    return out
+                item = (0 if own else 1, q, number.group(0) if number else "")
+                by_article.setdefault((p.doc, p.article), []).append(item)
+    ranked: list[tuple[int, int, str, str]] = []
+    for items in by_article.values():
+        items.sort(key=lambda x: x[0])  # stable: text order within each kind
+        ranked += [(rank, i, q, e) for i, (rank, q, e) in enumerate(items[:per_article])]
+    ranked.sort(key=lambda x: (x[0], x[1]))  # own subject first, then round-robin over articles
+    return [(q, e) for _, _, q, e in ranked]
 
 
 # ------------------------------------------------------------------ the library
@@ -188,6 +270,10 @@ class Library:
         self._build = threading.Lock()
         self._examples_lock = threading.Lock()
         self._building = False
+        self._progress: BuildProgress | None = None
+        self._built_signature: tuple | None = None  # of the seeds folder when the loaded index was built
+        self._pending: tuple[tuple | None, list[str]] = (None, [])  # (signature, stale names) cache
+        self._worker: threading.Thread | None = None
 
     # -------------------------------------------------------------- index
 
@@ -206,9 +292,10 @@ class Library:
         """Load the index; build or update it first when it is missing, corrupt or stale."""
         self.seeds.mkdir(parents=True, exist_ok=True)
         try:
+            signature = seeds_signature(self.seeds)
             idx = load_index(self.index_dir, embedder=self._embedder)
             if not stale_documents(idx, self.seeds):
-                self._index = idx
+                self._index, self._built_signature = idx, signature
                 return idx
             log.info("documents changed since the index was built: updating it")
         except IndexError_ as exc:
@@ -231,17 +318,90 @@ class Library:
                 self._building = False
 
     def _build_and_swap(self, progress: ProgressFn | None) -> BuildReport:
+        """Build (the caller holds the lock), reporting progress, then swap the new index in."""
+        t0 = time.perf_counter()
         old = self._index
-        embedder = self._embedder or (old.embedder if old is not None else None)
-        if progress:
-            progress(0.05, "建立索引 Indexing…")
-        report = build_index(self.seeds, self.index_dir, embedder=embedder, progress=progress is not None)
-        if progress:
-            progress(0.95, "加载新索引 Loading the new index…")
-        self._index = load_index(self.index_dir, embedder=embedder)
-        self._examples = None
+        signature = seeds_signature(self.seeds)  # before the build: later changes are noticed next time
+        names = tuple(stale_documents(old, self.seeds)) if old is not None else ()
+        total = self._texts_to_embed(names) if old is not None else 0
+        done = 0
+
+        def stage(text: str, fraction: float) -> None:
+            self._progress = BuildProgress(text, names, done, total, time.perf_counter() - t0)
+            if progress:
+                progress(fraction, text)
+
+        def embedded(n: int) -> None:
+            nonlocal done, total
+            done += n
+            total = max(total, done)  # an estimate: never show more done than the total
+            stage("计算向量", 0.1 + 0.8 * min(1.0, done / total) if total else 0.5)
+
+        stage("读取文档", 0.05)
+        inner = self._embedder or (old.embedder if old is not None else None)
+        if inner is None:
+            from .embedding import make_embedder
+
+            inner = make_embedder(None)
+        try:
+            report = build_index(self.seeds, self.index_dir, embedder=_CountingEmbedder(inner, embedded))
+            stage("加载新索引", 0.95)
+            self._index = load_index(self.index_dir, embedder=inner)
+            self._built_signature = signature
+            self._examples = None
+        finally:
+            self._progress = None
         log.info("index updated: %s", report.summary().replace("\n", "; "))
         return report
+
+    def _texts_to_embed(self, names: Sequence[str]) -> int:
+        """Passages of the documents that will be embedded (for the time left)."""
+        total = 0
+        for name in names:
+            path = self.seeds / name
+            if not path.is_file():
+                continue
+            try:
+                total += len(chunk_document(read_document(path, name)))
+            except (DocumentError, OSError, ValueError):
+                continue
+        return total
+
+    def progress(self) -> BuildProgress | None:
+        """The running build's stage, count and time so far (None when no build runs)."""
+        return self._progress
+
+    # -------------------------------------------------------------- keeping current
+
+    def pending(self) -> list[str]:
+        """Documents added, changed or removed in the seeds folder since the index was built.
+
+        Cheap when nothing changed: the folder's signature (names, sizes, mtimes) is compared
+        first, and files are hashed only when it differs.
+        """
+        signature = seeds_signature(self.seeds)
+        if signature == self._built_signature:
+            return []
+        if self._pending[0] != signature:
+            self._pending = (signature, stale_documents(self.index, self.seeds))
+        return list(self._pending[1])
+
+    def refresh(self) -> list[str]:
+        """Start indexing changed documents in the background; the names being indexed ([] if none)."""
+        if self._building or (self._worker is not None and self._worker.is_alive()):
+            p = self._progress
+            return list(p.documents) if p else ["…"]
+        names = self.pending()
+        if names:
+            self._worker = threading.Thread(target=self._rebuild, args=(None,), daemon=True, name="qa-refresh")
+            self._worker.start()
+        return names
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for a background build started by :meth:`refresh`; True when none is running."""
+        if self._worker is not None:
+            self._worker.join(timeout)
+        return not self._building and not (self._worker is not None and self._worker.is_alive())
 
     def ask(self, question: str, history: Sequence[tuple[str, Answer]] = (), *, index: Index | None = None) -> Answer:
         """Answer from the current index (or ``index``); ``history`` is the conversation so far."""
@@ -260,7 +420,10 @@ class Library:
         """Indexed documents with their articles and passage counts."""
         idx = self.index
         articles: dict[str, dict[int, list]] = {}
+        titles: dict[str, str] = {}
         for p in idx.passages:
+            if p.doc_title and p.doc not in titles:
+                titles[p.doc] = p.doc_title
             art = articles.setdefault(p.doc, {}).setdefault(p.article, [p.title, 0])
             art[1] += 1
         out = []
@@ -268,7 +431,7 @@ class Library:
             path = self.seeds / name
             arts = tuple(ArticleInfo(n, t, c) for n, (t, c) in sorted(articles.get(name, {}).items()))
             size = path.stat().st_size if path.is_file() else -1
-            out.append(DocumentInfo(name, int(info.get("passages", 0)), arts, size))
+            out.append(DocumentInfo(name, int(info.get("passages", 0)), arts, size, titles.get(name, "")))
         return out
 
     def status(self) -> IndexStatus:
@@ -281,7 +444,7 @@ class Library:
             articles=sum(int(d.get("articles", 0)) for d in docs.values()),
             passages=len(idx.passages),
             building=self._building,
-            pending=tuple(stale_documents(idx, self.seeds)),
+            pending=tuple(self.pending()),
         )
 
     def save_upload(self, src: Path | str, filename: str, *, replace: bool = False) -> str:
@@ -379,14 +542,19 @@ class Library:
                 self._examples = (idx, (n, check), self._make_examples(idx, n, check))
             return self._examples[2]
 
-    def _make_examples(self, idx: Index, n: int, check: bool) -> list[str]:
+    def _make_examples(self, idx: Index, n: int, check: bool, least: int = 4) -> list[str]:
+        """Up to ``n`` questions: with ``check``, those answered with their number first, then (to
+        reach ``least``) ones that get some answer."""
         out: list[str] = []
-        for q, expected in question_candidates(idx.passages)[: 3 * n]:
+        spare: list[str] = []
+        for q, expected in question_candidates(idx.passages, tagger=idx.tokenizer)[: 3 * n]:
             if len(out) == n:
                 break
             if check:
                 a = answer(q, index=idx)
                 if not (a.found and expected and expected in a.text):
+                    if a.found:
+                        spare.append(q)
                     continue
             out.append(q)
-        return out
+        return out + spare[: max(0, least - len(out))]

@@ -3,14 +3,26 @@
 Every piece of document text and every question goes through :func:`esc`, so it is
 shown as text and never interpreted as HTML, script or Markdown.  The HTML is one
 line per block with no blank lines, so a Markdown renderer passes it through whole.
+
+The display follows the calibrated confidence: at or above :data:`SURE` the span is
+shown big; a found answer below it is shown as a *possible* answer (the sentence with
+the span marked, and a line asking the reader to check the source); not found shows
+the message and the closest passages.  Each citation expands into a viewer of its whole
+article, with the quoted sentence and the answer span marked.
 """
 
 from __future__ import annotations
 
+import re
+import threading
 from collections.abc import Iterable, Sequence
 
-from .library import DocumentInfo, IndexStatus, UpdateResult
+from .library import BuildProgress, DocumentInfo, IndexStatus, UpdateResult
 from .records import Answer, Citation, Passage
+
+SURE = 0.7  # confidence from which an answer is shown as the answer (高)
+LIKELY = 0.4  # below SURE and from this: 中; below: 低 (both shown as a possible answer)
+VIEWER_CHARS = 12_000  # an article longer than this is shown around the quote only
 
 # HTML specials, and characters that Markdown, autolinks or LaTeX would act on, as decimal
 # entities (the chat's Markdown renderer shows hexadecimal ones literally).
@@ -31,18 +43,88 @@ def highlight(text: str, start: int, end: int, tag: str = "mark") -> str:
 
 
 class Paragraphs:
-    """Whole paragraphs of an index, joined from their parts, to show a citation in context."""
+    """Whole paragraphs of an index, joined from their parts, to show a citation in context,
+    and whole articles in reading order, for the document viewer."""
 
     def __init__(self, passages: Iterable[Passage]) -> None:
         self._group: dict[str, tuple] = {}
         self._parts: dict[tuple, list[Passage]] = {}
+        self._articles: dict[tuple[str, int], list[tuple]] = {}
         for p in passages:
             # Captions and headers all have paragraph 0: the id (…#a1.c2.0) tells them apart.
             key = (p.doc, p.article, p.kind, p.paragraph if p.kind == "body" else p.id.rsplit(".", 1)[0])
             self._group[p.id] = key
+            if key not in self._parts:
+                self._articles.setdefault((p.doc, p.article), []).append(key)
             self._parts.setdefault(key, []).append(p)
         for parts in self._parts.values():
             parts.sort(key=lambda p: p.part)
+        for keys in self._articles.values():
+            keys.sort(key=lambda k: self._parts[k][0].start)
+
+    def article_html(self, c: Citation, span: tuple[int, int] | None = None) -> str | None:
+        """The cited article in reading order (headline, byline, sections, paragraphs, captions),
+        the quote marked as ``.qa-quote`` and ``quote[span[0]:span[1]]`` inside it as ``<mark>``.
+
+        None when the citation's passage is not in this index.
+        """
+        key = self._group.get(c.passage_id)
+        if key is None:
+            return None
+        keys = self._articles[key[:2]]
+        at = keys.index(key)
+        lo, hi, size = at, at + 1, len(self._text(key))
+        while size < VIEWER_CHARS and (lo > 0 or hi < len(keys)):  # grow around the quote
+            if lo > 0:
+                lo -= 1
+                size += len(self._text(keys[lo]))
+            if hi < len(keys) and size < VIEWER_CHARS:
+                size += len(self._text(keys[hi]))
+                hi += 1
+        out = []
+        if lo > 0:
+            out.append(f'<div class="qa-v-gap">（前略 {lo} 段）</div>')
+        section, first_header = "", True
+        for k in keys[lo:hi]:
+            head = self._parts[k][0]
+            text = self._text(k)
+            if k == key:
+                body = _quote_html(text, self.context(c), span)
+            else:
+                body = esc(text)
+            if head.kind == "header" and k != key:  # one line per source line: headline, subtitle, byline
+                for piece in self._lines(k):
+                    out.append(f'<div class="{"qa-v-headline" if first_header else "qa-v-byline"}">{esc(piece)}</div>')
+                    first_header = False
+                continue
+            if head.kind == "header":
+                cls = "qa-v-headline" if first_header else "qa-v-byline"
+                first_header = False
+            elif head.kind == "caption":
+                cls = "qa-v-caption"
+            else:
+                if head.section and head.section != section:
+                    out.append(f'<div class="qa-v-section">{esc(head.section)}</div>')
+                section = head.section or section
+                cls = "qa-v-p"
+            out.append(f'<div class="{cls}">{body}</div>')
+        if hi < len(keys):
+            out.append(f'<div class="qa-v-gap">（后略 {len(keys) - hi} 段）</div>')
+        return "".join(out)
+
+    def _text(self, key: tuple) -> str:
+        return "".join(p.text for p in self._parts[key])
+
+    def _lines(self, key: tuple) -> list[str]:
+        """A group's text cut at its source spans (a header's lines); the text whole if they don't add up."""
+        out = []
+        for p in self._parts[key]:
+            pos, pieces = 0, []
+            for s, e in p.spans:
+                pieces.append(p.text[pos : pos + e - s])
+                pos += e - s
+            out += pieces if pos == len(p.text) else [p.text]
+        return [x for x in out if x.strip()]
 
     def context(self, c: Citation) -> tuple[str, int, int] | None:
         """``(paragraph, start, end)``: the whole paragraph and where the quote is in it."""
@@ -67,49 +149,164 @@ class Paragraphs:
         return (text, start, start + len(c.quote)) if start >= 0 else (text, -1, -1)
 
 
+def _quote_html(text: str, ctx: tuple[str, int, int] | None, span: tuple[int, int] | None) -> str:
+    """``text`` with the quote (located by ``ctx``) wrapped in ``.qa-quote`` and the span marked in it."""
+    if not ctx or ctx[1] < 0:
+        return esc(text)
+    _, qs, qe = ctx
+    quote = text[qs:qe]
+    inner = highlight(quote, *span) if span else esc(quote)
+    return f'{esc(text[:qs])}<span class="qa-quote">{inner}</span>{esc(text[qe:])}'
+
+
 _last: tuple[object, Paragraphs] | None = None
+_last_lock = threading.Lock()
 
 
 def paragraphs_for(index) -> Paragraphs:
     """The :class:`Paragraphs` of an index (the last one is cached)."""
     global _last
-    if _last is None or _last[0] is not index:
-        _last = (index, Paragraphs(index.passages))
-    return _last[1]
+    with _last_lock:
+        if _last is None or _last[0] is not index:
+            _last = (index, Paragraphs(index.passages))
+        return _last[1]
 
 
 def confidence_level(confidence: float) -> tuple[str, str]:
-    """A word for the confidence and its CSS class."""
-    if confidence >= 0.85:
-        return "高 high", "qa-conf-high"
-    if confidence >= 0.65:
-        return "中 medium", "qa-conf-mid"
-    return "低 low", "qa-conf-low"
+    """A word for the confidence and its CSS class: 高 from :data:`SURE`, 中 from :data:`LIKELY`, else 低."""
+    if confidence >= SURE:
+        return "高", "qa-conf-high"
+    if confidence >= LIKELY:
+        return "中", "qa-conf-mid"
+    return "低", "qa-conf-low"
 
 
-def citation_html(number: int, c: Citation, paragraphs: Paragraphs | None, *, snippet: bool = False) -> str:
-    """One numbered citation that expands to its whole paragraph with the quote highlighted."""
-    ctx = paragraphs.context(c) if paragraphs is not None else None
-    body = highlight(*ctx) if ctx else f"<mark>{esc(c.quote)}</mark>"
+def is_sure(a: Answer) -> bool:
+    """Whether an answer is shown as the answer (found, confidence ≥ :data:`SURE`)."""
+    return a.found and a.confidence >= SURE
+
+
+# ------------------------------------------------------------------ units with numbers
+
+_BARE_NUMBER = re.compile(r"[0-9０-９][0-9０-９.,，．]*$")
+_SYMBOL_UNIT = re.compile(r"[%‰℃°]|[A-Za-z]{1,3}(?![A-Za-z])")
+_NOT_UNIT_TAGS = ("v", "p", "c", "u", "d", "r", "f", "y", "e", "o", "a")
+_CJK = re.compile(r"^[\u3400-\u9fff]+$")
+_tagger = None
+_tagger_lock = threading.Lock()
+
+
+def _pos(text: str) -> list[tuple[str, str]]:
+    global _tagger
+    with _tagger_lock:
+        if _tagger is None:
+            from .text import Tokenizer
+
+            _tagger = Tokenizer()
+    return _tagger.pos(text)
+
+
+def unit_after(sentence: str, end: int) -> str:
+    """The measure word or unit that follows a number ending at ``sentence[end]`` ("" if none).
+
+    Read from the sentence's own words (jieba parts of speech), no word lists: number-like
+    words (``余场次``, ``万余``) and one measure word (``件``, ``公里``), or a short word
+    that closes the clause (``…3500人次。``).  Never more than 4 characters.
+    """
+    rest = sentence[end : end + 12]
+    sym = _SYMBOL_UNIT.match(rest)
+    if sym:
+        return sym.group(0)
+    tags = _pos(rest)
+    out = ""
+    for i, (word, tag) in enumerate(tags):
+        if not _CJK.match(word) or len(out) + len(word) > 4:
+            break
+        nxt = tags[i + 1][0] if i + 1 < len(tags) else ""
+        closes = not nxt or not _CJK.match(nxt[0])
+        if tag == "m":  # number-like: 余, 万余, 余场次, 多户, 亿元; more may follow
+            out += word
+            continue
+        if tag in ("q", "mq") or (len(word) == 1 and not tag.startswith(_NOT_UNIT_TAGS)) or (
+            len(word) == 2 and closes and not tag.startswith(_NOT_UNIT_TAGS)
+        ):
+            out += word
+        break
+    return out
+
+
+def display_text(a: Answer) -> str:
+    """The answer as shown: a bare number gets the unit that follows it in the cited sentence.
+
+    ``a.text`` itself is never changed (this is display only).
+    """
+    text = a.text
+    if not text or not _BARE_NUMBER.search(text.rstrip("余多")) or not a.sentence:
+        return text
+    start = a.text_start if a.sentence[a.text_start : a.text_start + len(text)] == text else a.sentence.find(text)
+    if start < 0:
+        return text
+    return text + unit_after(a.sentence, start + len(text))
+
+
+# ------------------------------------------------------------------ citations
+
+
+def citation_where(c: Citation) -> tuple[str, str, str]:
+    """``(title, meta, place)`` for a citation's label: the document's human title (else the
+    article's headline; the file name only when nothing else exists), its date and source,
+    and the place in it (article · paragraph)."""
+    place = c.label if c.title else c.label.split(" · ", 1)[-1]
+    title = c.doc_title or c.title or c.doc
+    if title == c.title:  # the headline is the title: say it once
+        title = ""
+    meta = " · ".join(x for x in (c.date, c.source) if x)
+    return title, meta, place
+
+
+def citation_html(
+    number: int, c: Citation, paragraphs: Paragraphs | None, *, snippet: bool = False,
+    span: tuple[int, int] | None = None,
+) -> str:
+    """One numbered citation, labelled by title, date and source, that expands into a viewer of
+    the whole article scrolled to the quote (``span``: the answer's place in the quote)."""
+    title, meta, place = citation_where(c)
+    article = paragraphs.article_html(c, span) if paragraphs is not None else None
+    if article is None:
+        body = highlight(c.quote, *span) if span else esc(c.quote)
+        article = f'<div class="qa-v-p"><span class="qa-quote">{body}</span></div>'
     preview = f'<span class="qa-snippet">{esc(c.quote[:48])}{"…" if len(c.quote) > 48 else ""}</span>' if snippet else ""
+    label = "".join([
+        f'<span class="qa-label">{esc(title)}</span> ' if title else "",
+        f'<span class="qa-place">{esc(place)}</span>',
+        f' <span class="qa-meta">{esc(meta)}</span>' if meta else "",
+    ])
     return (
-        f'<details class="qa-cite"><summary><span class="qa-num">[{number}]</span> '
-        f'<span class="qa-label">{esc(c.label)}</span>{preview}</summary>'
-        f'<div class="qa-para">{body}</div>'
-        f'<div class="qa-where">{esc(c.doc)} · 字符 chars {c.start}–{c.end}</div></details>'
+        f'<details class="qa-cite"><summary><span class="qa-num">[{number}]</span> {label}{preview}</summary>'
+        f'<div class="qa-viewer">{article}</div>'
+        f'<div class="qa-where">引文在原文第 {c.start}–{c.end} 字</div></details>'
     )
 
 
+def _span_in(quote: str, a: Answer, first: bool) -> tuple[int, int] | None:
+    """Where the answer span is in a citation's quote (the first citation's quote is the sentence)."""
+    if first and a.sentence == quote and quote[a.text_start : a.text_start + len(a.text)] == a.text:
+        return a.text_start, a.text_start + len(a.text)
+    i = quote.find(a.text) if a.text else -1
+    return (i, i + len(a.text)) if i >= 0 else None
+
+
 def answer_html(a: Answer, paragraphs: Paragraphs | None = None) -> str:
-    """The chat reply for an answer: span, sentence, confidence and citations, or a clear "not found"."""
+    """The chat reply: a sure answer (span big), a possible answer (the sentence, check the source)
+    or a clear "not found" with the closest passages."""
     if not a.found:
         out = [
             '<div class="qa-reply qa-notfound">',
-            '<div class="qa-nf-title">未找到答案 · Not found in the documents</div>',
+            '<div class="qa-nf-title">未找到答案</div>',
             f'<div class="qa-message">{esc(a.message or "文档中没有找到答案。")}</div>',
         ]
         if a.related:
-            out.append('<div class="qa-related-title">最接近的段落（仅供参考，并非答案）· Closest passages, not answers</div>')
+            out.append('<div class="qa-related-title">最接近的段落（仅供参考，并非答案）</div>')
             out += [citation_html(i, c, paragraphs, snippet=True) for i, c in enumerate(a.related, 1)]
         out.append("</div>")
         return "".join(out)
@@ -117,20 +314,44 @@ def answer_html(a: Answer, paragraphs: Paragraphs | None = None) -> str:
     if not (0 <= start and a.sentence[start : start + len(a.text)] == a.text):
         start = a.sentence.find(a.text)
     word, cls = confidence_level(a.confidence)
-    out = [
-        '<div class="qa-reply qa-found">',
-        f'<div class="qa-answer">{esc(a.text)}</div>',
-        f'<div class="qa-conf {cls}">置信度 confidence: {word} · {a.confidence:.0%}</div>',
-    ]
-    if a.text != a.sentence:
-        out.append(f'<div class="qa-sentence">{highlight(a.sentence, start, start + len(a.text))}</div>')
+    badge = f'<span class="qa-conf {cls}">把握 {word} · {a.confidence:.0%}</span>'
+    sentence = highlight(a.sentence, start, start + len(a.text))
+    if is_sure(a):
+        out = [
+            '<div class="qa-reply qa-found">',
+            f'<div class="qa-answer">{esc(display_text(a))}</div>',
+            badge,
+        ]
+        if a.text != a.sentence:
+            out.append(f'<div class="qa-sentence">{sentence}</div>')
+    else:
+        out = [
+            '<div class="qa-reply qa-unsure">',
+            f'<div class="qa-maybe-title">可能的答案 {badge}</div>',
+            f'<div class="qa-sentence qa-maybe">{sentence}</div>',
+            '<div class="qa-check">系统对这个答案把握不大，请展开下面的出处，核对原文。</div>',
+        ]
     if a.message:
         out.append(f'<div class="qa-message">{esc(a.message)}</div>')
     if a.citations:
-        out.append('<div class="qa-cites-title">出处 Sources</div>')
-        out += [citation_html(i, c, paragraphs) for i, c in enumerate(a.citations, 1)]
+        out.append('<div class="qa-cites-title">出处（点击查看原文）</div>')
+        out += [citation_html(i, c, paragraphs, span=_span_in(c.quote, a, i == 1)) for i, c in enumerate(a.citations, 1)]
     out.append("</div>")
     return "".join(out)
+
+
+def indexing_notice(names: Sequence[str], existing: int, progress: BuildProgress | None = None) -> str:
+    """The chat's line while documents changed in the seeds folder are indexed."""
+    if existing == len(names):
+        text = f"正在索引 {len(names)} 个新文档…"
+    else:
+        text = f"文档有变动（{len(names)} 个），正在更新索引…"
+    return notice_html(text) + progress_html(progress)
+
+
+def notice_html(text: str) -> str:
+    """A short line from the app itself in the chat (indexing new documents…)."""
+    return f'<div class="qa-notice">{esc(text)}</div>'
 
 
 def question_html(question: str) -> str:
@@ -140,47 +361,71 @@ def question_html(question: str) -> str:
 
 def _size(n: int) -> str:
     if n < 0:
-        return "文件已不在 file missing"
+        return "文件已不在"
     if n < 1024:
         return f"{n} B"
     return f"{n / 1024:.0f} KB" if n < 2**20 else f"{n / 2**20:.1f} MB"
 
 
+def _doc_title(d: DocumentInfo) -> str:
+    return f'<span class="qa-doctitle">{esc(d.title)}</span> ' if d.title else ""
+
+
 def documents_html(docs: Sequence[DocumentInfo]) -> str:
     """The indexed documents, each expanding to its articles with passage counts."""
     if not docs:
-        return '<div class="qa-docs qa-empty">还没有文档。请上传。No documents yet: upload some.</div>'
+        return '<div class="qa-docs qa-empty">还没有文档，请上传。</div>'
     out = ['<div class="qa-docs">']
     for d in docs:
         arts = "".join(
             f'<li>{esc(a.title)} <span class="qa-count">{a.passages} 段</span></li>' for a in d.articles
         )
         out.append(
-            f'<details class="qa-doc"><summary><span class="qa-docname">{esc(d.name)}</span> '
-            f'<span class="qa-count">{len(d.articles)} 篇文章 articles · {d.passages} 段 passages · {_size(d.size)}'
+            f'<details class="qa-doc"><summary>{_doc_title(d)}<span class="qa-docname">{esc(d.name)}</span> '
+            f'<span class="qa-count">{len(d.articles)} 篇文章，{d.passages} 段，{_size(d.size)}'
             f"</span></summary><ol>{arts}</ol></details>"
         )
     out.append("</div>")
     return "".join(out)
 
 
-def status_html(st: IndexStatus) -> str:
+def _seconds(s: float) -> str:
+    return f"{s:.0f} 秒" if s < 90 else f"{s / 60:.0f} 分钟"
+
+
+def progress_html(p: BuildProgress | None) -> str:
+    """A running build: stage, documents, texts embedded of the total, time so far and left."""
+    if p is None:
+        return ""
+    docs = f" {len(p.documents)} 个文档" if p.documents else "文档"
+    parts = [f"正在索引{docs}：{p.stage}"]
+    if p.total:
+        parts.append(f"{min(p.done, p.total)}/{p.total} 段")
+    parts.append(f"已用 {_seconds(p.elapsed)}")
+    left = p.seconds_left
+    if left is not None and p.done < p.total:
+        parts.append(f"约剩 {_seconds(left)}")
+    pct = 100 * min(p.done, p.total) / p.total if p.total else 0
+    return (
+        f'<div class="qa-progress"><div>{esc("，".join(parts))}</div>'
+        f'<div class="qa-bar"><div style="width:{pct:.0f}%"></div></div></div>'
+    )
+
+
+def status_html(st: IndexStatus, progress: BuildProgress | None = None) -> str:
     """Index status: counts, model, build time, a running build, documents not yet indexed."""
     built = st.built_at.replace("T", " ").replace("+00:00", " UTC")
     out = [
         '<div class="qa-status">',
-        f"<div><b>索引 Index</b>：{st.documents} 个文档 documents · {st.articles} 篇文章 articles · "
-        f"{st.passages} 段 passages</div>",
-        f"<div>模型 Model：<code>{esc(st.model)}</code> · 建立于 Built：{esc(built)}</div>",
+        f"<div><b>索引</b>：{st.documents} 个文档，{st.articles} 篇文章，{st.passages} 段</div>",
+        f"<div>模型：<code>{esc(st.model)}</code>，建立于 {esc(built)}</div>",
     ]
     if st.building:
-        out.append('<div class="qa-busy">正在建立索引，问题仍由上一版索引回答。Indexing: questions use the previous index.</div>')
-    if st.pending:
+        out.append('<div class="qa-busy">正在建立索引，问题暂由上一版索引回答。</div>')
+        out.append(progress_html(progress))
+    elif st.pending:
         names = "、".join(esc(n) for n in st.pending[:5]) + ("…" if len(st.pending) > 5 else "")
-        out.append(
-            f'<div class="qa-pending">{len(st.pending)} 个文档有变动尚未索引 not yet indexed：{names}'
-            "（点击“重建索引”Rebuild）</div>"
-        )
+        out.append(f'<div class="qa-pending">{len(st.pending)} 个文档有变动，将在下次提问时自动索引：{names}</div>')
     out.append("</div>")
     return "".join(out)
 
@@ -189,22 +434,22 @@ def update_html(result: UpdateResult) -> str:
     """What an upload, removal or rebuild did, in a few lines."""
     out = ['<div class="qa-update">']
     if result.saved:
-        out.append(f"<div>已保存 Saved：{'、'.join(esc(n) for n in result.saved)}</div>")
+        out.append(f"<div>已保存：{'、'.join(esc(n) for n in result.saved)}</div>")
     if result.removed:
-        out.append(f"<div>已删除 Removed：{esc(result.removed)}（文件移到 moved to seeds/.removed/）</div>")
+        out.append(f"<div>已删除：{esc(result.removed)}（文件已移到 seeds/.removed/）</div>")
     out += [f'<div class="qa-error">{esc(e)}</div>' for e in result.errors]
     r = result.report
     if r is not None and r.unchanged:
-        out.append(f"<div>索引已是最新 Index is up to date：{r.documents} 个文档 · {r.passages} 段</div>")
+        out.append(f"<div>索引已是最新：{r.documents} 个文档，{r.passages} 段</div>")
     elif r is not None:
         out.append(
-            f"<div>索引已更新 Index updated：{r.documents} 个文档 · {r.passages} 段 · "
-            f"新计算 embedded {r.embedded} · 复用 reused {r.reused} · {r.seconds:.1f} 秒</div>"
+            f"<div>索引已更新：{r.documents} 个文档，{r.passages} 段（新处理 {r.embedded} 段，"
+            f"沿用 {r.reused} 段），用时 {r.seconds:.1f} 秒</div>"
         )
     if r is not None:  # skipped files are named even when nothing else changed
-        out += [f'<div class="qa-error">跳过 skipped：{esc(m)}</div>' for m in r.skipped]
+        out += [f'<div class="qa-error">已跳过：{esc(m)}</div>' for m in r.skipped]
     if len(out) == 1:
-        out.append("<div>没有要处理的文件。Nothing to do.</div>")
+        out.append("<div>没有要处理的文件。</div>")
     out.append("</div>")
     return "".join(out)
 
@@ -212,6 +457,9 @@ def update_html(result: UpdateResult) -> str:
 def _citation_dict(c: Citation) -> dict:
     return {
         "doc": c.doc,
+        "doc_title": c.doc_title,
+        "date": c.date,
+        "source": c.source,
         "title": c.title,
         "paragraph": c.paragraph,
         "label": c.label,
@@ -219,17 +467,25 @@ def _citation_dict(c: Citation) -> dict:
         "quote": c.quote,
         "start": c.start,
         "end": c.end,
+        "spans": [list(s) for s in c.spans],
         "score": c.score,
         "passage_id": c.passage_id,
     }
 
 
 def answer_to_dict(a: Answer) -> dict:
-    """The answer as JSON-able data (what the ``ask`` API returns)."""
+    """The answer as JSON-able data (what the ``ask`` API returns).
+
+    ``level`` is how the chat shows it: ``"sure"`` (confidence ≥ :data:`SURE`), ``"possible"``
+    (found, below it) or ``"not_found"``; ``display`` is the text as shown (a bare number with
+    the unit that follows it in the sentence).
+    """
     return {
         "question": a.question,
         "found": a.found,
+        "level": "not_found" if not a.found else ("sure" if is_sure(a) else "possible"),
         "text": a.text,
+        "display": display_text(a),
         "sentence": a.sentence,
         "text_start": a.text_start,
         "confidence": a.confidence,
@@ -240,32 +496,120 @@ def answer_to_dict(a: Answer) -> dict:
     }
 
 
+MAX_HISTORY_TURNS = 20
+
+
+class HistoryError(ValueError):
+    """A malformed ``history`` given to the ``ask`` API; the message says what is expected."""
+
+
+def _answer_from(question: str, item: object, n: int) -> Answer:
+    if isinstance(item, str):
+        return Answer(question=question, found=bool(item.strip()), text=item)
+    if isinstance(item, dict):
+        cits = []
+        for c in item.get("citations") or []:
+            if isinstance(c, dict) and isinstance(c.get("passage_id"), str):
+                cits.append(Citation(doc=str(c.get("doc", "")), title=str(c.get("title", "")), paragraph=0,
+                                     quote=str(c.get("quote", "")), start=0, end=0, score=0.0,
+                                     passage_id=c["passage_id"]))
+        text = item.get("text", "")
+        return Answer(question=question, found=bool(item.get("found", bool(text))), text=str(text), citations=cits)
+    raise HistoryError(f"history[{n}][1]：回答应是文字或上一次 /ask 返回的结果（dict），不是 {type(item).__name__}。"
+                       " Each answer is a string or a previous /ask result.")
+
+
+def history_from_api(history: object) -> list[tuple[str, Answer]]:
+    """The ``ask`` API's ``history`` as ``(question, Answer)`` pairs, oldest first.
+
+    Accepted: ``None`` or a list of ``[question, answer]`` pairs, where ``answer`` is the
+    answer text or the dict a previous ``/ask`` call returned (its citations let a
+    follow-up prefer the same article).  Only the last :data:`MAX_HISTORY_TURNS` are kept.
+    """
+    if history in (None, "", []):
+        return []
+    if not isinstance(history, (list, tuple)):
+        raise HistoryError("history 应是 [问题, 回答] 对的列表。history must be a list of [question, answer] pairs.")
+    out = []
+    for n, pair in enumerate(history):
+        if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and isinstance(pair[0], str)):
+            raise HistoryError(f"history[{n}] 应是 [问题, 回答]。history[{n}] must be a [question, answer] pair.")
+        out.append((pair[0], _answer_from(pair[0], pair[1], n)))
+    return out[-MAX_HISTORY_TURNS:]
+
+
+# Scrolls a citation's viewer to its quote when the citation is opened (event delegation: the
+# chat's HTML itself carries no script).
+HEAD_JS = """<script>
+document.addEventListener('toggle', function (e) {
+  var d = e.target;
+  if (!d.classList || !d.classList.contains('qa-cite') || !d.open) return;
+  var v = d.querySelector('.qa-viewer'), q = d.querySelector('.qa-quote');
+  if (v && q) v.scrollTop += q.getBoundingClientRect().top - v.getBoundingClientRect().top - 40;
+}, true);
+window.__qaViewer = true;
+</script>"""
+
+
 CSS = """
 .qa-reply { line-height: 1.7; word-break: break-word; }
 .qa-answer { font-size: 1.35em; font-weight: 700; color: var(--color-accent); margin-bottom: .2em; }
-.qa-conf { display: inline-block; font-size: .8em; padding: 0 .6em; border-radius: 999px; margin-bottom: .5em; }
+.qa-conf { display: inline-block; font-size: .8em; font-weight: 400; padding: 0 .6em; border-radius: 999px;
+  margin-bottom: .4em; }
 .qa-conf-high { background: #dcfce7; color: #166534; }
 .qa-conf-mid { background: #fef9c3; color: #854d0e; }
 .qa-conf-low { background: #fee2e2; color: #991b1b; }
 .qa-sentence { border-left: 3px solid var(--color-accent); padding: .3em .8em; margin: .4em 0 .6em;
   background: var(--background-fill-secondary); border-radius: 4px; }
-.qa-reply mark { background: #fde68a; color: #1f2937; padding: 0 .1em; border-radius: 2px; }
+.qa-unsure { border-left: 4px dashed #d97706; padding-left: .7em; }
+.qa-maybe-title { font-weight: 700; color: #b45309; }
+.qa-sentence.qa-maybe { border-left-color: #d97706; }
+.qa-check { font-size: .9em; color: #92400e; }
+.qa-reply mark { background: #fde68a; color: #1f2937; padding: 0 .1em; border-radius: 2px; font-weight: 700; }
 .qa-cites-title, .qa-related-title { font-size: .85em; opacity: .75; margin: .5em 0 .2em; }
 .qa-cite { border: 1px solid var(--border-color-primary); border-radius: 6px; padding: .2em .6em; margin: .3em 0; }
 .qa-cite summary { cursor: pointer; }
 .qa-num { font-weight: 700; color: var(--color-accent); }
+.qa-label { font-weight: 600; }
+.qa-meta, .qa-where { font-size: .8em; opacity: .7; }
 .qa-snippet { display: block; font-size: .85em; opacity: .8; }
-.qa-para { margin: .4em 0; white-space: pre-wrap; }
-.qa-where { font-size: .75em; opacity: .65; }
+.qa-viewer { position: relative; max-height: 45vh; overflow-y: auto; margin: .4em 0; padding: .4em .7em;
+  background: var(--background-fill-secondary); border-radius: 4px; }
+.qa-viewer > div { margin: .35em 0; white-space: pre-wrap; }
+.qa-v-headline { font-size: 1.15em; font-weight: 700; }
+.qa-v-byline { font-size: .85em; opacity: .75; }
+.qa-v-section { font-weight: 700; margin-top: .7em !important; }
+.qa-v-p { text-indent: 2em; }
+.qa-v-caption { font-size: .85em; font-style: italic; opacity: .8; border-left: 2px solid var(--border-color-primary);
+  padding-left: .5em; }
+.qa-v-gap { font-size: .8em; opacity: .6; text-align: center; }
+.qa-quote { background: #fef3c7; color: #1f2937; box-shadow: inset 0 -2px #f59e0b; }
 .qa-notfound { border-left: 4px solid #f59e0b; padding-left: .7em; }
 .qa-nf-title { font-weight: 700; color: #b45309; font-size: 1.1em; }
 .qa-message { font-size: .9em; opacity: .85; margin: .2em 0; }
+.qa-notice { color: #1d4ed8; font-size: .95em; }
+.qa-progress { color: #1d4ed8; }
+.qa-bar { height: 6px; background: var(--border-color-primary); border-radius: 3px; overflow: hidden; margin: .2em 0; }
+.qa-bar > div { height: 100%; background: var(--color-accent); }
 .qa-docs details { border-bottom: 1px solid var(--border-color-primary); padding: .4em 0; }
 .qa-docs summary { cursor: pointer; }
-.qa-docname { font-weight: 600; word-break: break-all; }
+.qa-doctitle { font-weight: 600; }
+.qa-docname { word-break: break-all; font-size: .85em; opacity: .8; }
+.qa-doctitle + .qa-docname::before { content: "文件 "; }
 .qa-count { font-size: .85em; opacity: .7; }
 .qa-status { line-height: 1.8; }
 .qa-busy, .qa-pending { color: #b45309; }
 .qa-error { color: #b91c1c; }
 .qa-question { white-space: pre-wrap; }
+.qa-intro { font-size: .95em; opacity: .85; margin: 0; }
+.qa-intro small, .qa-en { font-size: .8em; opacity: .7; }
+#examples { margin: 0 !important; }
+#examples button { text-align: left; }
+.progress-text, .eta-bar, .progress-level { display: none !important; }
+footer .divider:last-child, footer .divider + .divider { display: none !important; }
+@media (max-width: 640px) {
+  #intro h2 { font-size: 1.2em !important; margin: 0 !important; }
+  .qa-en { display: none; }
+  #chat { height: 50vh !important; }
+}
 """

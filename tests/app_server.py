@@ -1,4 +1,10 @@
-"""Run ``app.py`` in a subprocess on a free port, for the HTTP and browser tests."""
+"""Run ``app.py`` in a subprocess on a free port, for the HTTP and browser tests.
+
+``running_app(..., fake_reader=True)`` starts it through this file instead
+(``python tests/app_server.py APP_ARGS…``), which answers with conftest's
+:class:`FakeReader`: the browser test can then run where the shipped reader's weights
+are not present (``QA_BROWSER_FAKE_READER=1``).
+"""
 
 from __future__ import annotations
 
@@ -48,14 +54,17 @@ def _log_tail(log: Path) -> str:
 
 
 @contextmanager
-def running_app(seeds: Path, index: Path, log: Path, timeout: float = 240) -> Iterator[AppServer]:
+def running_app(
+    seeds: Path, index: Path, log: Path, timeout: float = 240, *, fake_reader: bool = False, extra: tuple = (),
+) -> Iterator[AppServer]:
     """Start the app, wait for its first answer through the ``ask`` API, stop it afterwards."""
     from gradio_client import Client
 
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
-    args = [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--seeds", str(seeds), "--index", str(index)]
+    script = Path(__file__) if fake_reader else ROOT / "app.py"
+    args = [sys.executable, str(script), "--port", str(port), "--seeds", str(seeds), "--index", str(index), *extra]
     t0 = time.perf_counter()
     with open(log, "w", encoding="utf-8") as out:
         proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -85,3 +94,14 @@ def running_app(seeds: Path, index: Path, log: Path, timeout: float = 240) -> It
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+
+if __name__ == "__main__":  # app.py answering with the fake reader
+    sys.path[:0] = [str(ROOT), str(Path(__file__).parent)]
+    from conftest import FakeReader
+
+    import app
+    import qa.answering
+
+    qa.answering._reader = FakeReader()
+    sys.exit(app.main(sys.argv[1:]))

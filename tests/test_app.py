@@ -9,10 +9,12 @@ from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import pytest
-from app_server import ROOT, copy_index, running_app
+from app_server import FIRST_QUESTION, ROOT, copy_index, free_port, running_app
 
 import app
+import qa.library
 from qa.documents import MAX_DOCUMENT_BYTES, read_text
+from qa.library import Library
 
 SEED = ROOT / "seeds" / "000_2575e84d6e1eb83a.txt"
 
@@ -23,7 +25,10 @@ def test_flags_and_environment(monkeypatch):
     monkeypatch.setenv("QA_INDEX", "/tmp/ix")
     monkeypatch.setenv("QA_SEEDS", "/tmp/docs")
     a = app.parse_args([])
-    assert (a.host, a.port, a.index, a.seeds, a.allow_remote) == ("::1", 8123, Path("/tmp/ix"), Path("/tmp/docs"), False)
+    assert (a.host, a.port, a.index, a.seeds, a.no_auth, a.read_only) == (
+        "::1", 8123, Path("/tmp/ix"), Path("/tmp/docs"), False, False)
+    monkeypatch.setenv("QA_READ_ONLY", "1")
+    assert app.parse_args([]).read_only and app.parse_args(["--allow-remote"]).no_auth
     a = app.parse_args(["--port", "9000", "--index", "ix2"])
     assert (a.port, a.index) == (9000, Path("ix2"))
 
@@ -35,14 +40,33 @@ def test_default_host_is_loopback(monkeypatch):
     assert (a.host, a.port) == ("127.0.0.1", 7860)
 
 
-def test_other_hosts_need_an_explicit_flag_and_warn():
+def test_other_hosts_need_a_login_or_an_explicit_waiver(monkeypatch):
+    monkeypatch.delenv("QA_USERS", raising=False)
     for host in ("127.0.0.1", "localhost", "::1", "127.0.0.2"):
         assert app.host_warning(host, False) == ""
-    with pytest.raises(SystemExit, match="--allow-remote"):
+    with pytest.raises(SystemExit, match="--no-auth"):
         app.host_warning("0.0.0.0", False)
-    with pytest.raises(SystemExit, match="--allow-remote"):
+    with pytest.raises(SystemExit, match="QA_USERS"):
         app.main(["--host", "example.org"])  # refused before anything is loaded
     assert "WARNING" in app.host_warning("0.0.0.0", True)
+    assert app.host_warning("0.0.0.0", False, [("alice", "pw")]) == ""  # a login is enough
+
+
+def test_users_from_the_environment_or_a_file(tmp_path):
+    assert app.parse_users("alice:pw, bob:p:w2") == [("alice", "pw"), ("bob", "p:w2")]
+    assert app.load_users(None, "") == []
+    f = tmp_path / "users.txt"
+    f.write_text("# editors\nalice:secret\n\ncarol:x\n", encoding="utf-8")
+    assert app.load_users(f, "ignored:pw") == [("alice", "secret"), ("carol", "x")]
+    for bad, why in (("alice", "user:password"), ("alice:", "user:password"), (":pw", "user:password"),
+                     ("a:1,a:2", "twice")):
+        with pytest.raises(SystemExit, match=why):
+            app.parse_users(bad)
+    with pytest.raises(SystemExit, match="cannot read"):
+        app.load_users(tmp_path / "missing.txt")
+    (tmp_path / "empty.txt").write_text("# nobody\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match="no user:password"):
+        app.load_users(tmp_path / "empty.txt")
 
 
 class _IdleLibrary:
@@ -68,7 +92,7 @@ def launches(monkeypatch):
     calls: list[dict] = []
     monkeypatch.setattr(app, "Library", _IdleLibrary)
     monkeypatch.setattr(app.gr.Blocks, "launch", lambda self, **kw: calls.append(kw))
-    for var in ("QA_HOST", "QA_PORT", "QA_SEEDS", "QA_INDEX"):
+    for var in ("QA_HOST", "QA_PORT", "QA_SEEDS", "QA_INDEX", "QA_USERS", "QA_USERS_FILE", "QA_READ_ONLY"):
         monkeypatch.delenv(var, raising=False)
     return calls
 
@@ -78,18 +102,133 @@ def test_main_serves_on_loopback_by_default(launches, tmp_path, capsys):
     assert app.main(["--seeds", str(tmp_path / "s"), "--index", str(tmp_path / "i")]) == 0
     [kw] = launches
     assert kw["server_name"] == "127.0.0.1" and kw["max_file_size"] == MAX_DOCUMENT_BYTES
+    assert kw["auth"] is None and kw["quiet"] is True  # quiet: no "set share=True" hint
     assert "WARNING" not in capsys.readouterr().err
+
+
+def test_main_passes_the_login_to_gradio(launches, tmp_path, monkeypatch, capsys):
+    args = ["--seeds", str(tmp_path / "s"), "--index", str(tmp_path / "i"), "--host", "0.0.0.0"]
+    monkeypatch.setenv("QA_USERS", "alice:pw,bob:pw2")
+    assert app.main(args) == 0
+    assert launches[0]["auth"] == [("alice", "pw"), ("bob", "pw2")] and launches[0]["auth_message"]
+    out = capsys.readouterr()
+    assert "WARNING" not in out.err and "login: 2 user(s)" in out.out
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "example.org", ""])
 def test_main_refuses_a_remote_host_from_the_environment_without_the_flag(launches, tmp_path, monkeypatch, capsys, host):
     args = ["--seeds", str(tmp_path / "s"), "--index", str(tmp_path / "i")]
     monkeypatch.setenv("QA_HOST", host)
-    with pytest.raises(SystemExit, match="--allow-remote"):
+    with pytest.raises(SystemExit, match="--no-auth"):
         app.main(args)
     assert launches == []
-    assert app.main([*args, "--allow-remote"]) == 0
+    assert app.main([*args, "--no-auth"]) == 0
     assert launches[0]["server_name"] == host and "WARNING" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ in-process: fake embedder and reader
+
+
+@pytest.fixture
+def serve(seeds, tmp_path, fake_embedder):
+    """Start ``build_ui`` in this process (fake embedder, fake reader) on a free port: ``serve(**kw) -> url``."""
+    demos = []
+
+    def start(*, read_only: bool = False, auth=None) -> tuple[str, Library, object]:
+        lib = Library(seeds, tmp_path / "ix", embedder=fake_embedder)
+        lib.open()
+        demo = app.build_ui(lib, read_only=read_only)
+        port = free_port()
+        demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                            auth=auth, ssr_mode=False, css=app.render.CSS)
+        demos.append(demo)
+        return f"http://127.0.0.1:{port}/", lib, demo
+
+    yield start
+    for d in demos:
+        d.close()
+
+
+def test_a_follow_up_over_http_gets_the_history(serve, monkeypatch):
+    """The ask endpoint takes the previous [question, answer] pairs; they reach answer()."""
+    from gradio_client import Client
+
+    seen = []
+    real = qa.library.answer
+
+    def spy(question, **kw):
+        seen.append((question, kw.get("history")))
+        return real(question, **kw)
+
+    monkeypatch.setattr(qa.library, "answer", spy)
+    url, lib, _ = serve()
+    client = Client(url, verbose=False)
+    first = client.predict(FIRST_QUESTION, api_name="/ask")
+    assert first["found"] and first["level"] in {"sure", "possible"} and first["citations"]
+    follow = "那受众有多少人？"
+    second = client.predict(follow, [[FIRST_QUESTION, first]], api_name="/ask")
+    assert second["question"] == follow
+    (q, hist) = seen[-1]
+    assert q == follow and len(hist) == 1 and hist[0][0] == FIRST_QUESTION
+    prev = hist[0][1]
+    assert prev.text == first["text"] and prev.citations[0].passage_id == first["citations"][0]["passage_id"]
+    # The follow-up was retrieved with the previous question's words (the article it cited is preferred).
+    from qa.query import analyse
+
+    query = analyse(follow, "", lib.index, hist)
+    assert FIRST_QUESTION in query.retrieval_text and query.boost_article is not None
+    # Plain answer texts work too, and bad history gets a message, not an error.
+    third = client.predict(follow, [[FIRST_QUESTION, first["text"]]], api_name="/ask")
+    assert seen[-1][1][0][1].text == first["text"] and third["question"] == follow
+    bad = client.predict(follow, [["only a question"]], api_name="/ask")
+    assert bad["found"] is False and "[question, answer]" in bad["message"]
+    api = client.view_api(return_format="dict", print_info=False)
+    assert set(api["named_endpoints"]) == {"/ask"}
+    assert [p["parameter_name"] for p in api["named_endpoints"]["/ask"]["parameters"]] == ["question", "history"]
+
+
+def test_login_is_required_when_users_are_given(serve):
+    import httpx
+    from gradio_client import Client
+
+    url, _, _ = serve(auth=[("alice", "pw")])
+    assert httpx.get(f"{url}config", timeout=30).status_code == 401
+    with pytest.raises(Exception):  # noqa: B017 - gradio_client raises a plain error without a login
+        Client(url, verbose=False)
+    with pytest.raises(Exception):  # noqa: B017
+        Client(url, auth=("alice", "wrong"), verbose=False)
+    r = Client(url, auth=("alice", "pw"), verbose=False).predict(FIRST_QUESTION, api_name="/ask")
+    assert r["found"]
+
+
+def _components(demo) -> list[dict]:
+    return demo.config["components"]
+
+
+def test_read_only_has_no_upload_or_removal(serve):
+    from gradio_client import Client
+
+    url, lib, demo = serve(read_only=True)
+    types = [c["type"] for c in _components(demo)]
+    buttons = [c["props"].get("value") for c in _components(demo) if c["type"] == "button"]
+    values = " ".join(str(c.get("props", {}).get("value", "")) for c in _components(demo))
+    assert "uploadbutton" not in types and "删除文档" not in buttons and "只读模式" in values
+    _, _, normal = serve()
+    assert "uploadbutton" in [c["type"] for c in _components(normal)]
+    assert Client(url, verbose=False).predict(FIRST_QUESTION, api_name="/ask")["found"]
+
+
+def test_documents_dropped_in_are_indexed_before_the_answer(serve):
+    from gradio_client import Client
+
+    url, lib, _ = serve()
+    (lib.seeds / "新闻.txt").write_text("新文章\n\n本报讯(记者李四)松江市图书馆今年举办读书会27场。\n", encoding="utf-8")
+    r = Client(url, verbose=False).predict("松江市图书馆今年举办读书会多少场？", api_name="/ask")
+    assert r["indexed"] == ["新闻.txt"] and r["found"] and "27" in r["text"]
+    assert r["citations"][0]["doc"] == "新闻.txt" and lib.pending() == []
+
+
+# ------------------------------------------------------------------ a real app.py process (real model)
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +256,7 @@ def test_answer_and_citation_over_http(client, server):
     c = r["citations"][0]
     assert (c["doc"], c["title"], c["paragraph"]) == (SEED.name, "唱响时代主旋律", 3)
     assert c["label"] == "唱响时代主旋律 · 第3段" and r["sentence"] in c["quote"]
+    assert {"doc_title", "date", "source", "spans"} <= set(c) and r["level"] in {"sure", "possible"}
     source, _ = read_text(SEED)
     assert source[c["start"] : c["end"]] == c["quote"]
     assert isinstance(c["score"], float)
@@ -141,6 +281,14 @@ def test_only_ask_is_a_public_endpoint(client):
     api = client.view_api(return_format="dict", print_info=False)
     assert set(api["named_endpoints"]) == {"/ask"}
     assert api["named_endpoints"]["/ask"]["parameters"][0]["parameter_name"] == "question"
+
+
+@pytest.mark.slow
+def test_follow_up_over_http_with_the_real_model(client):
+    first = client.predict("辽源市“七讲七进”宣讲开展了多少场次？", api_name="/ask")
+    second = client.predict("那受众有多少人？", [["辽源市“七讲七进”宣讲开展了多少场次？", first]], api_name="/ask")
+    assert second["found"] and "6" in second["text"]
+    assert second["citations"][0]["title"] == first["citations"][0]["title"]
 
 
 def _listening_addresses(port: int) -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from qa import build_index, load_index
-from qa.bench import NOTES_MARK, parse_sizes, run_bench, synthetic_corpus
+from qa.bench import NOTES_MARK, parse_sizes, run_bench, sentence_pool, synthetic_corpus
 
 
 def test_parse_sizes():
@@ -22,14 +22,18 @@ def test_parse_sizes():
 def test_synthetic_corpus_is_real_text_with_aligned_vectors(seeds, tmp_path, fake_embedder):
     build_index(seeds, tmp_path / "ix", embedder=fake_embedder)
     seed = load_index(tmp_path / "ix", embedder=fake_embedder)
-    seed_sentences = {s for p in seed.passages for s in p.sentence_texts()}
-    passages, pvecs, svecs = synthetic_corpus(seed, 250, np.random.default_rng(0))
+    seed_sentences = {s for p in seed.passages if p.kind != "header" for s in p.sentence_texts()}
+    extra = ["图书馆举办读书会十二场。", "东丰县农民画展开幕。", "全民阅读月活动有两千人参加。"]
+    pool = sentence_pool(seed, fake_embedder, extra, np.random.default_rng(0), limit=len(seed_sentences) + 1)
+    assert set(pool.texts) == seed_sentences | set(extra) and len(pool.vectors) == len(pool.texts)
+    assert pool.embedded == len(seed_sentences) + 1  # the others borrow an embedded sentence's vector
+    assert np.allclose(pool.vectors[0], fake_embedder.embed([pool.texts[0]])[0])
+    passages, pvecs = synthetic_corpus(pool, 250, np.random.default_rng(0))
     assert len(passages) == len(pvecs) == 250
-    assert len(svecs) == sum(len(p.sentences) for p in passages)
     assert len({p.id for p in passages}) == 250
-    assert all(s in seed_sentences for p in passages for s in p.sentence_texts())
+    assert all(s in pool.texts for p in passages for s in p.sentence_texts())
     assert np.allclose(np.linalg.norm(pvecs, axis=1), 1.0, atol=1e-5)
-    again, _, _ = synthetic_corpus(seed, 250, np.random.default_rng(0))
+    again, _ = synthetic_corpus(pool, 250, np.random.default_rng(0))
     assert [p.text for p in again] == [p.text for p in passages]
 
 
@@ -41,8 +45,8 @@ def test_bench_smoke(seeds, tmp_path, tiny_reader_dir, monkeypatch):
     monkeypatch.setattr(qa.answering, "_reader", TransformerReader(tiny_reader_dir))  # and so does this one
     out, js = tmp_path / "bench.md", tmp_path / "bench.json"
     out.write_text(f"old report\n{NOTES_MARK}\nhand-written notes\n", encoding="utf-8")
-    args = argparse.Namespace(sizes="200", index=tmp_path / "ix", seeds=seeds, repeats=1,
-                              json=js, out=out, model="hashing")
+    args = argparse.Namespace(sizes="200,500", index=tmp_path / "ix", seeds=seeds, repeats=1,
+                              json=js, out=out, model="hashing", compress_limit=300)
     assert run_bench(args) == 0
     report = json.loads(js.read_text(encoding="utf-8"))
     assert report["build"]["passages"] == 43 and report["build"]["ratio_same_texts"] > 0
@@ -52,10 +56,13 @@ def test_bench_smoke(seeds, tmp_path, tiny_reader_dir, monkeypatch):
     cold = report["cold_start"]
     assert cold["document_texts_embedded"] == 0 and cold["build_index_calls"] == 0
     assert cold["generation_unchanged"]
-    (scale,) = report["scale"]
-    assert scale["n"] == 200 and scale["disk_mb"] > 0 and scale["index_memory_mb"] > 0
-    assert scale["serve"]["faiss_type"] == "IndexFlatIP"
-    assert 0.0 <= scale["faiss"]["hnsw"]["recall_at_10"]["tie_aware"] <= 1.0
+    small, big = report["scale"]  # below and above the lowered compression threshold
+    assert small["n"] == 200 and small["disk_mb"] > 0 and small["index_memory_mb"] > 0
+    assert small["serve"]["faiss_type"] == "IndexFlatIP"
+    assert 0.0 <= small["faiss"]["hnsw"]["recall_at_10"]["tie_aware"] <= 1.0
+    assert big["serve"]["faiss_type"] == "IndexIVFScalarQuantizer" and big["serve"]["nprobe"] >= 1
+    assert big["faiss_info"]["recall_at_10"] >= 0.95 and "hnsw" not in big["faiss"]
+    assert big["serve"]["answers"] > 0 and report["pool"]["sentences"] > 0
     text = out.read_text(encoding="utf-8")
     for heading in ("## Targets", "## 1.", "## 2.", "## 3.", "## 4.", "## 5."):
         assert heading in text

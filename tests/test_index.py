@@ -31,7 +31,8 @@ def test_round_trip_gives_identical_results(seeds, tmp_path, fake_embedder):
     ra = [(h.passage.id, round(h.score, 6)) for h in retrieve(a, q, k=5)]
     rb = [(h.passage.id, round(h.score, 6)) for h in retrieve(b, q, k=5)]
     assert ra == rb and ra
-    assert np.array_equal(np.asarray(a.sentence_vectors), np.asarray(b.sentence_vectors))
+    assert np.array_equal(a.vectors(range(43)), b.vectors(range(43)))
+    assert a.row(a.passages[7].id) == 7 and len(a.passages) == 43
 
 
 def test_files_are_plain_and_readable(seeds, tmp_path, fake_embedder):
@@ -98,7 +99,9 @@ def test_missing_index_is_reported(tmp_path):
         load_index(tmp_path / "nothing")
 
 
-@pytest.mark.parametrize("name", ["dense.faiss", "passages.jsonl", "sentences.npy", "keyword.npz"])
+@pytest.mark.parametrize(
+    "name", ["dense.faiss", "passages.jsonl", "passages.offsets.npy", "passages.ids.npy", "keyword_weights.npy"]
+)
 def test_bit_flip_is_detected(seeds, tmp_path, fake_embedder, name):
     build_index(seeds, tmp_path / "ix", embedder=fake_embedder)
     path = current_generation(tmp_path / "ix") / name
@@ -111,7 +114,7 @@ def test_bit_flip_is_detected(seeds, tmp_path, fake_embedder, name):
 
 def test_truncated_file_is_detected(seeds, tmp_path, fake_embedder):
     build_index(seeds, tmp_path / "ix", embedder=fake_embedder)
-    path = current_generation(tmp_path / "ix") / "sentences.npy"
+    path = current_generation(tmp_path / "ix") / "keyword_docs.npy"
     path.write_bytes(path.read_bytes()[:100])
     with pytest.raises(IndexCorrupt):
         load_index(tmp_path / "ix")

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import threading
+from pathlib import Path
 
 import pytest
 
-from qa import library
+from qa import library, render
 from qa.embedding import HashingEmbedder
+from qa.index import BuildReport
 from qa.library import Library, UploadError, check_upload, question_candidates, safe_filename
 from qa.records import Answer, Citation, Passage
 from qa.render import (
@@ -18,6 +21,7 @@ from qa.render import (
     answer_to_dict,
     documents_html,
     esc,
+    progress_html,
     question_html,
     status_html,
     update_html,
@@ -205,6 +209,44 @@ def test_rebuild_picks_up_files_added_by_hand(lib):
     assert report.documents == 2 and not lib.status().pending
 
 
+def test_files_added_by_hand_are_noticed_cheaply_and_indexed_in_the_background(lib, monkeypatch):
+    calls = []
+    stale = library.stale_documents
+    monkeypatch.setattr(library, "stale_documents", lambda *a: calls.append(1) or stale(*a))
+    assert lib.refresh() == [] and lib.pending() == [] and calls == []  # unchanged folder: nothing hashed
+    (lib.seeds / "manual.txt").write_text(EXTRA, encoding="utf-8")
+    assert lib.pending() == ["manual.txt"] and lib.pending() == ["manual.txt"] and len(calls) == 1  # cached
+    old = lib.index
+    assert lib.refresh() == ["manual.txt"]
+    assert lib.wait(30) and lib.index is not old and lib.pending() == []
+    a = lib.ask("松江市图书馆今年举办读书会多少场？")
+    assert a.found and a.citations[0].doc == "manual.txt"
+    (lib.seeds / "manual.txt").unlink()  # removed by hand: noticed too
+    assert lib.refresh() == ["manual.txt"] and lib.wait(30)
+    assert all(p.doc != "manual.txt" for p in lib.index.passages)
+
+
+def test_a_build_reports_its_stage_count_and_time_left(lib, tmp_path):
+    seen = []
+
+    def track(fraction, message):
+        seen.append((fraction, message, lib.progress()))
+
+    lib.add([(_upload(tmp_path, "a", EXTRA), "news.txt")], progress=track)
+    stages = [m for _, m, _ in seen]
+    assert stages[0] == "读取文档" and "计算向量" in stages and stages[-1] == "加载新索引"
+    counted = [p for _, m, p in seen if m == "计算向量"]
+    assert counted[-1].documents == ("news.txt",) and counted[-1].total > 0
+    assert all(0 < p.done <= p.total for p in counted) and counted[-1].done == counted[-1].total
+    assert [f for f, _, _ in seen] == sorted(f for f, _, _ in seen) and lib.progress() is None
+    html_out = progress_html(counted[0])
+    assert "正在索引 1 个文档：计算向量" in html_out and f"{counted[0].done}/{counted[0].total} 段" in html_out
+    assert progress_html(None) == ""
+    half = library.BuildProgress("计算向量", ("a.txt", "b.txt"), 50, 100, 10.0)
+    assert half.seconds_left == pytest.approx(10.0) and "约剩 10 秒" in progress_html(half)
+    assert "正在索引 2 个文档" in progress_html(half)
+
+
 class GatedEmbedder(HashingEmbedder):
     """Blocks document embedding until released, to hold a build open."""
 
@@ -253,9 +295,12 @@ def test_questions_use_the_previous_index_while_a_build_runs(seeds, tmp_path):
 def test_example_questions_come_from_counted_things(lib, tmp_path):
     lib.add([(_upload(tmp_path, "a", EXTRA), "news.txt")])
     pairs = question_candidates(lib.index.passages)
-    assert ("组建巾帼宣讲团开展线上线下宣讲活动多少场？", "4") in pairs
-    assert ("松江市图书馆今年举办读书会多少场？", "27") in pairs
+    assert ("松江市图书馆今年举办读书会多少场？", "27") in pairs  # has its own subject
+    # A clause without a subject ("组建…") borrows its article's headline.
+    assert ("《唱响时代主旋律》一文中，组建巾帼宣讲团开展线上线下宣讲活动多少场？", "4") in pairs
     assert all(q.endswith("？") and "多少" in q for q, _ in pairs)
+    borrowed = [i for i, (q, _) in enumerate(pairs) if "一文中，" in q]
+    assert borrowed and min(borrowed) > max(i for i, (q, _) in enumerate(pairs) if "一文中，" not in q)
     assert lib.examples(4, check=False) == [q for q, _ in pairs[:4]]
 
 
@@ -346,3 +391,142 @@ def test_answer_dict_is_json():
     d = json.loads(json.dumps(answer_to_dict(a), ensure_ascii=False))
     assert d["found"] and d["text"] == "12场" and d["citations"][0]["paragraph"] == 2
     assert set(d["citations"][0]) >= {"doc", "title", "paragraph", "quote", "start", "end", "score", "label"}
+
+
+# ------------------------------------------------------------------ honest display
+
+
+def _found(confidence: float, text: str = "12", sentence: str = PART1) -> Answer:
+    cit = _citation(PASSAGES[1], PART1)
+    return Answer(question="q", found=True, text=text, sentence=sentence, confidence=confidence,
+                  citations=[cit], text_start=sentence.find(text))
+
+
+def test_a_sure_answer_shows_the_span_big():
+    out = answer_html(_found(render.SURE), Paragraphs(PASSAGES))
+    assert 'class="qa-reply qa-found"' in out and '<div class="qa-answer">12场</div>' in out  # with its unit
+    assert "qa-conf-high" in out and "把握 高" in out and "可能的答案" not in out
+    assert answer_to_dict(_found(0.95))["level"] == "sure"
+
+
+@pytest.mark.parametrize(("confidence", "word", "cls"), [(0.69, "中", "qa-conf-mid"), (0.2, "低", "qa-conf-low")])
+def test_an_unsure_answer_is_shown_as_a_possible_answer(confidence, word, cls):
+    a = _found(confidence)
+    out = answer_html(a, Paragraphs(PASSAGES))
+    assert "qa-unsure" in out and "可能的答案" in out and "qa-answer" not in out  # no big span
+    assert f"把握 {word}" in out and cls in out and "核对原文" in out
+    assert '<div class="qa-sentence qa-maybe">第二部分有<mark>12</mark>场活动。</div>' in out
+    d = answer_to_dict(a)
+    assert d["level"] == "possible" and d["text"] == "12" and d["display"] == "12场" and a.text == "12"
+
+
+@pytest.mark.parametrize(
+    ("text", "sentence", "shown"),
+    [
+        ("186", "共办结群众诉求186件，满意率98%。", "186件"),
+        ("98", "共办结群众诉求186件，满意率98%。", "98%"),
+        ("3500", "参加读者3500人次。", "3500人次"),
+        ("1300", "开展了1300余场次，受众6万余人。", "1300余场次"),
+        ("6", "开展了1300余场次，受众6万余人。", "6万余人"),
+        ("15", "修建长约15公里的道路", "15公里"),
+        ("3.2", "销售额达到3.2亿元。", "3.2亿元"),
+        ("1300余场次", "开展了1300余场次，", "1300余场次"),  # the unit is already there
+        ("186", "处理186问题得到解决", "186"),  # a noun, not a measure word
+        ("王品皓", "工作人员王品皓说", "王品皓"),  # not a number
+    ],
+)
+def test_numbers_are_shown_with_the_unit_that_follows_them(text, sentence, shown):
+    a = Answer(question="q", found=True, text=text, sentence=sentence, confidence=0.9, text_start=sentence.find(text))
+    assert render.display_text(a) == shown and a.text == text
+
+
+ARTICLE = [
+    Passage(id="p.txt#a1.h0.0", doc="p.txt", article=1, title="青石镇<b>新闻</b>", kind="header", paragraph=0,
+            part=0, text="青石镇<b>新闻</b>", spans=((0, 14),), sentences=((0, 14),),
+            doc_title="青石日报", date="2024-05-01", source="青石日报社"),
+    Passage(id="p.txt#a1.h1.0", doc="p.txt", article=1, title="青石镇<b>新闻</b>", kind="header", paragraph=0,
+            part=0, text="本报记者 李四", spans=((16, 23),), sentences=((0, 7),)),
+    Passage(id="p.txt#a1.p1.0", doc="p.txt", article=1, title="青石镇<b>新闻</b>", kind="body", paragraph=1,
+            part=0, text="第一段讲背景。", spans=((25, 32),), sentences=((0, 7),), section="一、背景"),
+    Passage(id="p.txt#a1.c1.0", doc="p.txt", article=1, title="青石镇<b>新闻</b>", kind="caption", paragraph=0,
+            part=0, text="图为讲座现场 张三摄", spans=((34, 44),), sentences=((0, 10),)),
+    Passage(id="p.txt#a1.p2.0", doc="p.txt", article=1, title="青石镇<b>新闻</b>", kind="body", paragraph=2,
+            part=0, text=f"开场白。文化站举办讲座8场{PAYLOAD}。结尾。", spans=((46, 46 + 17 + len(PAYLOAD)),),
+            sentences=((0, 4), (4, 14 + len(PAYLOAD)), (14 + len(PAYLOAD), 17 + len(PAYLOAD))),
+            section="二、活动"),
+]
+
+
+def _article_answer() -> Answer:
+    p = ARTICLE[-1]
+    a, b = p.sentences[1]
+    quote = p.text[a:b]
+    cit = Citation(doc=p.doc, title=p.title, paragraph=2, quote=quote, start=p.start + a, end=p.start + b,
+                   score=0.9, spans=((p.start + a, p.start + b),), passage_id=p.id, kind="body",
+                   doc_title="青石日报", date="2024-05-01", source="青石日报社")
+    return Answer(question="q", found=True, text="8", sentence=quote, confidence=0.9, citations=[cit],
+                  text_start=quote.index("8"))
+
+
+def test_citations_are_labelled_by_title_date_and_source_never_the_file_name():
+    out = answer_html(_article_answer(), Paragraphs(ARTICLE))
+    summary = out[out.index("<summary>") : out.index("</summary>")]
+    text = html.unescape(re.sub(r"<[^>]+>", "", summary))
+    assert text == "[1] 青石日报 青石镇<b>新闻</b> · 第2段 2024-05-01 · 青石日报社"
+    assert "p.txt" not in html.unescape(re.sub(r"<[^>]+>", "", out))
+    bare = Citation(doc="abc123.txt", title="", paragraph=3, quote="x", start=0, end=1, score=0.1)
+    assert render.citation_where(bare) == ("abc123.txt", "", "第3段")  # nothing else exists
+    titled = Citation(doc="abc123.txt", title="标题", paragraph=3, quote="x", start=0, end=1, score=0.1)
+    assert render.citation_where(titled) == ("", "", "标题 · 第3段")
+
+
+def test_a_citation_opens_the_whole_article_with_the_quote_and_the_span_marked():
+    out = answer_html(_article_answer(), Paragraphs(ARTICLE))
+    viewer = out[out.index('<div class="qa-viewer">') :]
+    blocks = re.findall(r'<div class="(qa-v-[a-z]+)">', viewer)
+    assert blocks == ["qa-v-headline", "qa-v-byline", "qa-v-section", "qa-v-p", "qa-v-caption", "qa-v-section", "qa-v-p"]
+    assert "图为讲座现场" in viewer and "一、背景" in viewer and "第一段讲背景。" in viewer
+    # Only the quoted sentence is marked, and the span inside it, not the whole paragraph.
+    assert '开场白。<span class="qa-quote">文化站举办讲座<mark>8</mark>场&#60;script' in viewer
+    assert "</span>结尾。" in viewer and viewer.count("<mark>") == 1
+    _no_live_html(out)
+    assert "qa-cite" in render.HEAD_JS and "scrollTop" in render.HEAD_JS  # opened: scrolled to the quote
+
+
+def test_a_long_article_is_shown_around_the_quote(monkeypatch):
+    monkeypatch.setattr(render, "VIEWER_CHARS", 20)
+    out = Paragraphs(ARTICLE).article_html(_article_answer().citations[0], (7, 8))
+    assert "前略" in out and "第一段讲背景" not in out and "<mark>8</mark>" in out
+
+
+def test_api_history_is_checked_and_converted():
+    assert render.history_from_api(None) == [] and render.history_from_api([]) == []
+    [(q, a)] = render.history_from_api([["上一个问题？", "1300余场次"]])
+    assert (q, a.text, a.found) == ("上一个问题？", "1300余场次", True)
+    prev = answer_to_dict(_article_answer())
+    [(_, a)] = render.history_from_api([["问？", prev]])
+    assert a.text == "8" and a.citations[0].passage_id == "p.txt#a1.p2.0"
+    assert len(render.history_from_api([[f"问{i}", "答"] for i in range(50)])) == render.MAX_HISTORY_TURNS
+    for bad in ("问题", [["只有问题"]], [[1, "答"]], [["问", 3]]):
+        with pytest.raises(render.HistoryError, match="history"):
+            render.history_from_api(bad)
+
+
+def test_status_lines_are_clean():
+    st = library.IndexStatus("hashing:64", "2026-01-01T00:00:00+00:00", 2, 4, 45, False, ())
+    text = html.unescape(re.sub(r"<[^>]+>", " ", status_html(st)))
+    assert "2 个文档，4 篇文章，45 段" in text and "embedded" not in text and not text.strip().endswith("·")
+    report = index_report(documents=2, passages=45, embedded=2, reused=43)
+    text = html.unescape(re.sub(r"<[^>]+>", " ", update_html(library.UpdateResult(report=report))))
+    assert "索引已更新：2 个文档，45 段（新处理 2 段，沿用 43 段）" in text and "embedded" not in text
+
+
+def index_report(**kw) -> BuildReport:
+    return BuildReport(Path("ix"), "hashing:64", **kw)
+
+
+def test_documents_panel_names_the_document_by_its_title():
+    info = library.DocumentInfo("000_2575e84d6e1eb83a.txt", 3, (library.ArticleInfo(1, "唱响时代主旋律", 3),), 2048, "辽源日报")
+    out = documents_html([info])
+    assert '<span class="qa-doctitle">辽源日报</span>' in out and "000_2575e84d6e1eb83a.txt" in html.unescape(out)
+    assert "1 篇文章，3 段，2 KB" in out

@@ -193,6 +193,11 @@ class TransformerReader:
         return self.loaded[2]
 
     @property
+    def answering(self) -> dict:
+        """answer() settings chosen for this reader on dev data (see scripts/tune_answering.py)."""
+        return self.meta.get("answering") or {}
+
+    @property
     def null_threshold(self) -> float:
         return float(self.meta.get("null_threshold", 0.0))
 

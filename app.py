@@ -191,7 +191,8 @@ def build_ui(lib: Library, *, read_only: bool = False) -> gr.Blocks:
     def after_build(result: UpdateResult):
         """The result and the panels at once, then the example questions (checked: slower)."""
         yield render.update_html(result), *panels(), gr.skip()
-        yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), example_questions()
+        # The final output repeats the result, so a caller that reads only the last message sees it.
+        yield render.update_html(result), gr.skip(), gr.skip(), gr.skip(), example_questions()
 
     def upload(files: list[str] | None, replace: bool):
         pairs = [(f, Path(f).name) for f in files or []]

@@ -3,7 +3,7 @@
 Tokens come from :meth:`qa.text.Tokenizer.words`, which tokenises the folded text
 (:func:`qa.text.fold`: traditional to simplified, full-width to half-width, numbers in
 Arabic digits) of passages at index time and of questions at query time, so ``图书馆``
-finds ``圖書館`` and ``3万`` finds ``三万``.
+finds ``圖書館`` and ``5万`` finds ``五万``.
 
 Postings are kept column-wise (term -> passages), so a query touches only the
 postings of its own terms: cost grows with the matches, not the corpus.  Each posting

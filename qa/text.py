@@ -2,7 +2,7 @@
 
 The same :func:`normalize` is applied to documents and questions, so that full-width
 and half-width forms (``１３００``/``1300``, ``（``/``(``), traditional and simplified
-characters (``圖書館``/``图书馆``), Chinese and Arabic numerals (``三万``/``3万``/``30000``)
+characters (``圖書館``/``图书馆``), Chinese and Arabic numerals (``五万``/``5万``/``50000``)
 and odd whitespace match.  It is for matching only: passage text, quotes and offsets
 always stay as the source has them.
 """
@@ -117,7 +117,7 @@ def _cn_number(text: str, m: re.Match, bare: bool) -> tuple[str, int] | None:
     """The Arabic form of a Chinese-numeral match in context and where it ends, or None.
 
     A run is a number when it is an ordinal (第三), when a unit, a measure word or a date
-    part follows it (三万册, 十一月二十六日, 四千三百余名), or when it has a magnitude
+    part follows it (五万册, 十一月二十六日, 六千二百余名), or when it has a magnitude
     (两千); ``bare`` also accepts a run that ends the text (for :func:`parse_number`).
     """
     run, start = m.group("cn"), m.start("cn")
@@ -149,8 +149,8 @@ def _cn_number(text: str, m: re.Match, bare: bool) -> tuple[str, int] | None:
 
 
 def fold_numbers(text: str, *, bare: bool = False) -> str:
-    """Write numbers in Arabic digits: ``三万册`` → ``30000册``, ``3万`` → ``30000``,
-    ``百分之十八`` → ``18%``, ``二〇二五年十一月二十六日`` → ``2025年11月26日``.
+    """Write numbers in Arabic digits: ``五万册`` → ``50000册``, ``5万`` → ``50000``,
+    ``百分之二十七`` → ``27%``, ``二〇二五年十一月二十六日`` → ``2025年11月26日``.
 
     Chinese numerals are converted only where they are numbers (see :func:`_cn_number`),
     so words such as 一起, 一些, 万一, 十分, 三明治 or 一带一路 stay as they are.
@@ -193,8 +193,8 @@ _NUMBER_AT_START = re.compile(r"^(?:第|约|近|共|计|达|逾|超过|大约|�
 def parse_number(text: str) -> float | None:
     """The value of the number that ``text`` starts with, in any notation, or None.
 
-    ``"1300余场次"`` → 1300, ``"三万"`` → 30000, ``"3万"`` → 30000, ``"百分之十八"`` and
-    ``"18%"`` → 18, ``"二〇二五年"`` → 2025, ``"１２"`` → 12; ``"一起"`` and ``"十分"`` → None.
+    ``"1300余场次"`` → 1300, ``"五万"`` → 50000, ``"5万"`` → 50000, ``"百分之二十七"`` and
+    ``"27%"`` → 27, ``"二〇二五年"`` → 2025, ``"１２"`` → 12; ``"一起"`` and ``"十分"`` → None.
     """
     t = re.sub(r"(?<=\d),(?=\d{3})", "", fold_numbers(text.strip(), bare=True))
     m = _NUMBER_AT_START.match(t)

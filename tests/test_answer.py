@@ -85,7 +85,7 @@ def test_unanswerable_questions_are_refused(real_index, real_reader, question):
 
 
 def test_read_a_pasted_paragraph_with_the_real_reader(real_reader):
-    text = "据介绍，今年图书馆新增藏书三万册，举办读书会12场。\n\n馆长王明说，明年将开放夜间阅览室。"
+    text = "据介绍，今年图书馆新增藏书五万册，举办读书会12场。\n\n馆长王明说，明年将开放夜间阅览室。"
     a = read("图书馆举办了多少场读书会？", text, reader=real_reader)
     assert a.found and a.text in ("12", "12场")  # the reader often leaves the measure word out
     c = a.citations[0]
@@ -95,6 +95,6 @@ def test_read_a_pasted_paragraph_with_the_real_reader(real_reader):
 @pytest.mark.xfail(strict=True, reason="known weakness: the reader's calibrated confidence for 王明 is 0.25, "
                    "below read()'s 0.5, so it says the text does not answer")
 def test_read_finds_a_person_in_the_second_paragraph(real_reader):
-    text = "据介绍，今年图书馆新增藏书三万册，举办读书会12场。\n\n馆长王明说，明年将开放夜间阅览室。"
+    text = "据介绍，今年图书馆新增藏书五万册，举办读书会12场。\n\n馆长王明说，明年将开放夜间阅览室。"
     a = read("谁是图书馆馆长？", text, reader=real_reader)
     assert a.found and a.text == "王明" and a.citations[0].paragraph == 2

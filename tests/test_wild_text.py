@@ -22,17 +22,17 @@ def test_full_width_forms_fold():
 @pytest.mark.parametrize(
     ("text", "folded"),
     [
-        ("三万册", "30000册"),
-        ("四千三百余名", "4300余名"),
-        ("百分之十八", "18%"),
-        ("百分之十八点五", "18.5%"),
+        ("五万册", "50000册"),
+        ("六千二百余名", "6200余名"),
+        ("百分之二十七", "27%"),
+        ("百分之二十七点五", "27.5%"),
         ("二〇二五年", "2025年"),
         ("二零二五年十一月二十六日", "2025年11月26日"),
         ("十一月二十六日", "11月26日"),
         ("两千", "2000"),
         ("两千多人", "2000多人"),
         ("３万", "30000"),
-        ("3万册", "30000册"),
+        ("5万册", "50000册"),
         ("1.5万人", "15000人"),
         ("6万余人", "60000余人"),
         ("三点五亿元", "350000000元"),
@@ -58,15 +58,15 @@ def test_words_made_of_numeral_characters_stay(text):
 
 
 def test_notations_fold_to_the_same_form():
-    assert fold("三万册") == fold("3万册") == fold("30000册")
+    assert fold("五万册") == fold("5万册") == fold("50000册")
     assert fold("二〇二五年") == fold("2025年")
-    assert fold("百分之十八") == fold("18%")
+    assert fold("百分之二十七") == fold("27%")
 
 
 @pytest.mark.parametrize(
     ("text", "value"),
     [
-        ("1300余场次", 1300.0), ("三万", 30000.0), ("3万", 30000.0), ("百分之十八", 18.0), ("18%", 18.0),
+        ("1300余场次", 1300.0), ("五万", 50000.0), ("5万", 50000.0), ("百分之二十七", 27.0), ("27%", 27.0),
         ("二〇二五年", 2025.0), ("１２", 12.0), ("两千", 2000.0), ("一", 1.0), ("1,300人", 1300.0),
         ("约3.5万", 35000.0), ("第四届", 4.0), ("一起", None), ("十分", None), ("abc", None), ("", None),
     ],
@@ -76,7 +76,7 @@ def test_parse_number(text, value):
 
 
 def test_fold_is_idempotent():
-    for t in ["臺北三萬冊", "二〇二五年十一月", "百分之十八点五", "一起去看3万人"]:
+    for t in ["臺北五萬冊", "二〇二五年十一月", "百分之二十七点五", "一起去看5万人"]:
         assert fold(fold(t)) == fold(t)
 
 
@@ -84,8 +84,8 @@ def test_fold_is_idempotent():
 
 DOCS = [
     "臺北市立圖書館今年舉辦讀書會十二場，參加讀者三萬人次。",
-    "辽源市图书馆二〇二五年藏书达到三万册。",
-    "龙山区开展宣讲，百分之十八的群众参加了活动。",
+    "辽源市图书馆二〇二五年藏书达到五万册。",
+    "龙山区开展宣讲，百分之二十七的群众参加了活动。",
 ]
 
 
@@ -103,8 +103,8 @@ def keyword():
         ("台北市立图书馆举办了多少场读书会？", 0),  # simplified question, traditional document
         ("遼源市圖書館藏書多少冊？", 1),  # traditional question, simplified document
         ("2025年藏书多少？", 1),
-        ("藏书3万册", 1),
-        ("18%的群众", 2),
+        ("藏书5万册", 1),
+        ("27%的群众", 2),
         ("参加读者30000人次", 0),
     ],
 )
@@ -117,10 +117,10 @@ def test_passage_text_is_never_folded():
     from qa.chunking import chunk_document
     from qa.documents import parse_text
 
-    text = "圖書館概況\n\n臺北市立圖書館藏書三萬冊。\n"
+    text = "圖書館概況\n\n臺北市立圖書館藏書五萬冊。\n"
     passages = chunk_document(parse_text(text, "t.txt"))
     body = [p for p in passages if p.kind == "body"][0]
-    assert body.text == "臺北市立圖書館藏書三萬冊。"
+    assert body.text == "臺北市立圖書館藏書五萬冊。"
     assert text[body.start : body.end] == body.text
 
 

@@ -16,7 +16,6 @@ is what "not found" and the calibrated probability are computed from.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..index import _sha256_file as _sha256
 from . import windows as W
 
 FORMAT = "qa-reader/1"
@@ -53,14 +53,6 @@ class SpanScore:
     @property
     def margin(self) -> float:
         return self.score - self.null
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def base_model_folder() -> Path:

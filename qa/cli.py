@@ -9,12 +9,13 @@ import sys
 from pathlib import Path
 
 from . import config
+from .vectorstore import STORE_HELP, StoreError
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
     from .index import build_index
 
-    report = build_index(args.seeds, args.index, model=args.model, progress=not args.quiet)
+    report = build_index(args.seeds, args.index, model=args.model, progress=not args.quiet, store=args.store)
     print(report.summary())
     if report.unchanged:
         print("index is up to date: nothing re-embedded")
@@ -126,7 +127,11 @@ def _cmd_train_reader(args: argparse.Namespace) -> int:
         epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, negatives=args.negatives, oversample=over,
         seed=args.seed, bf16=not args.no_bf16, max_minutes=args.max_minutes, threads=args.threads,
         eval_every=args.eval_every, limit=args.limit, max_len=args.max_len, stride=args.stride,
+        init=str(args.init) if args.init else "", dev_limit=args.dev_limit,
     )
+    if args.init and not (args.init / "meta.json").is_file():
+        print(f"error: --init {args.init} is not a reader folder (no meta.json)", file=sys.stderr)
+        return 2
     try:
         train(args.data, args.out, cfg)
     except MRCDataError as exc:
@@ -145,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     pi.add_argument("--index", type=Path, default=config.index_dir(), help="index folder (env QA_INDEX)")
     pi.add_argument("--model", default=None, help="sentence-transformers model name or path (env QA_MODEL)")
     pi.add_argument("--quiet", action="store_true", help="no progress bar")
+    pi.add_argument("--store", default=None, help=f"where vectors live: {STORE_HELP}; default: as the current index, else faiss")
     pi.set_defaults(func=_cmd_index)
 
     pa = sub.add_parser("ask", help="answer one question")
@@ -181,6 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     pb.add_argument("--repeats", type=int, default=5)
     pb.add_argument("--json", type=Path, default=None)
     pb.add_argument("--out", type=Path, default=None, help="markdown report path (default: print)")
+    pb.add_argument("--sections", default=None,
+                    help="comma-separated subset of build,answer,cold_start,scale,store (default: all)")
     pb.set_defaults(func=_cmd_bench)
 
     pt = sub.add_parser("train-reader", help="fine-tune the extractive reader on SQuAD-format files")
@@ -198,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     pt.add_argument("--eval-every", type=int, default=0, help="steps between dev evaluations (0: each epoch)")
     pt.add_argument("--limit", type=int, default=0, help="questions per split (smoke test)")
+    pt.add_argument("--init", type=Path, default=None, help="continue from this reader folder (e.g. qa/reader/shipped)")
+    pt.add_argument("--dev-limit", type=int, default=600, help="dev questions for the learning curve")
     pt.add_argument("--no-bf16", action="store_true", help="train in float32 (bfloat16 autocast is the default)")
     pt.set_defaults(func=_cmd_train_reader)
     return p
@@ -215,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     try:
         return args.func(args)
-    except (DocumentError, EmbeddingError, QuestionSetError, IndexError_, MRCDataError, ReaderError) as exc:
+    except (DocumentError, EmbeddingError, QuestionSetError, IndexError_, MRCDataError, ReaderError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

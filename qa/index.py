@@ -55,6 +55,14 @@ from .keyword import KeywordIndex
 from .records import Passage
 from .store import PassageStore, write_passages
 from .text import TOKENIZER_VERSION, Tokenizer, corpus_terms
+from .vectorstore import (
+    MilvusVectors,
+    StoreError,
+    StoreSpec,
+    drop_old_collections,
+    generation_collection,
+    parse_store,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +78,7 @@ IVF_CODE = "SQ8"  # faiss index_factory code: SQ8 = 1 byte per dimension (PQ48 e
 IVF_TRAIN = 64  # training vectors per inverted list (faiss asks for 39 to 256)
 RECALL_K, RECALL_TARGET, RECALL_QUERIES = 10, 0.95, 200
 QUERY_NOISE = 0.5  # recall queries: stored vectors plus Gaussian noise of this norm, renormalised
+FAISS_STORE = StoreSpec("faiss")
 EMBED_BATCH = BATCH_SIZE  # texts per model call, longest first (see qa/embedding.py)
 
 
@@ -365,20 +374,27 @@ def load_index(
             f"not {embedder.name} ({embedder.fingerprint}): rebuild it with this model or query it with its own"
         )
     faiss_info = meta.get("faiss", {})
+    dense_info = meta.get("dense") or {"backend": "faiss"}
     try:
         passages = PassageStore(folder)
-        dense = faiss.read_index(str(folder / "dense.faiss"))
+        if dense_info["backend"] == "milvus":
+            dense = MilvusVectors.open(dense_info, int(meta["model"]["dim"]))
+        else:
+            dense = faiss.read_index(str(folder / "dense.faiss"))
         vectors = np.load(folder / "vectors.npy", mmap_mode="r") if "vectors.npy" in meta.get("files", {}) else None
         keyword = KeywordIndex.load(folder, meta["bm25"]["k1"], meta["bm25"]["b"])
         words = (folder / "userdict.txt").read_text(encoding="utf-8").split("\n")
         if "nprobe" in faiss_info:
             faiss.extract_index_ivf(dense).nprobe = int(faiss_info["nprobe"])
+    except StoreError as exc:
+        raise IndexCorrupt(str(exc)) from exc
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise IndexCorrupt(f"{folder}: cannot read the index ({type(exc).__name__}: {exc}): rebuild it") from exc
     dim = meta["model"]["dim"]
     problems = []
     if dense.ntotal != len(passages) or dense.d != dim:
-        problems.append(f"dense.faiss has {dense.ntotal}x{dense.d} vectors for {len(passages)}x{dim}")
+        where = "dense.faiss" if dense_info["backend"] == "faiss" else f"Milvus collection {dense.collection}"
+        problems.append(f"{where} has {dense.ntotal}x{dense.d} vectors for {len(passages)}x{dim}")
     if vectors is not None and vectors.shape != (len(passages), dim):
         problems.append(f"vectors.npy is {vectors.shape}, expected {(len(passages), dim)}")
     if keyword.n_docs != len(passages):
@@ -544,6 +560,7 @@ def build_index(
     settings: ChunkSettings | None = None,
     progress: bool = False,
     compress_limit: int = COMPRESS_LIMIT,
+    store: str | StoreSpec | None = None,
     _crash_after: str | None = None,
 ) -> BuildReport:
     """Build or update the index of every document in ``seeds_dir`` into ``index_dir``.
@@ -551,7 +568,9 @@ def build_index(
     Only documents whose content changed are chunked and embedded again; a different
     model or chunker rebuilds everything.  Unreadable files are skipped and listed in
     the report.  Above ``compress_limit`` passages the vectors are stored as IVF codes
-    (see :func:`_make_faiss`).  ``_crash_after`` is a fault-injection hook for tests.
+    (see :func:`_make_faiss`).  ``store`` says where vectors live (see :mod:`qa.vectorstore`;
+    default: where the current index keeps them, else FAISS files).  ``_crash_after`` is a
+    fault-injection hook for tests.
     """
     t0 = time.perf_counter()
     seeds_dir, root = Path(seeds_dir).resolve(), Path(index_dir)
@@ -560,6 +579,7 @@ def build_index(
     _check_writable(root)
     report = BuildReport(root, embedder.name)
     with build_lock(root):
+        spec = store if isinstance(store, StoreSpec) else parse_store(store) if store else _current_store(root)
         prev = _previous(root, embedder.fingerprint, settings.to_json())
         prev_docs: dict[str, tuple[str, list[int]]] = {}
         by_hash: dict[str, str] = {}
@@ -621,6 +641,7 @@ def build_index(
                 and prev.meta.get("seeds_dir") == str(seeds_dir)
                 and prev.meta.get("bm25") == BM25_META
                 and prev.meta.get("skipped", {}) == unreadable
+                and _store_of(prev.meta) == spec
             ):
                 report.unchanged = True
 
@@ -674,8 +695,10 @@ def build_index(
                 "skipped": unreadable,
                 "documents": _documents_meta(parts),
             }
+            keep = {(prev.meta.get("dense") or {}).get("generation_collection", "")} if prev is not None else set()
             _write_generation(
-                root, meta, passages, passage_vectors, keyword, words, _crash_after, compress_limit=compress_limit
+                root, meta, passages, passage_vectors, keyword, words, _crash_after,
+                compress_limit=compress_limit, store=spec, keep_collections=keep,
             )
         report.documents = len(parts)
         report.articles = sum(p.articles for p in parts)
@@ -718,11 +741,16 @@ def _write_generation(
     crash_after: str | None,
     *,
     compress_limit: int = COMPRESS_LIMIT,
+    store: StoreSpec = FAISS_STORE,
+    keep_collections: frozenset[str] | set[str] = frozenset(),
 ) -> None:
     """Write a new generation folder, then point ``CURRENT`` at it (the old one is removed).
 
-    Sets ``meta["faiss"]`` (the FAISS index chosen and, for IVF, its measured recall) and
-    ``meta["files"]`` (checksums).
+    Sets ``meta["faiss"]`` (the FAISS index chosen and, for IVF, its measured recall),
+    ``meta["dense"]`` (where the vectors are) and ``meta["files"]`` (checksums).  With a
+    Milvus store the vectors go to a new collection of this generation instead of
+    ``dense.faiss``; the collection of the generation replaced is kept for readers still
+    holding it, older ones are dropped.
     """
     import faiss
 
@@ -734,19 +762,24 @@ def _write_generation(
         files = write_passages(tmp, passages)
         if crash_after == "passages":
             os._exit(17)
-        # Written by Python, not faiss.write_index: on a full disk faiss raises RuntimeError,
-        # or only prints a warning when the failure comes at close, leaving a truncated file.
-        dense, faiss_info = _make_faiss(passage_vectors, compress_limit=compress_limit)
-        with open(tmp / "dense.faiss", "wb") as f:
-            f.write(faiss.serialize_index(dense))
-        files.append("dense.faiss")
+        if store.kind == "milvus":
+            _, dense_info = MilvusVectors.create(store, generation_collection(store, name), passage_vectors)
+            faiss_info: dict = {}
+        else:
+            # Written by Python, not faiss.write_index: on a full disk faiss raises RuntimeError,
+            # or only prints a warning when the failure comes at close, leaving a truncated file.
+            dense, faiss_info = _make_faiss(passage_vectors, compress_limit=compress_limit)
+            with open(tmp / "dense.faiss", "wb") as f:
+                f.write(faiss.serialize_index(dense))
+            files.append("dense.faiss")
+            dense_info = store.to_json()
         if "nprobe" in faiss_info:  # codes can't be decoded exactly: keep the vectors for the next build
             np.save(tmp / "vectors.npy", np.ascontiguousarray(passage_vectors, dtype=np.float32))
             files.append("vectors.npy")
         files += keyword.save(tmp)
         (tmp / "userdict.txt").write_text("\n".join(words), encoding="utf-8")
         files.append("userdict.txt")
-        meta = dict(meta, faiss=faiss_info, files={f: _sha256_file(tmp / f) for f in files})
+        meta = dict(meta, faiss=faiss_info, dense=dense_info, files={f: _sha256_file(tmp / f) for f in files})
         meta["meta_sha256"] = _meta_digest(meta)
         if crash_after == "files":
             os._exit(17)
@@ -763,7 +796,28 @@ def _write_generation(
         shutil.rmtree(tmp, ignore_errors=True)
         reason = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
         raise IndexError_(f"cannot write the index to {root}: {reason}") from exc
+    except StoreError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise IndexError_(str(exc)) from exc
     _remove_leftovers(root, name)
+    if store.kind == "milvus":
+        drop_old_collections(store, {generation_collection(store, name), *keep_collections})
+
+
+def _store_of(meta: dict) -> StoreSpec:
+    d = meta.get("dense") or {}
+    if d.get("backend") == "milvus":
+        return StoreSpec("milvus", d["uri"], d["collection"])
+    return StoreSpec("faiss")
+
+
+def _current_store(root: Path) -> StoreSpec:
+    """Where the current index keeps its vectors (FAISS when there is none or it is unreadable)."""
+    try:
+        meta = json.loads((current_generation(root) / "meta.json").read_text(encoding="utf-8"))
+        return _store_of(meta)
+    except (IndexError_, OSError, ValueError, KeyError, TypeError):
+        return StoreSpec("faiss")
 
 
 def _remove_leftovers(root: Path, live: str) -> None:

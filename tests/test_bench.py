@@ -64,6 +64,27 @@ def test_bench_smoke(seeds, tmp_path, tiny_reader_dir, monkeypatch):
     assert big["faiss_info"]["recall_at_10"] >= 0.95 and "hnsw" not in big["faiss"]
     assert big["serve"]["answers"] > 0 and report["pool"]["sentences"] > 0
     text = out.read_text(encoding="utf-8")
-    for heading in ("## Targets", "## 1.", "## 2.", "## 3.", "## 4.", "## 5."):
+    for heading in ("## Targets", "## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## 6."):
         assert heading in text
     assert "old report" not in text and text.rstrip().endswith("hand-written notes")
+    store = report["store"]  # FAISS vs milvus-lite over the same vectors, same reader
+    assert store["questions"] > 100 and store["milvus"]["backend"] == "milvus"
+    assert store["identical_answers"] >= 0.98 and store["identical_top_hits"] >= 0.98
+
+
+def test_bench_sections(seeds, tmp_path, tiny_reader_dir, monkeypatch, capsys):
+    import qa.answering
+    from qa.reader import TransformerReader
+
+    monkeypatch.setattr(qa.answering, "_reader", TransformerReader(tiny_reader_dir))
+    js = tmp_path / "bench.json"
+    args = argparse.Namespace(sizes="200", index=tmp_path / "ix", seeds=seeds, repeats=1, json=js, out=None,
+                              model="hashing", sections="answer")
+    assert run_bench(args) == 0
+    report = json.loads(js.read_text(encoding="utf-8"))
+    assert report["sections"] == ["answer"] and "build" not in report and report["scale"] == []
+    text = capsys.readouterr().out
+    assert "## 2." in text and "## 1." not in text and "--sections answer" in text
+    args.sections = "answer,speed"
+    assert run_bench(args) == 2
+    assert "unknown bench section speed" in capsys.readouterr().err

@@ -41,6 +41,7 @@ class TrainConfig:
     eval_every: int = 0  # steps between dev evaluations (0 = once per epoch)
     dev_limit: int = 600  # dev questions used for the learning curve
     limit: int = 0  # use only this many questions per split (a smoke test of the whole command)
+    init: str = ""  # start from this reader folder instead of the bare base encoder
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,8 @@ class Feature:
 def features(tok, examples: list[MRCExample], cfg: TrainConfig, rng: random.Random) -> list[Feature]:
     """Labelled windows: the answer's token span, or (0, 0) when the window has no answer."""
     pos: list[Feature] = []
-    neg: list[Feature] = []
+    neg: list[Feature] = []  # windows of unanswerable questions: hard, question-specific negatives
+    off: list[Feature] = []  # windows of answerable questions that miss the answer
     B = 256
     for b in range(0, len(examples), B):
         chunk = examples[b : b + B]
@@ -66,12 +68,16 @@ def features(tok, examples: list[MRCExample], cfg: TrainConfig, rng: random.Rand
                 if label is not None:
                     break
             if label is None:
-                neg.append(Feature(w.input_ids, 0, 0))
+                (neg if ex.impossible else off).append(Feature(w.input_ids, 0, 0))
             else:
                 pos.append(Feature(w.input_ids, label[0], label[1]))
     rng.shuffle(neg)
+    rng.shuffle(off)
+    # Half of the no-answer budget goes to unanswerable questions when there are enough:
+    # they teach the null score what a plausible but wrong paragraph looks like.
     keep = int(cfg.negatives * len(pos))
-    return pos + neg[:keep]
+    hard = min(len(neg), keep // 2 if off else keep)
+    return pos + neg[:hard] + (off + neg[hard:])[: keep - hard]
 
 
 def _file_sha(path: Path) -> str:
@@ -206,7 +212,7 @@ def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print) -> dict:
     import torch
     from tqdm import tqdm
 
-    from .model import BASE_E5, TransformerReader, base_model_folder, new_qa_model, save_shipped
+    from .model import BASE_E5, TransformerReader, base_model_folder, load_shipped, new_qa_model, save_shipped
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -219,7 +225,11 @@ def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print) -> dict:
     if cfg.limit:
         splits = {k: random.Random(cfg.seed).sample(v, min(cfg.limit, len(v))) for k, v in splits.items()}
     base = base_model_folder()
-    model = new_qa_model(base)
+    init_meta: dict = {}
+    if cfg.init:
+        model, _, init_meta = load_shipped(Path(cfg.init))
+    else:
+        model = new_qa_model(base)
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(base))
@@ -316,6 +326,8 @@ def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print) -> dict:
         "data": [{"file": f.name, "sha256": _file_sha(f), "questions": sum(1 for e in splits["train"] + dev + splits["test"] if e.source == f.stem)} for f in files],
         "split": {"method": "by article, sha256 buckets (qa.reader.data)", "train": len(splits["train"]), "dev": len(dev), "test": len(splits["test"])},
         "train_windows": len(feats),
+        **({"init": {"folder": cfg.init, "sha256": init_meta.get("sha256", {}), "steps": init_meta.get("steps"),
+                     "train_minutes": init_meta.get("train_minutes")}} if cfg.init else {}),
         "steps": step,
         "stopped_early": stopped_early,
         "train_minutes": round(train_minutes, 1),

@@ -244,3 +244,25 @@ def test_split_is_by_article_and_translations_follow_their_source(tmp_path):
     english = [e for e in paired if e.source == "small-en"]
     assert len(english) == 180 and english[0].question == "What?" and "文章" in english[0].context
     assert sum(len(v) for v in split_examples(paired).values()) == len(paired)
+
+
+def test_training_windows_take_half_their_negatives_from_unanswerable_questions(tiny):
+    import random
+
+    from qa.reader.data import MRCExample
+    from qa.reader.train import TrainConfig, features
+
+    _, tok, _ = tiny.loaded
+    ctx = "辽源市开展宣讲活动一千三百余场次，群众参与热情高。" * 8
+    answerable = [MRCExample(f"a{i}", "s", "art", ctx, "开展了多少场次？", (("一千三百余场次", 9),)) for i in range(6)]
+    impossible = [MRCExample(f"u{i}", "s", "art", ctx, "谁主持了会议？", ()) for i in range(6)]
+    cfg = TrainConfig(max_len=48, stride=16, negatives=1.0)
+    feats = features(tok, answerable + impossible, cfg, random.Random(0))
+    pos = [f for f in feats if f.start > 0]
+    neg = [f for f in feats if f.start == 0]
+    assert pos and len(neg) == len(pos)  # negatives = 1.0: one no-answer window per answer window
+    question_ids = tok("谁主持了会议？", add_special_tokens=False)["input_ids"]
+    from_unanswerable = [f for f in neg if list(f.input_ids[1 : 1 + len(question_ids)]) == question_ids]
+    assert len(from_unanswerable) == len(neg) // 2
+    none = features(tok, answerable + impossible, TrainConfig(max_len=48, stride=16, negatives=0.0), random.Random(0))
+    assert all(f.start > 0 for f in none) and len(none) == len(pos)

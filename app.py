@@ -27,6 +27,8 @@ from qa.library import Library, UpdateResult  # noqa: E402
 from qa.records import Answer  # noqa: E402
 
 TITLE = "文档问答"
+# Gradio's login page follows the browser's language (用户名 / 密码 in a Chinese browser); this is ours.
+AUTH_MESSAGE = "请登录（用户名和密码由管理员提供）。"
 HISTORY_TURNS = 5  # previous (question, answer) pairs given to follow-ups
 INDEX_WAIT_S = 90.0  # a question waits this long for new documents to be indexed, then uses the old index
 TICK_S = 0.5  # how often a running build's progress is shown
@@ -326,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.queue(default_concurrency_limit=1).launch(
         server_name=args.host, server_port=args.port, max_file_size=MAX_DOCUMENT_BYTES, theme=theme,
         css=render.CSS, head=render.HEAD_JS, footer_links=["api"], ssr_mode=False, quiet=True,
-        auth=users or None, auth_message="请登录（用户名和密码由管理员提供）。" if users else None,
+        auth=users or None, auth_message=AUTH_MESSAGE if users else None,
     )
     return 0
 

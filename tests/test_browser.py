@@ -329,3 +329,75 @@ def test_chat_citations_documents_and_literal_html(driver, server, tmp_path):
         f"page load to first answer: {page_to_answer:.1f} s\napp start to first answer: {server.first_answer_seconds:.1f} s\n",
         encoding="utf-8",
     )
+
+
+@pytest.fixture
+def zh_driver():
+    """A second browser whose language is Chinese, as an editor's would be."""
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium / chromium-driver not installed; the browser test must run in CI")
+        pytest.skip("chromium / chromium-driver not installed")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="chromium-profile-zh-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in [*FLAGS, f"--user-data-dir={profile}", "--lang=zh-CN"]:
+        options.add_argument(flag)
+    options.add_experimental_option("prefs", {"intl.accept_languages": "zh-CN,zh"})
+    d = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    d.set_page_load_timeout(WAIT)
+    yield d
+    d.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def test_login_page_in_a_chinese_browser(zh_driver, seeds, tmp_path):
+    """With --users the app opens on Gradio's login page: in Chinese for a Chinese browser, with the
+    app's own message; a wrong password is refused and the right one opens the chat."""
+    from app_server import free_port
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    import app
+    from qa.embedding import HashingEmbedder
+    from qa.library import Library
+
+    lib = Library(seeds, tmp_path / "ix", embedder=HashingEmbedder(64))
+    lib.open()
+    demo = app.build_ui(lib)
+    port = free_port()
+    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                        auth=[("editor", "pw")], auth_message=app.AUTH_MESSAGE, ssr_mode=False, css=app.render.CSS)
+    d = zh_driver
+    try:
+        d.get(f"http://127.0.0.1:{port}/")
+        _wait(d, lambda d: "用户名" in _page_text(d) and "密码" in _page_text(d))
+        assert app.AUTH_MESSAGE in _page_text(d)
+        _both(d, "11-login-zh")
+        fields = _css(d, "input")
+        user = next(f for f in fields if f.get_attribute("type") != "password")
+        pw = next(f for f in fields if f.get_attribute("type") == "password")
+        user.send_keys("editor")
+        pw.send_keys("wrong")
+        d.find_elements(By.CSS_SELECTOR, "button")[-1].click()
+        _wait(d, lambda d: "用户名" in _page_text(d) and len(_page_text(d)) > 0 and "对话" not in _page_text(d))
+        time.sleep(1.0)
+        assert "对话" not in _page_text(d)  # still the login page
+        _shot(d, "12-login-refused")
+        wrong = _page_text(d)
+        assert "凭据不正确" in wrong  # Gradio's refusal, in Chinese too
+        for field, value in zip(_css(d, "input"), ("editor", "pw")):
+            field.send_keys(Keys.CONTROL, "a")
+            field.send_keys(Keys.BACKSPACE)
+            field.send_keys(value)
+        d.find_elements(By.CSS_SELECTOR, "button")[-1].click()
+        try:
+            _wait(d, lambda d: "对话" in _page_text(d) and app.TITLE in _page_text(d), timeout=60)
+        except Exception:
+            _shot(d, "13-login-failed")
+            raise AssertionError(f"no chat after logging in; before: {wrong!r}; now: {_page_text(d)!r}") from None
+    finally:
+        demo.close()

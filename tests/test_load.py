@@ -4,9 +4,10 @@
   no errors, and every answer is the one the same question got when asked alone first.
   The latencies (p50, p95) and the wall time are printed and saved to
   ``test-artifacts/load.json``; there are no timing thresholds.
-- The index is rebuilt through the app's own "Rebuild index" event while a client keeps
-  asking: until the new index is swapped in every answer is the old index's answer (and
-  answers keep coming while the build runs); afterwards the new document is answered.
+- A document is dropped into the seeds folder while a client keeps asking and the app's own
+  "Rebuild index" event runs: every question asked after that waits for the document to be
+  indexed and is answered from the new index, with no errors; the new document answers its
+  question.
 """
 
 from __future__ import annotations
@@ -172,15 +173,17 @@ class Asked:
     sig: tuple
 
 
-@pytest.mark.skip(reason="needs rework: /ask now notices the changed seeds folder itself and waits for the "
-                  "refreshed index, so no answer overlaps the explicit rebuild this test times")
-def test_rebuild_while_answering_keeps_the_old_index_until_the_swap(app):
+def test_a_document_added_while_answering_is_answered_from_by_the_next_question(app):
+    """/ask notices a changed seeds folder and waits for it to be indexed, while the app's own
+    "Rebuild index" event runs beside it: no errors, never an old answer once the document is
+    in the folder, and the new document answers its question."""
     client = _client(app.url)
     questions = QUESTIONS[:10]
     rounds = [q for pair in zip([MARKER] * len(questions), questions) for q in pair]  # the marker every other time
     old = {q: _sig(_ask(client, q)) for q in [MARKER, *questions]}
+    assert not old[MARKER][0] or old[MARKER][2] != NEW_DOC
 
-    (app.seeds / NEW_DOC).write_text(NEW_TEXT, encoding="utf-8")  # the rebuild has a document to add
+    (app.seeds / NEW_DOC).write_text(NEW_TEXT, encoding="utf-8")
     asked: list[Asked] = []
     errors: list[str] = []
     stop = threading.Event()
@@ -203,9 +206,8 @@ def test_rebuild_while_answering_keeps_the_old_index_until_the_swap(app):
     worker = threading.Thread(target=keep_asking, daemon=True)
     worker.start()
     deadline = time.perf_counter() + TIMEOUT
-    while len(asked) < 4 and time.perf_counter() < deadline:  # asking is under way before the rebuild
+    while len(asked) < 2 and time.perf_counter() < deadline:
         time.sleep(0.05)
-    t0 = time.perf_counter()
     success, outputs = _run_ui_event(app.url, client.config, "rebuild")
     t1 = time.perf_counter()
     while sum(a.start > t1 for a in asked) < 4 and worker.is_alive() and time.perf_counter() < deadline:
@@ -213,35 +215,13 @@ def test_rebuild_while_answering_keeps_the_old_index_until_the_swap(app):
     stop.set()
     worker.join(TIMEOUT)
     assert not worker.is_alive()
-    # The asking client's questions notice the new document too (the seeds folder is watched), so
-    # either the rebuild or a question's refresh swaps in the new index; the order checks below hold for both.
+    # Either the rebuild or a question's own refresh indexed the document first.
     assert success and ("索引已更新" in outputs[0] or "索引已是最新" in outputs[0]), outputs[:1]
     assert errors == [], errors[:5]
 
     new = {q: _sig(_ask(client, q)) for q in old}
     assert new[MARKER][0] and "27" in new[MARKER][1] and new[MARKER][2] == NEW_DOC, new[MARKER]
-    assert old[MARKER] != new[MARKER]
-
-    # The marker tells which index answered: old ones, then new ones, never back.
-    marks = [a for a in asked if a.question == MARKER]
-    assert all(a.sig in (old[MARKER], new[MARKER]) for a in marks)
-    kinds = [a.sig == new[MARKER] for a in marks]
-    assert kinds == sorted(kinds), "an answer from the old index after one from the new index"
-    last_old = max((i for i, a in enumerate(asked) if a.question == MARKER and a.sig == old[MARKER]), default=-1)
-    first_new = min((i for i, a in enumerate(asked) if a.question == MARKER and a.sig == new[MARKER]), default=None)
-    assert first_new is not None, "the asking client never got an answer from the new index"
-    for i, a in enumerate(asked):
-        if i <= last_old:
-            assert a.sig == old[a.question], (i, a)  # before the swap: the old index's answer
-        elif i >= first_new:
-            assert a.sig == new[a.question], (i, a)
-        else:
-            assert a.sig in (old[a.question], new[a.question]), (i, a)
-    assert all(a.sig == new[a.question] for a in asked if a.start > t1)
-
-    # Questions were answered, from the old index, while the build ran (not held until it ended).
-    during = [a for a in marks if a.start >= t0 and a.end <= t1 and a.sig == old[MARKER]]
-    print(f"\nrebuild: {t1 - t0:.1f} s; {len([a for a in asked if a.start >= t0 and a.end <= t1])} answers "
-          f"during it ({len(during)} markers from the old index); {len(asked)} answers in all")
-    assert len(during) >= 3, (t1 - t0, [(round(a.start - t0, 2), round(a.end - t0, 2), a.sig) for a in marks])
+    assert len(asked) >= 6
+    stale = [(round(a.start - t1, 2), a.question, a.sig) for a in asked if a.sig != new[a.question]]
+    assert stale == [], stale[:5]  # every question asked after the file appeared saw it
     _no_tracebacks(app.log)

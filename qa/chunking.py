@@ -25,8 +25,9 @@ class ChunkSettings:
     # (XLM-R pieces cover one or more characters each).
     max_chars: int = 400
     # bump when sentence splitting, passage cutting or document structure changes
-    # (3: wrapped lines, Markdown lists/tables/code, section paths, citation metadata)
-    version: int = 3
+    # (3: wrapped lines, Markdown lists/tables/code, section paths, citation metadata;
+    # 4: Markdown table rows carry their header row)
+    version: int = 4
 
     def to_json(self) -> dict:
         return asdict(self)

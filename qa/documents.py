@@ -739,11 +739,17 @@ def _raw_blocks(text: str, markdown: bool = False) -> list[_Raw]:
     raws: list[_Raw] = []
     cur: _Raw | None = None  # the paragraph or list item that the next line may continue
     last: _Line | None = None
+    header: tuple[Span, ...] = ()  # the Markdown table header's cells, while inside its table
+    header_rows = 0
     i = 0
     while i < len(lines):
         ln = lines[i]
         t = text[ln.start : ln.end]
         i += 1
+        if header and not t.startswith("|"):  # the table ended
+            if not header_rows:  # a header with no rows under it: still indexed
+                raws.append(_header_only(text, header))
+            header = ()
         m = _MD_HEADING.match(t)
         if m:
             raws.append(_Raw(t[m.end() :], ((ln.start + m.end(), ln.end),), ln.blank, len(m.group(1))))
@@ -764,6 +770,15 @@ def _raw_blocks(text: str, markdown: bool = False) -> list[_Raw]:
                 cur = None
                 if not _MD_TABLE_RULE.match(t):
                     spans = _table_cells(text, ln)
+                    nxt = text[lines[i].start : lines[i].end] if i < len(lines) else ""
+                    if spans and _MD_TABLE_RULE.match(nxt):  # the header row: attached to every row below
+                        s0, e0 = spans[-1]
+                        header = spans[:-1] + ((s0, e0 + 1),) if e0 < ln.end and text[e0] == " " else spans
+                        header_rows = 0
+                        continue
+                    if spans and header:
+                        spans = header + spans
+                        header_rows += 1
                     if spans:
                         raws.append(_Raw(join_spans(text, spans), spans, ln.blank, kind="item"))
                 continue
@@ -793,7 +808,15 @@ def _raw_blocks(text: str, markdown: bool = False) -> list[_Raw]:
             cur = _Raw(t, ((ln.start, ln.end),), ln.blank)
             raws.append(cur)
         last = ln
+    if header and not header_rows:
+        raws.append(_header_only(text, header))
     return [r for r in raws if r.text.strip()]
+
+
+def _header_only(text: str, header: tuple[Span, ...]) -> _Raw:
+    s0, e0 = header[-1]
+    spans = header[:-1] + ((s0, e0 - 1),) if text[e0 - 1] == " " and e0 - 1 > s0 else header
+    return _Raw(join_spans(text, spans), spans, 0, kind="item")
 
 
 def _classify(raws: list[_Raw]) -> None:

@@ -12,6 +12,7 @@ from conftest import QUESTIONS, ROOT, SEED
 pytest.importorskip("milvus_lite")
 
 from qa import answer, build_index, load_index  # noqa: E402
+from qa.bench import _same_ranking  # noqa: E402
 from qa.evaluate import load_questions  # noqa: E402
 from qa.index import IndexCorrupt, current_generation  # noqa: E402
 from qa.vectorstore import StoreError, StoreSpec, close_clients, parse_store  # noqa: E402
@@ -50,7 +51,10 @@ def _wild_seeds(tmp_path):
     return d
 
 
-def test_milvus_lite_answers_like_faiss(tmp_path, fake_embedder):
+def test_milvus_lite_answers_like_faiss(tmp_path):
+    from qa.embedding import HashingEmbedder
+
+    fake_embedder = HashingEmbedder(dim=512)  # wider than the shared fake: fewer exact ties between passages
     seeds = _wild_seeds(tmp_path)
     build_index(seeds, tmp_path / "faiss", embedder=fake_embedder)
     db = tmp_path / "vectors.db"
@@ -60,13 +64,12 @@ def test_milvus_lite_answers_like_faiss(tmp_path, fake_embedder):
     assert b.meta["dense"]["backend"] == "milvus" and not (b.folder / "dense.faiss").exists()
     assert b.meta["dense"]["count"] == len(b.passages) == len(a.passages)
     questions = _seed_questions()
-    same_hits = 0
     for q in questions:
         v = fake_embedder.embed([q], kind="query")[0]
         ha, hb = a.dense_search(v, 10), b.dense_search(v, 10)
-        assert [i for i, _ in ha] == [i for i, _ in hb] or np.allclose([s for _, s in ha], [s for _, s in hb], atol=1e-5)
-        same_hits += [i for i, _ in ha] == [i for i, _ in hb]
-    assert same_hits / len(questions) >= 0.98
+        # the same scores in the same order; the hashing embedder ties often, and ties may swap
+        assert np.allclose([s for _, s in ha], [s for _, s in hb], atol=1e-5)
+        assert _same_ranking(ha, hb)
     spans_a = [(x.found, x.text) for x in (answer(q, index=a) for q in questions)]
     spans_b = [(x.found, x.text) for x in (answer(q, index=b) for q in questions)]
     assert sum(x == y for x, y in zip(spans_a, spans_b)) / len(questions) >= 0.98

@@ -247,7 +247,7 @@ def test_markdown_headings_lists_tables_and_code():
     assert art.title == "读书会指南"
     assert (doc.source, doc.author) == ("辽源日报", "张三")
     items = [b.text for b in art.paragraphs if b.kind == "item"]
-    assert items == ["第一场：十一月二十六日", "第二场：十二月三日在市图书馆举行", "报名", "签到", "姓名 职务", "王五 馆长", "赵六副馆长"]
+    assert items == ["第一场：十一月二十六日", "第二场：十二月三日在市图书馆举行", "报名", "签到", "姓名 职务 王五 馆长", "姓名 职务 赵六副馆长"]
     code = [b for b in art.paragraphs if b.kind == "code"]
     assert [c.text for c in code] == ["x = 1\n  y = 2"]
     first = art.paragraphs[0]
@@ -257,6 +257,19 @@ def test_markdown_headings_lists_tables_and_code():
     # Headings with nothing under them are still indexed.
     assert {"附录", "结语"} <= {p.text for p in passages}
     assert all(p.author == "张三" for p in passages)
+
+
+def test_markdown_table_rows_carry_their_header_with_exact_spans():
+    text = "# 价目\n\n| 项目 | 单价 |\n| --- | ---: |\n| 黑白打印 | 0.5元 |\n| 彩色打印 | 2元 |\n\n| 只有表头 | 没有行 |\n|---|---|\n"
+    doc = parse_text(text, "prices.md")
+    _exact(doc)
+    rows = [b for b in doc.articles[0].paragraphs if b.kind == "item"]
+    assert [r.text for r in rows] == ["项目 单价 黑白打印 0.5元", "项目 单价 彩色打印 2元", "只有表头 没有行"]
+    head = rows[0].spans[:2]
+    assert [text[a:b] for a, b in head] == ["项目 ", "单价 "] and rows[1].spans[:2] == head
+    assert [text[a:b] for a, b in rows[0].spans[2:]] == ["黑白打印 ", "0.5元"]
+    passages = chunk_document(doc)
+    assert any(p.text == "项目 单价 彩色打印 2元" and len(p.spans) == 4 for p in passages)
 
 
 def test_markdown_sections_nest():

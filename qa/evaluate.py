@@ -39,6 +39,7 @@ class Question:
     evidence: str = ""
     type: str = ""
     line: int = 0
+    doc: str = ""  # the document the question is about, when the set says (data/wild does)
 
     @property
     def answerable(self) -> bool:
@@ -79,7 +80,8 @@ def load_questions(path: Path | str) -> list[Question]:
         if qid in seen:
             raise QuestionSetError(f"{where}: duplicate id {qid!r}")
         seen.add(qid)
-        out.append(Question(qid, q, tuple(a for a in answers if a.strip()), evidence, str(d.get("type", "") or ""), n))
+        out.append(Question(qid, q, tuple(a for a in answers if a.strip()), evidence, str(d.get("type", "") or ""), n,
+                            str(d.get("doc", "") or "")))
     if not out:
         raise QuestionSetError(f"{path}: no questions")
     return out
@@ -310,6 +312,7 @@ class Report:
     failures: list[dict]
     compare: dict = field(default_factory=dict)
     results: list[dict] = field(default_factory=list)
+    by_document: dict = field(default_factory=dict)  # when the questions name their document
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -339,6 +342,11 @@ def evaluate(
         ],
         results=[asdict(r) for r in results],
     )
+    if any(q.doc for q in questions):
+        by_doc: dict[str, list[Result]] = defaultdict(list)
+        for q, r in zip(questions, results):
+            by_doc[q.doc or "(none)"].append(r)
+        report.by_document = {d: summarize(rs) for d, rs in sorted(by_doc.items())}
     if compare:
         for mode in MODES:
             rs = results if mode == "hybrid" else [evaluate_question(index, q, mode, reader) for q in questions]
@@ -389,6 +397,12 @@ def format_report(rep: Report) -> str:
             f"| {t} | {m['n']} | {m['em']:.3f} | {m['f1']:.3f} | {m['sentence_accuracy']:.3f} | "
             f"{m['citation@1']:.3f} | {m['abstain_recall']:.3f} | {m['false_refusal']:.3f} |"
         )
+    if rep.by_document:
+        lines += ["", "## By document", "",
+                  "| document | n | EM | F1 | refused (unanswerable) | false refusal |", "|---|---|---|---|---|---|"]
+        for d, m in rep.by_document.items():
+            lines.append(f"| {d} | {m['n']} | {m['em']:.3f} | {m['f1']:.3f} | {m['abstain_recall']:.3f} | "
+                         f"{m['false_refusal']:.3f} |")
     lines += ["", f"## Failures ({len(rep.failures)})", ""]
     for f in rep.failures:
         lines.append(

@@ -137,6 +137,26 @@ def test_report_on_a_tiny_set_with_the_fake_model(seeds, tmp_path, fake_embedder
     assert rep.by_type["unanswerable"]["abstain_recall"] == 1.0
     text = format_report(rep)
     assert "hit@1" in text and "| number |" in text and "Retrieval modes side by side" in text
+    assert rep.by_document == {} and "By document" not in text
+
+
+def test_report_breaks_down_by_document_when_questions_name_it(seeds, tmp_path, fake_embedder):
+    from qa import build_index, load_index
+
+    build_index(seeds, tmp_path / "ix", embedder=fake_embedder)
+    index = load_index(tmp_path / "ix", embedder=fake_embedder)
+    rows = [
+        {"id": "a", "question": "“七讲七进”宣讲开展了多少场次？", "answers": ["1300余场次"], "doc": "seed.txt"},
+        {"id": "b", "question": "辽源市的GDP是多少？", "answers": [], "doc": "seed.txt"},
+        {"id": "c", "question": "受众有多少人？", "answers": ["6万余人"], "doc": "other.md"},
+    ]
+    p = _write(tmp_path, [json.dumps(r, ensure_ascii=False) for r in rows])
+    qs = load_questions(p)
+    assert [q.doc for q in qs] == ["seed.txt", "seed.txt", "other.md"]
+    rep = evaluate(index, qs)
+    assert {d: m["n"] for d, m in rep.by_document.items()} == {"other.md": 1, "seed.txt": 2}
+    assert rep.by_document["seed.txt"]["unanswerable"] == 1
+    assert "| seed.txt | 2 |" in format_report(rep)
 
 
 # Measured with the shipped reader on the seed page's test split (data/questions/test.jsonl):

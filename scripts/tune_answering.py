@@ -5,7 +5,11 @@ a grid of settings offline:
 
 * ``retrieval_bonus``: added to a span's margin for its passage's rank (bonus / rank);
 * ``threshold``: the margin (plus bonus) below which the answer is "not found";
-* ``literals``: refuse when the question names a literal (第五届, 2021年, GDP) its evidence lacks.
+* ``literals``: refuse when the question names a literal (第五届, 2021年, GDP) its evidence lacks;
+* ``read_passages``: how many of the top passages the reader reads (its cost grows with it).
+  Each passage is read on its own, so reading fewer is simulated by dropping the spans of
+  the others.  The fewest passages whose dev score is within ``READ_TOLERANCE`` of the best
+  setting's is chosen: speed at (nearly) equal quality.
 
 The objective counts an answerable question by its F1 (0 when refused) and an unanswerable
 one as 1 when refused, 0 when answered.  Then a Platt scaling of the chosen score to
@@ -33,7 +37,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from qa import build_index, load_index  # noqa: E402
-from qa.answering import READ_PASSAGES, _evidence_text  # noqa: E402
+from qa.answering import READ_PASSAGES, _evidence_text  # noqa: E402  (collects READ_PASSAGES, the most read)
 from qa.evaluate import best_f1, load_questions  # noqa: E402
 from qa.query import analyse, clean_question  # noqa: E402
 from qa.reader import TransformerReader  # noqa: E402
@@ -61,19 +65,25 @@ def collect(index, items, reader, label):
     return rows
 
 
-def choose(row, bonus, literals):
+READ_TOLERANCE = 0.005
+READ_CHOICES = (2, 3, 4, 5)
+
+
+def choose(row, bonus, literals, n=READ_PASSAGES):
     best = None
     for t, text, margin, miss in row["spans"]:
+        if t >= n:
+            continue
         score = margin + bonus / (1 + t) - (100.0 if literals and miss else 0.0)
         if best is None or score > best[0]:
             best = (score, text, miss)
     return best
 
 
-def score(rows, bonus, threshold, literals):
+def score(rows, bonus, threshold, literals, n=READ_PASSAGES):
     total, per = 0.0, {}
     for r in rows:
-        b = choose(r, bonus, literals)
+        b = choose(r, bonus, literals, n)
         answered = b is not None and b[0] >= threshold and not (literals and b[2])
         s = (best_f1(b[1], r["golds"]) if answered else 0.0) if r["golds"] else float(not answered)
         total += s
@@ -117,32 +127,38 @@ def main() -> int:
             args.cache.write_text(json.dumps(rows, ensure_ascii=False))
     sets = sorted({r["set"] for r in rows})
 
-    def macro(bonus, thr, lit):
-        _, per = score(rows, bonus, thr, lit)
+    def macro(bonus, thr, lit, n):
+        _, per = score(rows, bonus, thr, lit, n)
         return float(np.mean([per[s] for s in sets])), per
 
     grid = []
-    for lit in (False, True):
-        for bonus in (0.0, 0.5, 1.0, 2.0, 3.0, 4.0):
-            for thr in np.arange(-4.0, 6.01, 0.25):
-                m, per = macro(bonus, float(thr), lit)
-                grid.append((m, bonus, float(thr), lit, per))
+    for n in READ_CHOICES:
+        for lit in (False, True):
+            for bonus in (0.0, 0.5, 1.0, 2.0, 3.0, 4.0):
+                for thr in np.arange(-4.0, 6.01, 0.25):
+                    m, per = macro(bonus, float(thr), lit, n)
+                    grid.append((m, bonus, float(thr), lit, per, n))
     grid.sort(key=lambda g: -g[0])
     for g in grid[:8]:
-        print(f"macro {g[0]:.4f} bonus {g[1]} threshold {g[2]:.2f} literals {g[3]} {g[4]}")
+        print(f"macro {g[0]:.4f} passages {g[5]} bonus {g[1]} threshold {g[2]:.2f} literals {g[3]} {g[4]}")
+    for n in READ_CHOICES:
+        g = max((g for g in grid if g[5] == n), key=lambda g: g[0])
+        print(f"best reading {n} passages: macro {g[0]:.4f} {g[4]}")
     for lit in (False, True):
         g = max((g for g in grid if g[3] == lit), key=lambda g: g[0])
         print(f"best with literals={lit}: macro {g[0]:.4f} {g[4]}")
-    m, bonus, thr, lit, per = grid[0]
+    top = grid[0][0]
+    n_read = min(n for n in READ_CHOICES if max(g[0] for g in grid if g[5] == n) >= top - READ_TOLERANCE)
+    m, bonus, thr, lit, per, _ = max((g for g in grid if g[5] == n_read), key=lambda g: g[0])
     xs, ys = [], []
     for r in rows:
-        b = choose(r, bonus, lit)
+        b = choose(r, bonus, lit, n_read)
         if b is None or not math.isfinite(b[0]) or b[0] < -50:
             continue
         xs.append(b[0] - thr)
         ys.append(float(bool(r["golds"]) and best_f1(b[1], r["golds"]) >= 0.5))
     a, c = platt(xs, ys)
-    settings = {"retrieval_bonus": bonus, "threshold": round(thr, 4), "literals": lit,
+    settings = {"retrieval_bonus": bonus, "threshold": round(thr, 4), "literals": lit, "read_passages": n_read,
                 "calibration": {"a": round(a, 5), "b": round(c, 5), "input": "score - threshold", "n": len(xs)},
                 "dev_macro_score": round(m, 4), "dev_per_set": per, "tuned_on": sets}
     print(json.dumps(settings, ensure_ascii=False, indent=1))

@@ -41,6 +41,15 @@ def test_the_reader_reads_the_top_passages_in_one_batch(seed_index, fake_reader)
     assert question == "辽源市“七讲七进”宣讲开展了多少场次？" and 1 <= n <= READ_PASSAGES
 
 
+def test_the_reader_reads_as_many_passages_as_its_settings_say(seed_index, fake_reader):
+    fake_reader.answering = {"read_passages": 2, "retrieval_bonus": 1.0, "threshold": 0.0}
+    answer("辽源市“七讲七进”宣讲开展了多少场次？", index=seed_index, reader=fake_reader)
+    assert fake_reader.calls[-1][1] == 2
+    fake_reader.answering = {}
+    answer("辽源市“七讲七进”宣讲开展了多少场次？", index=seed_index, reader=fake_reader)
+    assert fake_reader.calls[-1][1] == READ_PASSAGES
+
+
 def test_the_answer_is_a_literal_span_inside_its_cited_sentence(seed_index, fake_reader):
     a = answer("辽源市“七讲七进”宣讲开展了多少场次？", index=seed_index, reader=fake_reader)
     assert a.found and a.text and a.text[0].isdigit()

@@ -714,12 +714,18 @@ def _documents_meta(parts: list[_DocPart]) -> dict[str, dict]:
     """meta.json's per-document record; ``first_row`` is the row of its first passage."""
     out, row = {}, 0
     for p in parts:
+        arts: dict[int, list] = {}
+        for q in p.passages:
+            arts.setdefault(q.article, [q.title, 0])[1] += 1
         out[p.name] = {
             "sha256": p.sha256,
             "articles": p.articles,
             "passages": len(p.passages),
             "first_row": row,
             "encoding": p.encoding,
+            # for the documents list, which then reads no passage
+            "title": next((q.doc_title for q in p.passages if q.doc_title), ""),
+            "article_titles": [[n, t, c] for n, (t, c) in sorted(arts.items())],
         }
         row += len(p.passages)
     return out

@@ -20,7 +20,7 @@ import threading
 import time
 import unicodedata
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -255,6 +255,24 @@ def question_candidates(passages: Iterable[Passage], per_article: int = 3, tagge
     return [(q, e) for _, _, q, e in ranked]
 
 
+EXAMPLE_ROWS = 3000  # passages read for example questions, spread over the whole index
+
+
+def _sample(passages, limit: int = EXAMPLE_ROWS) -> Iterator[Passage]:
+    """Every passage of a small index; of a large one, ``limit`` runs of consecutive rows spread
+    evenly over it (whole paragraphs, every part of the archive), so start-up stays flat."""
+    n = len(passages)
+    if n <= limit:
+        yield from passages
+        return
+    run = 20
+    step = n / (limit // run)
+    for k in range(limit // run):
+        lo = int(k * step)
+        for i in range(lo, min(n, lo + run)):
+            yield passages[i]
+
+
 # ------------------------------------------------------------------ the library
 
 
@@ -421,11 +439,17 @@ class Library:
         idx = self.index
         articles: dict[str, dict[int, list]] = {}
         titles: dict[str, str] = {}
-        for p in idx.passages:
-            if p.doc_title and p.doc not in titles:
-                titles[p.doc] = p.doc_title
-            art = articles.setdefault(p.doc, {}).setdefault(p.article, [p.title, 0])
-            art[1] += 1
+        docs = idx.meta["documents"]
+        if all("article_titles" in info for info in docs.values()):  # recorded at build: no passage read
+            for name, info in docs.items():
+                titles[name] = info.get("title", "")
+                articles[name] = {int(n): [t, int(c)] for n, t, c in info["article_titles"]}
+        else:  # an index built before they were recorded
+            for p in idx.passages:
+                if p.doc_title and p.doc not in titles:
+                    titles[p.doc] = p.doc_title
+                art = articles.setdefault(p.doc, {}).setdefault(p.article, [p.title, 0])
+                art[1] += 1
         out = []
         for name, info in idx.meta["documents"].items():
             path = self.seeds / name
@@ -547,7 +571,7 @@ class Library:
         reach ``least``) ones that get some answer."""
         out: list[str] = []
         spare: list[str] = []
-        for q, expected in question_candidates(idx.passages, tagger=idx.tokenizer)[: 3 * n]:
+        for q, expected in question_candidates(_sample(idx.passages), tagger=idx.tokenizer)[: 3 * n]:
             if len(out) == n:
                 break
             if check:

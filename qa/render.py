@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 
 from .library import BuildProgress, DocumentInfo, IndexStatus, UpdateResult
@@ -159,16 +160,55 @@ def _quote_html(text: str, ctx: tuple[str, int, int] | None, span: tuple[int, in
     return f'{esc(text[:qs])}<span class="qa-quote">{inner}</span>{esc(text[qe:])}'
 
 
-_last: tuple[object, Paragraphs] | None = None
+class IndexParagraphs:
+    """:class:`Paragraphs` of an index, built per document when one of its passages is cited.
+
+    A document's passages are consecutive rows (``first_row`` in meta.json), so showing a
+    citation reads one document, not the whole index: the cost stays flat as the archive grows.
+    The last ``keep`` documents are kept.
+    """
+
+    def __init__(self, index, keep: int = 32) -> None:
+        self.index, self.keep = index, keep
+        self._docs: OrderedDict[str, Paragraphs] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _for(self, doc: str) -> Paragraphs | None:
+        with self._lock:
+            got = self._docs.get(doc)
+            if got is not None:
+                self._docs.move_to_end(doc)
+                return got
+        info = self.index.meta["documents"].get(doc)
+        if info is None:
+            return None
+        first, n = int(info["first_row"]), int(info["passages"])
+        got = Paragraphs(self.index.passages[i] for i in range(first, first + n))
+        with self._lock:
+            self._docs[doc] = got
+            while len(self._docs) > self.keep:
+                self._docs.popitem(last=False)
+        return got
+
+    def article_html(self, c: Citation, span: tuple[int, int] | None = None) -> str | None:
+        p = self._for(c.doc)
+        return p.article_html(c, span) if p is not None else None
+
+    def context(self, c: Citation) -> tuple[str, int, int] | None:
+        p = self._for(c.doc)
+        return p.context(c) if p is not None else None
+
+
+_last: tuple[object, IndexParagraphs] | None = None
 _last_lock = threading.Lock()
 
 
-def paragraphs_for(index) -> Paragraphs:
-    """The :class:`Paragraphs` of an index (the last one is cached)."""
+def paragraphs_for(index) -> IndexParagraphs:
+    """The paragraphs of an index, read per cited document (the last index's are cached)."""
     global _last
     with _last_lock:
         if _last is None or _last[0] is not index:
-            _last = (index, Paragraphs(index.passages))
+            _last = (index, IndexParagraphs(index))
         return _last[1]
 
 
@@ -265,7 +305,7 @@ def citation_where(c: Citation) -> tuple[str, str, str]:
 
 
 def citation_html(
-    number: int, c: Citation, paragraphs: Paragraphs | None, *, snippet: bool = False,
+    number: int, c: Citation, paragraphs: Paragraphs | IndexParagraphs | None, *, snippet: bool = False,
     span: tuple[int, int] | None = None,
 ) -> str:
     """One numbered citation, labelled by title, date and source, that expands into a viewer of
@@ -296,7 +336,7 @@ def _span_in(quote: str, a: Answer, first: bool) -> tuple[int, int] | None:
     return (i, i + len(a.text)) if i >= 0 else None
 
 
-def answer_html(a: Answer, paragraphs: Paragraphs | None = None) -> str:
+def answer_html(a: Answer, paragraphs: Paragraphs | IndexParagraphs | None = None) -> str:
     """The chat reply: a sure answer (span big), a possible answer (the sentence, check the source)
     or a clear "not found" with the closest passages."""
     if not a.found:

@@ -109,6 +109,50 @@ def test_open_builds_a_missing_index(lib, seeds):
     assert st.built_at and not st.building and not st.pending
 
 
+class _Rows:
+    """A passage store that records which rows were read and refuses to be iterated whole."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.read = inner, set()
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+    def __getitem__(self, i: int):
+        self.read.add(i)
+        return self.inner[i]
+
+    def __iter__(self):
+        raise AssertionError("the whole index was read")
+
+
+def test_documents_and_the_viewer_read_no_more_than_the_cited_document(lib, tmp_path):
+    lib.add([(_upload(tmp_path, "x", EXTRA), "图书馆.txt")])
+    idx = lib.index
+    before = lib.documents()
+    whole = render.Paragraphs(list(idx.passages))
+    rows = _Rows(idx.passages)
+    idx.passages = rows
+    assert lib.documents() == before  # from meta.json alone
+    assert rows.read == set()
+    info = idx.meta["documents"]["图书馆.txt"]
+    first, n = info["first_row"], info["passages"]
+    p = rows.inner[first + n - 1]
+    c = Citation(doc=p.doc, title=p.title, paragraph=p.paragraph, quote=p.text, start=p.start, end=p.end,
+                 passage_id=p.id, spans=p.spans, score=0.9)
+    lazy = render.IndexParagraphs(idx)
+    assert lazy.article_html(c, (0, 2)) == whole.article_html(c, (0, 2)) is not None
+    assert lazy.context(c) == whole.context(c)
+    assert rows.read == set(range(first, first + n))  # only the cited document's rows
+
+
+def test_example_questions_sample_a_large_index_evenly():
+    rows = list(range(100_000))
+    got = list(library._sample(rows, limit=1_000))
+    assert len(got) == 1_000 and got[:20] == list(range(20)) and got[-1] >= 98_000
+    assert list(library._sample(rows[:500], limit=1_000)) == rows[:500]
+
+
 def test_an_empty_library_works(tmp_path, fake_embedder):
     lib = Library(tmp_path / "none-yet", tmp_path / "ix", embedder=fake_embedder)
     lib.open()

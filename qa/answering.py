@@ -52,6 +52,7 @@ class Settings:
     literals: bool  # refuse when the question names a literal its evidence lacks
     calibration: tuple[float, float] | None  # confidence = σ(a·(score − threshold) + b)
     read_passages: int = READ_PASSAGES  # the reader's cost grows with it: chosen on dev for speed at equal quality
+    type_penalty: float = 0.0  # taken off a span that lacks the asked-for form (Query.fits)
 
     @classmethod
     def of(cls, reader: Reader) -> Settings:
@@ -64,16 +65,17 @@ class Settings:
             literals=bool(tuned.get("literals", True)),
             calibration=(float(cal["a"]), float(cal["b"])) if cal else None,
             read_passages=max(1, int(tuned.get("read_passages", READ_PASSAGES))),
+            type_penalty=float(tuned.get("type_penalty", 0.0)),
         )
 
-    def score(self, s: SpanScore) -> float:
-        return s.margin + self.bonus / (1 + s.text)
+    def score(self, s: SpanScore, fits: bool = True) -> float:
+        return s.margin + self.bonus / (1 + s.text) - (0.0 if fits else self.type_penalty)
 
-    def confidence(self, s: SpanScore) -> float:
+    def confidence(self, s: SpanScore, fits: bool = True) -> float:
         if self.calibration is None:
             return s.prob
         a, b = self.calibration
-        z = max(-50.0, min(50.0, a * (self.score(s) - self.threshold) + b))
+        z = max(-50.0, min(50.0, a * (self.score(s, fits) - self.threshold) + b))
         return 1.0 / (1.0 + math.exp(-z))
 
 # ------------------------------------------------------------------ defaults
@@ -211,13 +213,17 @@ def _answer(query: Query, idx: Index, reader: Reader, k: int, mode: str) -> Answ
         i: query.missing_literal(_evidence_text(h.passage)) if cfg.literals else "" for i, h in enumerate(read_hits)
     }
 
+    def fits(s: SpanScore) -> bool:
+        return query.fits(read_hits[s.text].passage.text[s.start : s.end])
+
     def rank(s: SpanScore) -> float:
-        return cfg.score(s) - (100.0 if missing[s.text] else 0.0)
+        return cfg.score(s, fits(s)) - (100.0 if missing[s.text] else 0.0)
 
     best = max(spans, key=rank) if spans else None
     related = _related(read_hits, spans)
-    conf = cfg.confidence(best) if best is not None else 0.0
-    if best is None or cfg.score(best) < cfg.threshold or missing[best.text]:
+    fit = best is not None and fits(best)
+    conf = cfg.confidence(best, fit) if best is not None else 0.0
+    if best is None or cfg.score(best, fit) < cfg.threshold or missing[best.text]:
         lit = missing[best.text] if best is not None else ""
         why = f"文档中提到的是别的内容（没有“{lit}”）。" if lit else "文档中没有找到能回答这个问题的内容。"
         return Answer(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .text import has_cjk, normalize
+from .text import fold_numbers, has_cjk, normalize
 
 MAX_QUESTION_CHARS = 300
 
@@ -41,6 +41,11 @@ _LITERAL_RES = [
     re.compile(r"(?<![A-Za-z])[A-Za-z]{2,}(?![A-Za-z])"),
 ]
 
+# What an answer to a number, date or time question contains: a number in any notation
+# (Chinese numerals are folded to digits first), or for dates and times a calendar word.
+_HAS_NUMBER = re.compile(r"\d")
+_CALENDAR = re.compile(r"[年月日天周旬季节晨早晚午夜时点]|星期|礼拜|春|夏|秋|冬|今|昨|明|前|后")
+
 _TAG = re.compile(r"<[^<>]{0,200}>")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
 
@@ -57,6 +62,15 @@ def question_type(question: str) -> str:
         if pat.search(question):
             return name
     return "none"
+
+
+def span_fits(qtype: str, span: str) -> bool:
+    if qtype not in ("number", "date", "time"):
+        return True
+    folded = fold_numbers(span, bare=True)
+    if _HAS_NUMBER.search(folded):
+        return True
+    return qtype != "number" and bool(_CALENDAR.search(span))
 
 
 def is_latin(text: str) -> bool:
@@ -112,6 +126,12 @@ class Query:
     boost_article: tuple[str, int] | None = None
     note: str = ""
     vector: np.ndarray | None = field(default=None, repr=False)
+
+    def fits(self, span: str) -> bool:
+        """Whether ``span`` has the form the question asks for: a number for 多少/几/how many, a
+        number or a calendar word for 哪天/when.  Other types take any span.  A feature of the
+        span's score (its weight is chosen on dev data), not a filter."""
+        return span_fits(self.qtype, span)
 
     def missing_literal(self, evidence: str) -> str:
         """The first of the question's literals that ``evidence`` lacks ("" when all are there)."""

@@ -6,6 +6,8 @@ a grid of settings offline:
 * ``retrieval_bonus``: added to a span's margin for its passage's rank (bonus / rank);
 * ``threshold``: the margin (plus bonus) below which the answer is "not found";
 * ``literals``: refuse when the question names a literal (第五届, 2021年, GDP) its evidence lacks;
+* ``type_penalty``: taken off a span without the form the question asks for (a number for
+  多少, a date for 哪天: ``Query.fits``);
 * ``read_passages``: how many of the top passages the reader reads (its cost grows with it).
   Each passage is read on its own, so reading fewer is simulated by dropping the spans of
   the others.  The fewest passages whose dev score is within ``READ_TOLERANCE`` of the best
@@ -61,7 +63,8 @@ def collect(index, items, reader, label):
         spans = reader.read(q, [h.passage.text for h in hits], top_k=10)
         miss = [bool(query.missing_literal(_evidence_text(h.passage))) for h in hits]
         rows.append({"golds": golds, "set": label, "spans": [
-            (s.text, hits[s.text].passage.text[s.start : s.end], s.margin, miss[s.text]) for s in spans]})
+            (s.text, t, s.margin, miss[s.text], query.fits(t))
+            for s in spans for t in [hits[s.text].passage.text[s.start : s.end]]]})
     return rows
 
 
@@ -69,21 +72,26 @@ READ_TOLERANCE = 0.005
 READ_CHOICES = (2, 3, 4, 5)
 
 
-def choose(row, bonus, literals, n=READ_PASSAGES):
+PENALTIES = (0.0, 1.0, 2.0, 4.0)
+
+
+def choose(row, bonus, literals, n=READ_PASSAGES, penalty=0.0):
+    """The best span of a question's candidates as (score, text, literal missing)."""
     best = None
-    for t, text, margin, miss in row["spans"]:
+    for t, text, margin, miss, fit in row["spans"]:
         if t >= n:
             continue
-        score = margin + bonus / (1 + t) - (100.0 if literals and miss else 0.0)
+        base = margin + bonus / (1 + t) - (0.0 if fit else penalty)
+        score = base - (100.0 if literals and miss else 0.0)
         if best is None or score > best[0]:
             best = (score, text, miss)
     return best
 
 
-def score(rows, bonus, threshold, literals, n=READ_PASSAGES):
+def score(rows, bonus, threshold, literals, n=READ_PASSAGES, penalty=0.0):
     total, per = 0.0, {}
     for r in rows:
-        b = choose(r, bonus, literals, n)
+        b = choose(r, bonus, literals, n, penalty)
         answered = b is not None and b[0] >= threshold and not (literals and b[2])
         s = (best_f1(b[1], r["golds"]) if answered else 0.0) if r["golds"] else float(not answered)
         total += s
@@ -127,20 +135,25 @@ def main() -> int:
             args.cache.write_text(json.dumps(rows, ensure_ascii=False))
     sets = sorted({r["set"] for r in rows})
 
-    def macro(bonus, thr, lit, n):
-        _, per = score(rows, bonus, thr, lit, n)
+    def macro(bonus, thr, lit, n, pen):
+        _, per = score(rows, bonus, thr, lit, n, pen)
         return float(np.mean([per[s] for s in sets])), per
 
     grid = []
     for n in READ_CHOICES:
-        for lit in (False, True):
-            for bonus in (0.0, 0.5, 1.0, 2.0, 3.0, 4.0):
-                for thr in np.arange(-4.0, 6.01, 0.25):
-                    m, per = macro(bonus, float(thr), lit, n)
-                    grid.append((m, bonus, float(thr), lit, per, n))
+        for pen in PENALTIES:
+            for lit in (False, True):
+                for bonus in (0.0, 0.5, 1.0, 2.0, 3.0, 4.0):
+                    for thr in np.arange(-4.0, 6.01, 0.25):
+                        m, per = macro(bonus, float(thr), lit, n, pen)
+                        grid.append((m, bonus, float(thr), lit, per, n, pen))
     grid.sort(key=lambda g: -g[0])
     for g in grid[:8]:
-        print(f"macro {g[0]:.4f} passages {g[5]} bonus {g[1]} threshold {g[2]:.2f} literals {g[3]} {g[4]}")
+        print(f"macro {g[0]:.4f} passages {g[5]} type penalty {g[6]} bonus {g[1]} threshold {g[2]:.2f} "
+              f"literals {g[3]} {g[4]}")
+    for pen in PENALTIES:
+        g = max((g for g in grid if g[6] == pen), key=lambda g: g[0])
+        print(f"best with type penalty {pen}: macro {g[0]:.4f} {g[4]}")
     for n in READ_CHOICES:
         g = max((g for g in grid if g[5] == n), key=lambda g: g[0])
         print(f"best reading {n} passages: macro {g[0]:.4f} {g[4]}")
@@ -149,16 +162,16 @@ def main() -> int:
         print(f"best with literals={lit}: macro {g[0]:.4f} {g[4]}")
     top = grid[0][0]
     n_read = min(n for n in READ_CHOICES if max(g[0] for g in grid if g[5] == n) >= top - READ_TOLERANCE)
-    m, bonus, thr, lit, per, _ = max((g for g in grid if g[5] == n_read), key=lambda g: g[0])
+    m, bonus, thr, lit, per, _, pen = max((g for g in grid if g[5] == n_read), key=lambda g: g[0])
     xs, ys = [], []
     for r in rows:
-        b = choose(r, bonus, lit, n_read)
+        b = choose(r, bonus, lit, n_read, pen)
         if b is None or not math.isfinite(b[0]) or b[0] < -50:
             continue
         xs.append(b[0] - thr)
         ys.append(float(bool(r["golds"]) and best_f1(b[1], r["golds"]) >= 0.5))
     a, c = platt(xs, ys)
-    settings = {"retrieval_bonus": bonus, "threshold": round(thr, 4), "literals": lit, "read_passages": n_read,
+    settings = {"retrieval_bonus": bonus, "threshold": round(thr, 4), "literals": lit, "read_passages": n_read, "type_penalty": pen,
                 "calibration": {"a": round(a, 5), "b": round(c, 5), "input": "score - threshold", "n": len(xs)},
                 "dev_macro_score": round(m, 4), "dev_per_set": per, "tuned_on": sets}
     print(json.dumps(settings, ensure_ascii=False, indent=1))

@@ -3,6 +3,8 @@ batching, span ranking, "not found", citations and offsets, follow-ups, the Quer
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from qa import build_index, load_index
@@ -94,6 +96,50 @@ def test_spans_rank_by_reader_margin_plus_retrieval(seed_index):
 
     a = answer("辽源市“七讲七进”宣讲开展了多少场次？", index=seed_index, reader=TwoSpans())
     assert a.found and a.confidence == pytest.approx(0.7)
+
+
+def test_a_span_without_the_asked_for_form_loses_its_type_penalty(seed_index):
+    """多少 asks for a number: a wordy span loses ``type_penalty`` against one with a number, and
+    its lower score counts for the threshold too."""
+    from qa.reader import SpanScore
+
+    class Spans:
+        name, null_threshold = "spans", 1.0
+        answering = {"retrieval_bonus": 0.0, "threshold": 2.0, "type_penalty": 0.0, "read_passages": 5}
+
+        def read(self, question, texts, *, top_k=5):
+            out = []
+            for i, t in enumerate(texts):
+                m = re.search(r"\d+", t)
+                w = re.search(r"[\u4e00-\u9fff]{4}", t)
+                if w and not m:
+                    continue
+                if w:
+                    out.append(SpanScore(i, w.start(), w.end(), score=3.0, null=0.0, prob=0.6))
+                if m:
+                    out.append(SpanScore(i, m.start(), m.end(), score=2.5, null=0.0, prob=0.5))
+            return out
+
+    q = "辽源市“七讲七进”宣讲开展了多少场次？"
+    r = Spans()
+    a = answer(q, index=seed_index, reader=r)
+    assert a.found and not re.search(r"\d", a.text)  # no penalty: the wordy span's margin wins
+    r.answering = dict(r.answering, type_penalty=1.0)
+    b = answer(q, index=seed_index, reader=r)
+    assert b.found and b.text.isdigit()
+    r.answering = dict(r.answering, threshold=2.6)  # the number's 2.5 is below, the wordy 3.0 − 1 too
+    assert not answer(q, index=seed_index, reader=r).found
+
+
+@pytest.mark.parametrize(("qtype", "span", "fits"), [
+    ("number", "1300余场次", True), ("number", "三万册", True), ("number", "百分之十八", True),
+    ("number", "１２８万", True), ("number", "龙首山", False), ("date", "十一月二十六日", True),
+    ("date", "去年秋天", True), ("date", "市图书馆", False), ("person", "龙首山", True), ("thing", "", True),
+])
+def test_span_form_fits_the_question_type(qtype, span, fits):
+    from qa.query import span_fits
+
+    assert span_fits(qtype, span) is fits
 
 
 def test_follow_up_questions_retrieve_with_the_previous_question(seed_index, fake_reader):

@@ -172,22 +172,26 @@ def choose_threshold(examples: list[MRCExample], preds: list[tuple[str, float]])
     return float(best_t)
 
 
-def platt(xs: list[float], ys: list[float]) -> tuple[float, float]:
+def platt(xs: list[float], ys: list[float], weights: list[float] | None = None) -> tuple[float, float]:
     """Logistic regression of ``ys`` (0/1) on one feature: ``P = σ(a·x + b)``.
 
     Fitted on the standardised feature by gradient descent (Newton steps diverge when the
-    classes separate), then mapped back to the raw feature.
+    classes separate), then mapped back to the raw feature.  ``weights`` weigh the examples
+    (for instance so that every question set counts the same).
     """
     x, y = np.asarray(xs, float), np.asarray(ys, float)
     if len(x) == 0 or y.min() == y.max():
         return 0.0, float(np.log((y.mean() + 1e-3) / (1 - y.mean() + 1e-3))) if len(y) else 0.0
-    mu, sd = float(x.mean()), float(x.std() or 1.0)
+    wt = np.ones_like(x) if weights is None else np.asarray(weights, float)
+    wt = wt / wt.mean()
+    mu = float(np.average(x, weights=wt))
+    sd = float(np.sqrt(np.average((x - mu) ** 2, weights=wt)) or 1.0)
     z = np.clip((x - mu) / sd, -10, 10)
     w = c = 0.0
     for _ in range(3000):
         p = 1 / (1 + np.exp(-np.clip(w * z + c, -50, 50)))
-        w -= 0.5 * float(np.mean((p - y) * z)) + 1e-4 * w
-        c -= 0.5 * float(np.mean(p - y))
+        w -= 0.5 * float(np.mean(wt * (p - y) * z)) + 1e-4 * w
+        c -= 0.5 * float(np.mean(wt * (p - y)))
     return w / sd, c - w * mu / sd
 
 

@@ -6,6 +6,7 @@ Screenshots go to ``test-artifacts/``.  Without Chromium the test is skipped, ex
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -33,8 +34,8 @@ FAKE = os.environ.get("QA_BROWSER_FAKE_READER", "") not in ("", "0")
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def driver():
+def _chromium(extra: tuple[str, ...] = (), prefs: dict | None = None):
+    """A headless Chromium driven by Selenium (its profile folder is removed on exit)."""
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
         reason = "chromium / chromium-driver not installed (apt-get install -y chromium chromium-driver)"
         if os.environ.get("CI") == "true":
@@ -46,14 +47,23 @@ def driver():
     profile = tempfile.mkdtemp(prefix="chromium-profile-")
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for flag in [*FLAGS, f"--user-data-dir={profile}"]:
+    for flag in [*FLAGS, f"--user-data-dir={profile}", *extra]:
         options.add_argument(flag)
+    if prefs:
+        options.add_experimental_option("prefs", prefs)
     # An explicit driver path: selenium-manager never downloads anything.
     d = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
     d.set_page_load_timeout(WAIT)
-    yield d
-    d.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+    try:
+        yield d
+    finally:
+        d.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def driver():
+    yield from _chromium()
 
 
 @pytest.fixture(scope="module")
@@ -334,46 +344,41 @@ def test_chat_citations_documents_and_literal_html(driver, server, tmp_path):
 @pytest.fixture
 def zh_driver():
     """A second browser whose language is Chinese, as an editor's would be."""
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium / chromium-driver not installed; the browser test must run in CI")
-        pytest.skip("chromium / chromium-driver not installed")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="chromium-profile-zh-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in [*FLAGS, f"--user-data-dir={profile}", "--lang=zh-CN"]:
-        options.add_argument(flag)
-    options.add_experimental_option("prefs", {"intl.accept_languages": "zh-CN,zh"})
-    d = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-    d.set_page_load_timeout(WAIT)
-    yield d
-    d.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+    yield from _chromium(("--lang=zh-CN",), {"intl.accept_languages": "zh-CN,zh"})
 
 
-def test_login_page_in_a_chinese_browser(zh_driver, seeds, tmp_path):
-    """With --users the app opens on Gradio's login page: in Chinese for a Chinese browser, with the
-    app's own message; a wrong password is refused and the right one opens the chat."""
+@contextlib.contextmanager
+def _in_process_app(seeds: Path, index: Path, **launch):
+    """``app.build_ui`` over a hashing-embedder library, served in this process: yields its URL."""
     from app_server import free_port
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
 
     import app
     from qa.embedding import HashingEmbedder
     from qa.library import Library
 
-    lib = Library(seeds, tmp_path / "ix", embedder=HashingEmbedder(64))
+    lib = Library(seeds, index, embedder=HashingEmbedder(64))
     lib.open()
     demo = app.build_ui(lib)
     port = free_port()
     demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                        auth=[("editor", "pw")], auth_message=app.AUTH_MESSAGE, ssr_mode=False, css=app.render.CSS)
-    d = zh_driver
+                        ssr_mode=False, css=app.render.CSS, **launch)
     try:
-        d.get(f"http://127.0.0.1:{port}/")
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+
+
+def test_login_page_in_a_chinese_browser(zh_driver, seeds, tmp_path):
+    """With --users the app opens on Gradio's login page: in Chinese for a Chinese browser, with the
+    app's own message; a wrong password is refused and the right one opens the chat."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    import app
+
+    d = zh_driver
+    with _in_process_app(seeds, tmp_path / "ix", auth=[("editor", "pw")], auth_message=app.AUTH_MESSAGE) as url:
+        d.get(url)
         _wait(d, lambda d: "用户名" in _page_text(d) and "密码" in _page_text(d))
         assert app.AUTH_MESSAGE in _page_text(d)
         _both(d, "11-login-zh")
@@ -399,5 +404,30 @@ def test_login_page_in_a_chinese_browser(zh_driver, seeds, tmp_path):
         except Exception:
             _shot(d, "13-login-failed")
             raise AssertionError(f"no chat after logging in; before: {wrong!r}; now: {_page_text(d)!r}") from None
-    finally:
-        demo.close()
+
+
+def test_an_unsure_answer_is_shown_as_a_possible_one(zh_driver, seeds, tmp_path, monkeypatch):
+    """Confidence between LIKELY and SURE: the sentence is shown as 可能的答案 with the span marked
+    in it and an invitation to check the source, not the big span of a sure answer."""
+    from conftest import FakeReader
+
+    import qa.answering
+    from qa import render
+    from qa.reader import SpanScore
+
+    class Unsure(FakeReader):
+        def read(self, question, texts, *, top_k=5):
+            conf = (render.LIKELY + render.SURE) / 2
+            return [SpanScore(s.text, s.start, s.end, s.score, s.null, conf) for s in super().read(question, texts, top_k=top_k)]
+
+    monkeypatch.setattr(qa.answering, "_reader", Unsure())
+    d = zh_driver
+    with _in_process_app(seeds, tmp_path / "ix") as url:
+        d.get(url)
+        _wait(d, lambda d: _css(d, "#question textarea"))
+        reply = _ask(d, "辽源市“七讲七进”宣讲开展了多少场次？")
+        assert not reply.find_elements("css selector", ".qa-answer")  # no big span
+        assert "可能的答案" in reply.text and "核对原文" in reply.text and "qa-unsure" in reply.get_attribute("class")
+        marked = reply.find_element("css selector", ".qa-sentence mark").text
+        assert marked and marked in reply.find_element("css selector", ".qa-sentence").text
+        _both(d, "14-possible-answer", scroll_to=reply)

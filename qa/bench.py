@@ -1299,11 +1299,12 @@ def _scale_sections(r: dict, add: Callable[[str], None]) -> None:
     add("| passages | tokenize | BM25 fit | write | embedding (estimated, not run) | projected build ratio "
         "| vocabulary | postings |")
     add("|---|---|---|---|---|---|---|---|")
-    per = r["build"]["seconds_per_passage"]
+    per = (r.get("build") or {}).get("seconds_per_passage")  # absent when the build section was not run
     for s in sc:
-        est = per * s["n"]
+        est = per * s["n"] if per else None
         add(f"| {_label(s['n'])} | {_f(s['tokenize_s'])} | {_f(s['keyword_fit_s'])} | {_f(s['write_s'])} | "
-            f"{_f(est / 60, 0)} min | {_f(est / (est + s['build_s']), 3)} | {s['vocab']:,} | {s['postings']:,} |")
+            f"{_f(est / 60 if est else None, 0)} min | {_f(est / (est + s['build_s']) if est else None, 3)} | "
+            f"{s['vocab']:,} | {s['postings']:,} |")
     add("")
     add("Embedding estimate: the raw model's time per seed passage (section 1) × passages. Projected "
         "build ratio: that estimate over the estimate plus the measured non-embedding build time.\n")
@@ -1466,6 +1467,8 @@ def run_bench(args: argparse.Namespace) -> int:
                                                int(getattr(args, "compress_limit", None) or COMPRESS_LIMIT)))
     report["growth"] = _growth(report["scale"])
     report["machine"]["loadavg_end"] = list(os.getloadavg())
+    if args.json:  # first: a report that fails to format still leaves its data
+        Path(args.json).write_text(json.dumps(_no_nan(report), ensure_ascii=False, indent=2), encoding="utf-8")
     text = format_report(report)
     if args.out:
         out = Path(args.out)
@@ -1475,7 +1478,6 @@ def run_bench(args: argparse.Namespace) -> int:
     else:
         print(text)
     if args.json:
-        Path(args.json).write_text(json.dumps(_no_nan(report), ensure_ascii=False, indent=2), encoding="utf-8")
         print(f"JSON written to {args.json}")
     return 0
 

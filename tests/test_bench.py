@@ -78,13 +78,14 @@ def test_bench_sections(seeds, tmp_path, tiny_reader_dir, monkeypatch, capsys):
 
     monkeypatch.setattr(qa.answering, "_reader", TransformerReader(tiny_reader_dir))
     js = tmp_path / "bench.json"
+    monkeypatch.setenv("QA_READER", str(tiny_reader_dir))
     args = argparse.Namespace(sizes="200", index=tmp_path / "ix", seeds=seeds, repeats=1, json=js, out=None,
-                              model="hashing", sections="answer")
+                              model="hashing", sections="answer,scale")
     assert run_bench(args) == 0
     report = json.loads(js.read_text(encoding="utf-8"))
-    assert report["sections"] == ["answer"] and "build" not in report and report["scale"] == []
+    assert report["sections"] == ["answer", "scale"] and "build" not in report and len(report["scale"]) == 1
     text = capsys.readouterr().out
-    assert "## 2." in text and "## 1." not in text and "--sections answer" in text
+    assert "## 2." in text and "## 4." in text and "## 1." not in text and "--sections answer,scale" in text
     args.sections = "answer,speed"
     assert run_bench(args) == 2
     assert "unknown bench section speed" in capsys.readouterr().err

@@ -1303,7 +1303,7 @@ def _scale_sections(r: dict, add: Callable[[str], None]) -> None:
     for s in sc:
         est = per * s["n"] if per else None
         add(f"| {_label(s['n'])} | {_f(s['tokenize_s'])} | {_f(s['keyword_fit_s'])} | {_f(s['write_s'])} | "
-            f"{_f(est / 60 if est else None, 0)} min | {_f(est / (est + s['build_s']) if est else None, 3)} | "
+            f"{_f(est / 60, 0) + ' min' if est else '–'} | {_f(est / (est + s['build_s']) if est else None, 3)} | "
             f"{s['vocab']:,} | {s['postings']:,} |")
     add("")
     add("Embedding estimate: the raw model's time per seed passage (section 1) × passages. Projected "

@@ -641,7 +641,7 @@ def build_index(
                 and prev.meta.get("seeds_dir") == str(seeds_dir)
                 and prev.meta.get("bm25") == BM25_META
                 and prev.meta.get("skipped", {}) == unreadable
-                and _store_of(prev.meta) == spec
+                and StoreSpec.from_json(prev.meta.get("dense")) == spec
             ):
                 report.unchanged = True
 
@@ -769,7 +769,9 @@ def _write_generation(
         if crash_after == "passages":
             os._exit(17)
         if store.kind == "milvus":
-            _, dense_info = MilvusVectors.create(store, generation_collection(store, name), passage_vectors)
+            _, dense_info = MilvusVectors.create(
+                store, generation_collection(store, name), passage_vectors, exact=len(passage_vectors) <= FLAT_LIMIT
+            )
             faiss_info: dict = {}
         else:
             # Written by Python, not faiss.write_index: on a full disk faiss raises RuntimeError,
@@ -810,18 +812,11 @@ def _write_generation(
         drop_old_collections(store, {generation_collection(store, name), *keep_collections})
 
 
-def _store_of(meta: dict) -> StoreSpec:
-    d = meta.get("dense") or {}
-    if d.get("backend") == "milvus":
-        return StoreSpec("milvus", d["uri"], d["collection"])
-    return StoreSpec("faiss")
-
-
 def _current_store(root: Path) -> StoreSpec:
     """Where the current index keeps its vectors (FAISS when there is none or it is unreadable)."""
     try:
         meta = json.loads((current_generation(root) / "meta.json").read_text(encoding="utf-8"))
-        return _store_of(meta)
+        return StoreSpec.from_json(meta.get("dense"))
     except (IndexError_, OSError, ValueError, KeyError, TypeError):
         return StoreSpec("faiss")
 

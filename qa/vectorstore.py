@@ -31,7 +31,6 @@ import numpy as np
 
 DEFAULT_COLLECTION = "qa_passages"
 INSERT_BATCH = 2_000
-FLAT_LIMIT = 50_000  # exact search up to here, HNSW beyond: the same rule as the FAISS side
 HNSW = {"M": 32, "efConstruction": 80}
 HNSW_EF = 512
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,180}$")
@@ -50,6 +49,13 @@ class StoreSpec:
     @property
     def lite(self) -> bool:
         return self.kind == "milvus" and not self.uri.startswith(("http://", "https://"))
+
+    @classmethod
+    def from_json(cls, d: dict | None) -> StoreSpec:
+        """The store a ``meta.json`` ``dense`` entry names (FAISS when there is none)."""
+        if d and d.get("backend") == "milvus":
+            return cls("milvus", d["uri"], d["collection"])
+        return cls("faiss")
 
     def to_json(self) -> dict:
         return {"backend": self.kind, "uri": self.uri, "collection": self.collection} if self.kind != "faiss" else {"backend": "faiss"}
@@ -148,19 +154,21 @@ def vectors_digest(vectors: np.ndarray) -> str:
 class MilvusVectors:
     """A Milvus collection of passage vectors, keyed by row, searched by inner product."""
 
-    def __init__(self, spec: StoreSpec, collection: str, dim: int, ef: int = HNSW_EF) -> None:
+    def __init__(self, spec: StoreSpec, collection: str, dim: int, count: int, kind: str = "FLAT", ef: int = HNSW_EF) -> None:
         self.spec, self.collection, self.d = spec, collection, dim
+        self.ntotal = count  # checked against the collection when opened
         self.client = _client(spec)
-        self._params: dict = {"metric_type": "IP"}
-        self._ef = ef
+        self._params: dict = {"metric_type": "IP", "params": {"ef": ef}} if kind == "HNSW" else {"metric_type": "IP"}
 
     @classmethod
-    def create(cls, spec: StoreSpec, collection: str, vectors: np.ndarray, progress=None) -> tuple[MilvusVectors, dict]:
+    def create(cls, spec: StoreSpec, collection: str, vectors: np.ndarray, *, exact: bool) -> tuple[MilvusVectors, dict]:
+        """Write ``vectors`` (row i = passage i) to a new collection: ``FLAT`` when ``exact``, else HNSW."""
         from pymilvus import DataType
 
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         n, dim = vectors.shape
-        store = cls(spec, collection, dim)
+        kind = "FLAT" if exact else "HNSW"
+        store = cls(spec, collection, dim, n, kind)
         c = store.client
         try:
             if c.has_collection(collection):
@@ -169,14 +177,11 @@ class MilvusVectors:
             schema.add_field("row", DataType.INT64, is_primary=True)
             schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
             params = c.prepare_index_params()
-            kind = "FLAT" if n <= FLAT_LIMIT else "HNSW"
             params.add_index(field_name="vector", index_type=kind, metric_type="IP", params={} if kind == "FLAT" else HNSW)
             c.create_collection(collection, schema=schema, index_params=params)
             for lo in range(0, n, INSERT_BATCH):
                 chunk = vectors[lo : lo + INSERT_BATCH]
                 c.insert(collection, [{"row": lo + i, "vector": v} for i, v in enumerate(chunk.tolist())])
-                if progress is not None:
-                    progress(min(n, lo + INSERT_BATCH), n)
             c.flush(collection)
             c.load_collection(collection)
         except StoreError:
@@ -195,14 +200,14 @@ class MilvusVectors:
         )
         if kind == "HNSW":
             info["ef"] = HNSW_EF
-        store._set_kind(kind)
         return store, info
 
     @classmethod
     def open(cls, info: dict, dim: int) -> MilvusVectors:
         """Open the collection that ``meta.json`` names; refuses one that is gone or differs."""
-        spec = StoreSpec("milvus", info["uri"], info["collection"])
-        store = cls(spec, info["generation_collection"], dim, ef=int(info.get("ef", HNSW_EF)))
+        spec = StoreSpec.from_json(info)
+        store = cls(spec, info["generation_collection"], dim, int(info["count"]), info.get("index", "FLAT"),
+                    int(info.get("ef", HNSW_EF)))
         c = store.client
         name = store.collection
         try:
@@ -219,15 +224,7 @@ class MilvusVectors:
         rows = list(info.get("probe_rows") or [])
         if rows and vectors_digest(store.reconstruct_batch(rows)) != info.get("probe_sha256"):
             raise StoreError(f"Milvus collection {name} holds other vectors than this index was built with: rebuild the index")
-        store._set_kind(info.get("index", "FLAT"))
         return store
-
-    def _set_kind(self, kind: str) -> None:
-        self._params = {"metric_type": "IP", "params": {"ef": self._ef}} if kind == "HNSW" else {"metric_type": "IP"}
-
-    @property
-    def ntotal(self) -> int:
-        return int(self.client.get_collection_stats(self.collection).get("row_count", 0))
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         queries = np.ascontiguousarray(queries, dtype=np.float32)

@@ -883,14 +883,6 @@ WILD = config.PROJECT_ROOT / "data" / "wild"
 SECTIONS = ("build", "answer", "cold_start", "scale", "store")
 
 
-def _question_records(paths: Iterable[Path]) -> list[str]:
-    out: list[str] = []
-    for p in paths:
-        if p.is_file():
-            out += _questions(p)
-    return out
-
-
 def bench_store(seeds: Path, embedder: Embedder, work: Path) -> dict:
     """FAISS files against Milvus (an embedded milvus-lite file) over the same vectors.
 
@@ -913,7 +905,8 @@ def bench_store(seeds: Path, embedder: Embedder, work: Path) -> dict:
     move_s, rep = _timed(lambda: build_index(corpus, milvus_dir, embedder=embedder, store=str(work / "store.db")))
     load_f, fa = _timed(lambda: load_index(faiss_dir, embedder=embedder))
     load_m, mv = _timed(lambda: load_index(milvus_dir, embedder=embedder))
-    questions = _question_records([QUESTIONS / "dev.jsonl", QUESTIONS / "test.jsonl", WILD / "dev.jsonl", WILD / "test.jsonl"])
+    sets = (QUESTIONS / "dev.jsonl", QUESTIONS / "test.jsonl", WILD / "dev.jsonl", WILD / "test.jsonl")
+    questions = [q for path in sets for q in _questions(path)]
     same_answer = same_hits = 0
     t_df, t_dm, t_af, t_am = [], [], [], []
     differ: list[dict] = []

@@ -105,6 +105,8 @@ def parse_sizes(text: str) -> list[int]:
 
 
 def _label(n: int) -> str:
+    if n >= 1_000_000 and n % 1_000_000 == 0:
+        return f"{n // 1_000_000}M"
     return f"{n // 1000}k" if n >= 1000 and n % 1000 == 0 else str(n)
 
 
@@ -812,14 +814,19 @@ def _recall(vectors, queries, found, exact_ids, exact_scores) -> dict:
 
 
 def _child_serve(params: dict) -> dict:
-    """Load a built index beside the model and time the searches and ``answer()``."""
-    from .answering import answer
+    """Load a built index beside the models and time the searches, retrieval and ``answer()``."""
+    from .answering import answer, default_reader
+    from .retrieval import retrieve
 
     repeats = int(params["repeats"])
     rss_start = _status_mb("VmRSS")
     model = make_embedder(params["model"])
     model.embed(["预热"], kind="query")
     rss_model = _status_mb("VmRSS")
+    # The reader loads before the index too, so that "index memory" is the index's alone.
+    reader = default_reader()
+    reader.read("预热？", ["预热"])
+    rss_reader = _status_mb("VmRSS")
     questions = _questions(Path(params["questions"]))
     embed_times, vectors = [], {}
     for q in questions:
@@ -835,7 +842,7 @@ def _child_serve(params: dict) -> dict:
     rss_loaded = _status_mb("VmRSS")
     for q in questions[:3]:
         answer(q, index=index)
-    kw, dense, raw1, raw2, ans, zh = [], [], [], [], [], []
+    kw, dense, raw1, raw2, ans, zh, ret = [], [], [], [], [], [], []
     import faiss
 
     for r in _bar(range(repeats), f"serve {_label(len(index.passages))}"):
@@ -847,6 +854,7 @@ def _child_serve(params: dict) -> dict:
             for threads, out in order if (r + i) % 2 else order[::-1]:  # alternate: caches warm the second
                 with faiss_threads(threads):
                     out.append(_timed(lambda qv=qv: index.dense.search(qv[None], DEPTH))[0])
+            ret.append(_timed(lambda q=q, qv=qv: retrieve(index, q, qvec=qv, k=8))[0])
             ans.append(_timed(lambda q=q: answer(q, index=index))[0])
             zh.append(has_cjk(q))
     peak = _status_mb("VmHWM") if peak_reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -861,6 +869,7 @@ def _child_serve(params: dict) -> dict:
         "faiss_search_1thread": _ms(raw1),
         "faiss_search_2threads": _ms(raw2),
         "answer_excl_embedding": _ms(ans),
+        "retrieve": _ms(ret),  # dense + BM25 + fusion: the part of answer() that grows with the corpus
         "answer_zh": _ms([a for a, z in zip(ans, zh) if z]),
         "answer_en": _ms([a for a, z in zip(ans, zh) if not z]),
         "question_embedding": _ms(embed_times),
@@ -868,6 +877,7 @@ def _child_serve(params: dict) -> dict:
         "answers": len(ans),
         "rss_start_mb": rss_start,
         "rss_model_mb": rss_model,
+        "rss_reader_mb": rss_reader,
         "rss_before_load_mb": rss_before_load,
         "rss_loaded_mb": rss_loaded,
         "rss_end_mb": _status_mb("VmRSS"),
@@ -1053,7 +1063,17 @@ def _scale_targets(r: dict, out: list) -> None:
         out.append((f"4. index memory at {_label(s['n'])} / the FAISS index's bytes", f"≤ {MEMORY_FACTOR}×",
                     f"{_f(s['memory_ratio'], 2)}× peak RSS ({_f(s['index_memory_mb'], 0)} MiB for "
                     f"{_f(s['dense_mb'], 0)} MiB of {s['serve']['faiss_type']}), of which heap alone {_f(anon, 2)}×; "
-                    f"model {_f(s['serve']['rss_model_mb'], 0)} MiB beside", s["memory_ratio"] <= MEMORY_FACTOR))
+                    "the models beside, loaded before it", s["memory_ratio"] <= MEMORY_FACTOR))
+        if "retrieve" in s["serve"]:
+            out.append((f"4. retrieval p50 at {_label(s['n'])} (the part of answer() that grows with the corpus)",
+                        "reported", f"{_f(s['serve']['retrieve']['p50_ms'])} ms", None))
+        v = s["serve"]
+        if "rss_reader_mb" in v:
+            models = v["rss_reader_mb"] - v["rss_start_mb"]
+            total = v["serve_peak_rss_mb"] / (s["dense_mb"] + models)
+            out.append((f"4. serving memory at {_label(s['n'])} / (the FAISS index + the models)", f"≤ {MEMORY_FACTOR}×",
+                        f"{_f(total, 2)}× ({_f(v['serve_peak_rss_mb'], 0)} MiB peak RSS for {_f(s['dense_mb'], 0)} "
+                        f"MiB of vectors and {_f(models, 0)} MiB of embedder and reader)", total <= MEMORY_FACTOR))
         fa = s["faiss"]
         if "ivf" in fa:
             rec = fa["ivf"]["recall_at_10"]["tie_aware"]
@@ -1309,7 +1329,23 @@ def _scale_sections(r: dict, add: Callable[[str], None]) -> None:
     v0 = sc[-1]["serve"]
     add(f"Model in the serving process: {_f(v0['rss_model_mb'] - v0['rss_start_mb'], 0)} MiB "
         f"(RSS {_f(v0['rss_start_mb'], 0)} → {_f(v0['rss_model_mb'], 0)} MiB when it loads); "
-        f"question embedding p50 {_f(v0['question_embedding']['p50_ms'])} ms.\n")
+        f"question embedding p50 {_f(v0['question_embedding']['p50_ms'])} ms.")
+    if "rss_reader_mb" in v0:
+        add(f"The reader, loaded next and before the index: {_f(v0['rss_reader_mb'] - v0['rss_model_mb'], 0)} MiB "
+            f"(RSS → {_f(v0['rss_reader_mb'], 0)} MiB).")
+    add("")
+    if all("retrieve" in s["serve"] for s in sc):
+        add("Where `answer()`'s time goes as the corpus grows: retrieval (question analysis, dense and BM25 "
+            "search, fusion; the question vector given) grows with the corpus, the reader reading the top "
+            "passages does not:\n")
+        add("| passages | retrieve p50 / p95 ms | answer() p50 ms | answer() − retrieve p50 ms (the reader, spans, citations) |")
+        add("|---|---|---|---|")
+        for s in sc:
+            v = s["serve"]
+            add(f"| {_label(s['n'])} | {_f(v['retrieve']['p50_ms'])} / {_f(v['retrieve']['p95_ms'])} | "
+                f"{_f(v['answer_excl_embedding']['p50_ms'])} | "
+                f"{_f(v['answer_excl_embedding']['p50_ms'] - v['retrieve']['p50_ms'])} |")
+        add("")
     add("Index memory in the serving process, split into heap (anonymous: FAISS, BM25 vocabulary, "
         "jieba's dictionaries, parsed passages) and mapped file pages (passage records and postings, "
         "page cache the kernel can drop), after all queries:\n")

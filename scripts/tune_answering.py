@@ -58,13 +58,13 @@ def collect(index, items, reader, label):
         query.vector = index.embedder.embed([query.retrieval_text], kind="query")[0]
         hits = retrieve(index, query, k=8)[:READ_PASSAGES]
         if query.qtype == "none" and (len(query.terms) < 3 or query.latin):
-            rows.append({"golds": golds, "spans": [], "set": label})
+            rows.append({"golds": golds, "spans": [], "set": label, "qtype": query.qtype})
             continue
         spans = reader.read(q, [h.passage.text for h in hits], top_k=10)
         miss = [bool(query.missing_literal(_evidence_text(h.passage))) for h in hits]
         rows.append({"golds": golds, "set": label, "spans": [
-            (s.text, t, s.margin, miss[s.text], query.fits(t))
-            for s in spans for t in [hits[s.text].passage.text[s.start : s.end]]]})
+            (s.text, t, s.margin, miss[s.text], query.fits(t), s.start, s.end)
+            for s in spans for t in [hits[s.text].passage.text[s.start : s.end]]], "qtype": query.qtype})
     return rows
 
 
@@ -75,23 +75,38 @@ READ_CHOICES = (2, 3, 4, 5)
 PENALTIES = (0.0, 1.0, 2.0, 4.0)
 
 
-def choose(row, bonus, literals, n=READ_PASSAGES, penalty=0.0):
-    """The best span of a question's candidates as (score, text, literal missing)."""
-    best = None
-    for t, text, margin, miss, fit in row["spans"]:
+TIGHTEN_CHARS = (6, 10, 15)
+TIGHTEN_DELTAS = (0.5, 1.0, 2.0, 3.0)
+
+
+def choose(row, bonus, literals, n=READ_PASSAGES, penalty=0.0, tighten=None):
+    """The best span of a question's candidates as (score, text, literal missing).
+
+    ``tighten`` = (min_chars, delta) simulates ``answering._tighten`` for number questions:
+    the score (which decides "not found") stays the best span's, the text may be an inner one.
+    """
+    scored = []
+    for t, text, margin, miss, fit, start, end in row["spans"]:
         if t >= n:
             continue
         base = margin + bonus / (1 + t) - (0.0 if fit else penalty)
-        score = base - (100.0 if literals and miss else 0.0)
-        if best is None or score > best[0]:
-            best = (score, text, miss)
-    return best
+        scored.append((base - (100.0 if literals and miss else 0.0), text, miss, fit, t, start, end))
+    if not scored:
+        return None
+    best = max(scored, key=lambda x: x[0])
+    shown = best
+    if tighten and row.get("qtype") == "number" and best[6] - best[5] >= tighten[0]:
+        inner = [x for x in scored if x[4] == best[4] and best[5] <= x[5] and x[6] <= best[6]
+                 and x[6] - x[5] < best[6] - best[5] and x[3] and x[0] >= best[0] - tighten[1]]
+        if inner:
+            shown = max(inner, key=lambda x: x[0])
+    return best[0], shown[1], best[2]
 
 
-def score(rows, bonus, threshold, literals, n=READ_PASSAGES, penalty=0.0):
+def score(rows, bonus, threshold, literals, n=READ_PASSAGES, penalty=0.0, tighten=None):
     total, per = 0.0, {}
     for r in rows:
-        b = choose(r, bonus, literals, n, penalty)
+        b = choose(r, bonus, literals, n, penalty, tighten)
         answered = b is not None and b[0] >= threshold and not (literals and b[2])
         s = (best_f1(b[1], r["golds"]) if answered else 0.0) if r["golds"] else float(not answered)
         total += s
@@ -107,12 +122,14 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=300, help="questions per SQuAD file")
     ap.add_argument("--write", action="store_true", help="record the chosen settings in the reader's meta.json")
     ap.add_argument("--cache", type=Path, default=None, help="reuse/save collected candidates (JSON)")
+    ap.add_argument("--refit-gold-calibration", action="store_true",
+                    help="also refit read()'s calibration (meta.json `calibration`) on the SQuAD files' gold paragraphs")
     args = ap.parse_args()
     reader = TransformerReader(args.reader)
     rows: list[dict] = []
     if args.cache and args.cache.exists():
         rows = json.loads(args.cache.read_text())
-        if any(len(sp) != 5 for r in rows for sp in r["spans"]):
+        if any(len(sp) != 7 for r in rows for sp in r["spans"]):
             raise SystemExit(f"{args.cache} was written by an older version of this script: delete it")
     else:
         with tempfile.TemporaryDirectory() as tmp:
@@ -149,7 +166,7 @@ def main() -> int:
                     for thr in np.arange(-4.0, 6.01, 0.25):
                         m, per = macro(bonus, float(thr), lit, n, pen)
                         grid.append((m, bonus, float(thr), lit, per, n, pen))
-    grid.sort(key=lambda g: -g[0])
+    grid.sort(key=lambda g: (-g[0], -g[2]))  # ties: the higher threshold (refuse when dev cannot tell)
     for g in grid[:8]:
         print(f"macro {g[0]:.4f} passages {g[5]} type penalty {g[6]} bonus {g[1]} threshold {g[2]:.2f} "
               f"literals {g[3]} {g[4]}")
@@ -165,9 +182,18 @@ def main() -> int:
     top = grid[0][0]
     n_read = min(n for n in READ_CHOICES if max(g[0] for g in grid if g[5] == n) >= top - READ_TOLERANCE)
     m, bonus, thr, lit, per, _, pen = max((g for g in grid if g[5] == n_read), key=lambda g: g[0])
+    # Then the span tightening for number questions, on top of the chosen settings.
+    tight = None
+    for chars in TIGHTEN_CHARS:
+        for delta in TIGHTEN_DELTAS:
+            _, tper = score(rows, bonus, thr, lit, n_read, pen, (chars, delta))
+            tm = float(np.mean([tper[s] for s in sets]))
+            print(f"tighten min_chars {chars} delta {delta}: macro {tm:.4f} {tper}")
+            if tm > (tight[0] if tight else m):
+                tight = (tm, chars, delta, tper)
     xs, ys, names = [], [], []
     for r in rows:
-        b = choose(r, bonus, lit, n_read, pen)
+        b = choose(r, bonus, lit, n_read, pen, tight[1:3] if tight else None)
         if b is None or not math.isfinite(b[0]) or b[0] < -50:
             continue
         xs.append(b[0] - thr)
@@ -181,9 +207,12 @@ def main() -> int:
                 "calibration": {"a": round(a, 5), "b": round(c, 5), "input": "score - threshold", "n": len(xs),
                                 "weights": "equal per set"},
                 "dev_macro_score": round(m, 4), "dev_per_set": per, "tuned_on": sets}
+    if tight:
+        settings["tighten"] = {"delta": tight[2], "min_chars": tight[1], "types": ["number"],
+                               "dev_macro_score": round(tight[0], 4), "dev_per_set": tight[3]}
     print(json.dumps(settings, ensure_ascii=False, indent=1))
     # read() has no retrieval: its confidence comes from the gold-paragraph margin, refitted here.
-    gold = [e for f in args.squad for e in load_squad(f)[: args.limit]]
+    gold = [e for f in args.squad for e in load_squad(f)[: args.limit]] if args.refit_gold_calibration else []
     gold_cal = fit_calibration(gold, predict_gold(reader, gold)) if gold else None
     print("gold calibration:", gold_cal)
     if args.write:

@@ -191,3 +191,41 @@ def test_the_package_exports_answer_and_read():
     from qa.answering import read
 
     assert qa.answer is answer and qa.read is read
+
+
+class _ClauseAndNumber:
+    """A long clause ending in a number, and the bare number inside it scored ``inner`` lower."""
+
+    name, null_threshold = "clause", 1.0
+
+    def __init__(self, inner_score: float, tighten: dict | None) -> None:
+        self.inner_score = inner_score
+        self.answering = {"retrieval_bonus": 0.0, "threshold": 0.0, "read_passages": 3}
+        if tighten:
+            self.answering["tighten"] = tighten
+
+    def read(self, question, texts, *, top_k=5):
+        from qa.reader import SpanScore
+
+        t = texts[0]
+        m = re.search(r"\d+[^\d\s，。、；：]?", t)
+        start = max(0, m.start() - 12)
+        return [SpanScore(0, start, m.end(), score=5.0, null=0.0, prob=0.9),
+                SpanScore(0, m.start(), m.end(), score=self.inner_score, null=0.0, prob=0.8)]
+
+
+def test_a_long_span_for_a_number_question_gives_way_to_the_number_inside_it(seed_index):
+    q = "辽源市“七讲七进”宣讲开展了多少场次？"
+    on = {"delta": 1.0, "min_chars": 10, "types": ["number"]}
+    long = answer(q, index=seed_index, reader=_ClauseAndNumber(4.5, None))
+    assert long.found and len(long.text) > 10  # no tightening configured: the reader's span
+    short = answer(q, index=seed_index, reader=_ClauseAndNumber(4.5, on))
+    assert short.found and short.text in long.text and re.fullmatch(r"\d+\D?", short.text)
+    assert short.confidence == long.confidence  # decided and calibrated on the reader's best
+    assert short.citations[0].quote == short.sentence and short.text in short.sentence
+    # The inner span scores more than delta below: the long span stays.
+    assert answer(q, index=seed_index, reader=_ClauseAndNumber(3.5, on)).text == long.text
+    # Only for the configured types, and only for spans at least min_chars long.
+    assert answer("辽源市“七讲七进”宣讲是谁组织的？", index=seed_index,
+                  reader=_ClauseAndNumber(4.5, on)).text != short.text
+    assert answer(q, index=seed_index, reader=_ClauseAndNumber(4.5, dict(on, min_chars=40))).text == long.text

@@ -32,9 +32,9 @@ READ_PASSAGES = 5  # passages the reader reads per question (one batch), unless 
 # Added to a span's margin for its passage's retrieval rank (1st: +RETRIEVAL_BONUS, then less).
 RETRIEVAL_BONUS = 1.0
 MAX_TEXT_CHARS = 100_000  # read(): longest text accepted
-# read() gives a span when its calibrated probability of being right is at least this: more
-# likely right than wrong.  (The reader's own null threshold was chosen on dev data where 45%
-# of the questions are unanswerable; a pasted paragraph is usually asked about what it says.)
+# read() gives a span when its calibrated probability of being right is at least this, unless
+# the reader's settings carry one chosen on dev (``answering.read_min_confidence``, by
+# scripts/tune_answering.py on the gold paragraphs of the SQuAD-format dev files).
 READ_MIN_CONFIDENCE = 0.5
 
 
@@ -320,7 +320,8 @@ def read(question: str, text: str, *, reader: Reader | None = None) -> Answer:
     except (ReaderError, RuntimeError, ValueError) as exc:
         return Answer(question=raw, found=False, message=f"无法回答：{exc}")
     best = spans[0] if spans else None
-    if best is None or best.prob < READ_MIN_CONFIDENCE:
+    floor = float((getattr(rd, "answering", None) or {}).get("read_min_confidence", READ_MIN_CONFIDENCE))
+    if best is None or best.prob < floor:
         return Answer(question=raw, found=False, confidence=round(best.prob if best else 0.0, 4), message=_join(
             "这段文字没有回答这个问题。The text does not answer this question.", note))
     p = passages[best.text]

@@ -114,6 +114,33 @@ def score(rows, bonus, threshold, literals, n=READ_PASSAGES, penalty=0.0, tighte
     return total / len(rows), {k: round(float(np.mean(v)), 4) for k, v in per.items()}
 
 
+READ_FLOORS = tuple(round(x, 2) for x in np.arange(0.1, 0.601, 0.05))
+
+
+def choose_read_floor(reader, files: list[Path], limit: int) -> float | None:
+    """read()'s confidence floor: the best of READ_FLOORS by the same objective, every file
+    weighing the same, each question read with its own paragraph (as ``qa eval --gold``)."""
+    per_file = []
+    for f in files:
+        exs = load_squad(f)[:limit]
+        preds = predict_gold(reader, exs)
+        per_file.append([(e.answer_texts, text, reader.probability(m) if math.isfinite(m) else 0.0)
+                         for e, (text, m) in zip(exs, preds)])
+    if not per_file:
+        return None
+
+    def value(floor: float) -> float:
+        out = []
+        for rows in per_file:
+            out.append(np.mean([(best_f1(t, g) if p >= floor else 0.0) if g else float(p < floor) for g, t, p in rows]))
+        return float(np.mean(out))
+
+    scores = {f: value(f) for f in READ_FLOORS}
+    for f, v in scores.items():
+        print(f"read() confidence floor {f}: macro {v:.4f}")
+    return max(reversed(READ_FLOORS), key=lambda f: scores[f])  # ties: the higher floor
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--reader", required=True, type=Path)
@@ -207,6 +234,9 @@ def main() -> int:
                 "calibration": {"a": round(a, 5), "b": round(c, 5), "input": "score - threshold", "n": len(xs),
                                 "weights": "equal per set"},
                 "dev_macro_score": round(m, 4), "dev_per_set": per, "tuned_on": sets}
+    read_floor = choose_read_floor(reader, args.squad, args.limit)
+    if read_floor is not None:
+        settings["read_min_confidence"] = read_floor
     if tight:
         settings["tighten"] = {"delta": tight[2], "min_chars": tight[1], "types": ["number"],
                                "dev_macro_score": round(tight[0], 4), "dev_per_set": tight[3]}

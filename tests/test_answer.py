@@ -93,7 +93,7 @@ def test_read_a_pasted_paragraph_with_the_real_reader(real_reader):
 
 
 @pytest.mark.xfail(strict=True, reason="known weakness: the reader's calibrated confidence for 王明 is 0.25, "
-                   "below read()'s 0.5, so it says the text does not answer")
+                   "below read()'s floor (0.4), so it says the text does not answer")
 def test_read_finds_a_person_in_the_second_paragraph(real_reader):
     text = "据介绍，今年图书馆新增藏书五万册，举办读书会12场。\n\n馆长王明说，明年将开放夜间阅览室。"
     a = read("谁是图书馆馆长？", text, reader=real_reader)

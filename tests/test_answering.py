@@ -229,3 +229,24 @@ def test_a_long_span_for_a_number_question_gives_way_to_the_number_inside_it(see
     assert answer("辽源市“七讲七进”宣讲是谁组织的？", index=seed_index,
                   reader=_ClauseAndNumber(4.5, on)).text != short.text
     assert answer(q, index=seed_index, reader=_ClauseAndNumber(4.5, dict(on, min_chars=40))).text == long.text
+
+
+def test_reads_confidence_floor_comes_from_the_readers_settings():
+    """read() answers from a calibrated probability of 0.45 only when the reader's dev-chosen
+    floor is below it; without one, the default floor (0.5) refuses it."""
+    from qa.answering import READ_MIN_CONFIDENCE, read
+    from qa.reader import SpanScore
+
+    class Unsure:
+        name, null_threshold = "unsure", 1.0
+        answering: dict = {}
+
+        def read(self, question, texts, *, top_k=5):
+            return [SpanScore(0, 0, 4, score=2.0, null=0.0, prob=0.45)]
+
+    r = Unsure()
+    text = "王明今年三十岁。"
+    assert READ_MIN_CONFIDENCE > 0.45 and not read("王明多大？", text, reader=r).found
+    r.answering = {"read_min_confidence": 0.4}
+    a = read("王明多大？", text, reader=r)
+    assert a.found and a.text == text[:4] and a.confidence == pytest.approx(0.45)

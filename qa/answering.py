@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -196,8 +197,8 @@ def answer(
         return Answer(question=raw, found=False, message=f"内部错误（{type(exc).__name__}），请重试或换个问法。")
 
 
-def _tighten(best: SpanScore, spans: list[SpanScore], query: Query, hits: list[Hit], cfg: Settings, rank
-             ) -> SpanScore:
+def _tighten(best: SpanScore, spans: list[SpanScore], query: Query, hits: list[Hit], cfg: Settings,
+             rank: Callable[[SpanScore], float]) -> SpanScore:
     """The best span, or the best-ranked shorter candidate inside it that has the asked-for
     form, when the question's type is one of ``cfg.tighten_types`` and the best is long.
 

@@ -1335,8 +1335,8 @@ def _scale_sections(r: dict, add: Callable[[str], None]) -> None:
             f"(RSS → {_f(v0['rss_reader_mb'], 0)} MiB).")
     add("")
     if all("retrieve" in s["serve"] for s in sc):
-        add("Where `answer()`'s time goes as the corpus grows: retrieval (question analysis, dense and BM25 "
-            "search, fusion; the question vector given) grows with the corpus, the reader reading the top "
+        add("Where `answer()`'s time goes as the corpus grows: retrieval (tokenising the question, dense and "
+            "BM25 search, fusion; the question vector given) grows with the corpus, the reader reading the top "
             "passages does not:\n")
         add("| passages | retrieve p50 / p95 ms | answer() p50 ms | answer() − retrieve p50 ms (the reader, spans, citations) |")
         add("|---|---|---|---|")

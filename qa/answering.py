@@ -13,9 +13,10 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from . import config
 from .index import Index, IndexError_, build_index, load_index, stale_documents
@@ -59,12 +60,14 @@ class Settings:
     tighten: float = 0.0
     tighten_min_chars: int = 10  # only spans at least this long give way
     tighten_types: tuple[str, ...] = ("number",)
+    read_floor: float = READ_MIN_CONFIDENCE  # read(): the least confidence shown as an answer
 
     @classmethod
     def of(cls, reader: Reader) -> Settings:
         tuned = getattr(reader, "answering", None) or {}
         bonus = float(tuned.get("retrieval_bonus", RETRIEVAL_BONUS))
         cal = tuned.get("calibration")
+        tight = tuned.get("tighten") or {}
         return cls(
             bonus=bonus,
             threshold=float(tuned.get("threshold", reader.null_threshold + bonus)),
@@ -72,9 +75,10 @@ class Settings:
             calibration=(float(cal["a"]), float(cal["b"])) if cal else None,
             read_passages=max(1, int(tuned.get("read_passages", READ_PASSAGES))),
             type_penalty=float(tuned.get("type_penalty", 0.0)),
-            tighten=float((tuned.get("tighten") or {}).get("delta", 0.0)),
-            tighten_min_chars=int((tuned.get("tighten") or {}).get("min_chars", 10)),
-            tighten_types=tuple((tuned.get("tighten") or {}).get("types", ("number",))),
+            tighten=float(tight.get("delta", 0.0)),
+            tighten_min_chars=int(tight.get("min_chars", 10)),
+            tighten_types=tuple(tight.get("types", ("number",))),
+            read_floor=float(tuned.get("read_min_confidence", READ_MIN_CONFIDENCE)),
         )
 
     def score(self, s: SpanScore, fits: bool = True) -> float:
@@ -197,24 +201,44 @@ def answer(
         return Answer(question=raw, found=False, message=f"内部错误（{type(exc).__name__}），请重试或换个问法。")
 
 
-def _tighten(best: SpanScore, spans: list[SpanScore], query: Query, hits: list[Hit], cfg: Settings,
-             rank: Callable[[SpanScore], float]) -> SpanScore:
-    """The best span, or the best-ranked shorter candidate inside it that has the asked-for
-    form, when the question's type is one of ``cfg.tighten_types`` and the best is long.
+class SpanChoice(NamedTuple):
+    """What tightening compares of a candidate span: where it is, its rank score, its form."""
+
+    text: int
+    start: int
+    end: int
+    rank: float
+    fits: bool
+
+
+def tightened(best: SpanChoice, cands: Sequence[SpanChoice], delta: float, min_chars: int) -> SpanChoice:
+    """``best``, or the best-ranked shorter candidate inside it that has the asked-for form and
+    ranks at most ``delta`` lower, when ``best`` is at least ``min_chars`` long.
 
     The reader is trained on answers of every length and often ends a quantity question's
     span at the number but starts it at the clause ("去年全镇共砍伐病树2.3万株"); its own
-    candidates usually hold the bare quantity too, scored a little lower.
+    candidates usually hold the bare quantity too, scored a little lower.  Shared with
+    scripts/tune_answering.py, which chooses ``delta`` and ``min_chars`` on dev.
     """
-    if cfg.tighten <= 0 or query.qtype not in cfg.tighten_types or best.end - best.start < cfg.tighten_min_chars:
+    if delta <= 0 or best.end - best.start < min_chars:
         return best
-    floor = rank(best) - cfg.tighten
     inner = [
-        s for s in spans
-        if s.text == best.text and best.start <= s.start and s.end <= best.end and s.end - s.start < best.end - best.start
-        and rank(s) >= floor and query.fits(hits[s.text].passage.text[s.start : s.end])
+        c for c in cands
+        if c.text == best.text and best.start <= c.start and c.end <= best.end and c.end - c.start < best.end - best.start
+        and c.fits and c.rank >= best.rank - delta
     ]
-    return max(inner, key=rank) if inner else best
+    return max(inner, key=lambda c: c.rank) if inner else best
+
+
+def _tighten(best: SpanScore, spans: list[SpanScore], query: Query, hits: list[Hit], cfg: Settings,
+             rank: Callable[[SpanScore], float]) -> SpanScore:
+    """:func:`tightened` over the reader's spans, for the question types ``cfg`` names."""
+    if cfg.tighten <= 0 or query.qtype not in cfg.tighten_types:
+        return best
+    choices = [SpanChoice(s.text, s.start, s.end, rank(s), query.fits(hits[s.text].passage.text[s.start : s.end]))
+               for s in spans]
+    chosen = tightened(choices[spans.index(best)], choices, cfg.tighten, cfg.tighten_min_chars)
+    return spans[choices.index(chosen)]
 
 
 def _evidence_text(p: Passage) -> str:
@@ -318,10 +342,10 @@ def read(question: str, text: str, *, reader: Reader | None = None) -> Answer:
     passages = _text_passages(text)
     try:
         spans = rd.read(q, [p.text for p in passages], top_k=10)
-    except (ReaderError, RuntimeError, ValueError) as exc:
+        floor = Settings.of(rd).read_floor
+    except (ReaderError, RuntimeError, ValueError, TypeError) as exc:
         return Answer(question=raw, found=False, message=f"无法回答：{exc}")
     best = spans[0] if spans else None
-    floor = float((getattr(rd, "answering", None) or {}).get("read_min_confidence", READ_MIN_CONFIDENCE))
     if best is None or best.prob < floor:
         return Answer(question=raw, found=False, confidence=round(best.prob if best else 0.0, 4), message=_join(
             "这段文字没有回答这个问题。The text does not answer this question.", note))

@@ -39,7 +39,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from qa import build_index, load_index  # noqa: E402
-from qa.answering import READ_PASSAGES, _evidence_text  # noqa: E402  (collects READ_PASSAGES, the most read)
+from qa.answering import READ_PASSAGES, SpanChoice, _evidence_text, tightened  # noqa: E402  (collects READ_PASSAGES, the most read)
 from qa.evaluate import best_f1, load_questions  # noqa: E402
 from qa.query import analyse, clean_question  # noqa: E402
 from qa.reader import TransformerReader  # noqa: E402
@@ -95,11 +95,10 @@ def choose(row, bonus, literals, n=READ_PASSAGES, penalty=0.0, tighten=None):
         return None
     best = max(scored, key=lambda x: x[0])
     shown = best
-    if tighten and row.get("qtype") == "number" and best[6] - best[5] >= tighten[0]:
-        inner = [x for x in scored if x[4] == best[4] and best[5] <= x[5] and x[6] <= best[6]
-                 and x[6] - x[5] < best[6] - best[5] and x[3] and x[0] >= best[0] - tighten[1]]
-        if inner:
-            shown = max(inner, key=lambda x: x[0])
+    if tighten and row.get("qtype") == "number":
+        choices = [SpanChoice(t, start, end, sc, fit) for sc, _, _, fit, t, start, end in scored]
+        chosen = tightened(choices[scored.index(best)], choices, tighten[1], tighten[0])
+        shown = scored[choices.index(chosen)]
     return best[0], shown[1], best[2]
 
 

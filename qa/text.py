@@ -206,9 +206,17 @@ def fold(text: str) -> str:
     """The matching form of text: NFKC, traditional to simplified, numbers in Arabic digits.
 
     Used on both sides (documents at index time, questions at query time), never for
-    what is shown or quoted.
+    what is shown or quoted.  Numbers are folded to a fixed point: converting one run can
+    make its neighbour a number in context (〇点〇万〇 → 〇点0 → 0点0), and the matching form
+    of a matching form must be itself.
     """
-    return fold_numbers(to_simplified(unicodedata.normalize("NFKC", text)))
+    out = fold_numbers(to_simplified(unicodedata.normalize("NFKC", text)))
+    for _ in range(4):
+        again = fold_numbers(out)
+        if again == out:
+            break
+        out = again
+    return out
 
 
 def normalize(text: str) -> str:

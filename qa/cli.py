@@ -15,7 +15,9 @@ from .vectorstore import STORE_HELP, StoreError
 def _cmd_index(args: argparse.Namespace) -> int:
     from .index import build_index
 
-    report = build_index(args.seeds, args.index, model=args.model, progress=not args.quiet, store=args.store)
+    report = build_index(
+        args.seeds, args.index, model=args.model, progress=not args.quiet, store=args.store, full=args.full
+    )
     print(report.summary())
     if report.unchanged:
         print("index is up to date: nothing re-embedded")
@@ -150,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     pi.add_argument("--index", type=Path, default=config.index_dir(), help="index folder (env QA_INDEX)")
     pi.add_argument("--model", default=None, help="sentence-transformers model name or path (env QA_MODEL)")
     pi.add_argument("--quiet", action="store_true", help="no progress bar")
+    pi.add_argument("--full", action="store_true",
+                    help="rewrite the whole index as one segment (default: large indexes append small changes)")
     pi.add_argument("--store", default=None, help=f"where vectors live: {STORE_HELP}; default: as the current index, else faiss")
     pi.set_defaults(func=_cmd_index)
 

@@ -53,6 +53,7 @@ from .documents import Document, DocumentError, list_documents, read_document, r
 from .embedding import BATCH_SIZE, Embedder, make_embedder
 from .keyword import KeywordIndex
 from .records import Passage
+from .segments import RowMap, Segment, SegmentedKeyword, SegmentedPassages, dense_search
 from .store import PassageStore, write_passages
 from .text import TOKENIZER_VERSION, Tokenizer, corpus_terms
 from .vectorstore import (
@@ -68,12 +69,22 @@ log = logging.getLogger(__name__)
 
 # 2: meta.json carries its own checksum (meta_sha256); 3: no sentence vectors, passages
 # read on demand through an offsets file, BM25 weights as .npy files, compressed vectors.
-FORMAT_VERSION = 3
+# 4: segments (an incremental build appends one) and deleted rows; a format-3 index is a
+# format-4 index of one segment, and loads as such.
+FORMAT_VERSION = 4
+READABLE_FORMATS = (3, 4)
 BM25_K1, BM25_B = 1.2, 0.75
 BM25_META = {"k1": BM25_K1, "b": BM25_B, "tokenizer": f"jieba.lcut_for_search+normalize v{TOKENIZER_VERSION}"}
 FLAT_LIMIT = 50_000  # exact search up to here; HNSW beyond (see docs/benchmarks.md)
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 512  # efSearch 128: recall@10 0.95 at 100k
 COMPRESS_LIMIT = 200_000  # above: IVF with compressed codes (IVF_CODE), nprobe set from measured recall
+# Incremental builds (see _can_append): below APPEND_MIN live passages a full build takes
+# seconds; an appended segment holds at most APPEND_SHARE of the live passages (and at most
+# FLAT_LIMIT, searched exactly); MAX_SEGMENTS and MAX_DELETED_SHARE bound what a query pays.
+APPEND_MIN = 10_000
+APPEND_SHARE = 0.25
+MAX_SEGMENTS = 8
+MAX_DELETED_SHARE = 0.2
 IVF_CODE = "SQ8"  # faiss index_factory code: SQ8 = 1 byte per dimension (PQ48 etc. also work)
 IVF_TRAIN = 64  # training vectors per inverted list (faiss asks for 39 to 256)
 RECALL_K, RECALL_TARGET, RECALL_QUERIES = 10, 0.95, 200
@@ -98,6 +109,13 @@ class IndexMismatch(IndexError_):
     pass
 
 
+_MODE_WORDS = {
+    "full": "full (one segment written)",
+    "append": "incremental (new segment appended, unchanged files kept)",
+    "unchanged": "nothing changed",
+}
+
+
 @dataclass
 class BuildReport:
     index_dir: Path
@@ -111,6 +129,9 @@ class BuildReport:
     seconds: float = 0.0
     skipped: list[str] = field(default_factory=list)  # one message per skipped file
     unchanged: bool = False
+    mode: str = ""  # "full" (one segment written), "append" (a segment added) or "unchanged"
+    segments: int = 1
+    deleted: int = 0  # rows of removed or changed documents kept until the next full build
 
     def summary(self) -> str:
         lines = [
@@ -119,6 +140,8 @@ class BuildReport:
             f"documents: {self.documents}, articles: {self.articles}, passages: {self.passages}, "
             f"sentences: {self.sentences}",
             f"passages embedded: {self.embedded}, reused: {self.reused}",
+            f"build: {_MODE_WORDS.get(self.mode, self.mode)}"
+            + (f", {self.segments} segments, {self.deleted} deleted rows" if self.segments > 1 or self.deleted else ""),
             f"seconds: {self.seconds:.1f}",
         ]
         lines += [f"skipped: {m}" for m in self.skipped]
@@ -216,8 +239,10 @@ def faiss_threads(n: int) -> Iterator[None]:
 class Index:
     """A loaded index: passages (read on demand), FAISS vectors, BM25 and tokenizer.
 
-    ``passages`` is a sequence (``passages[i]``, ``len``, iteration) whose rows are the
-    rows of the vector and keyword indexes.
+    ``passages`` is a sequence (``passages[i]``, ``len``, iteration) of the live passages,
+    whose rows are those of :meth:`dense_search`, :meth:`keyword_search` and :meth:`vectors`,
+    over every segment (see :mod:`qa.segments`).  ``dense`` is the first segment's FAISS
+    index (or Milvus collection).
     """
 
     def __init__(
@@ -225,21 +250,20 @@ class Index:
         root: Path,
         folder: Path,
         meta: dict,
-        passages: PassageStore,
-        dense,
-        keyword: KeywordIndex,
+        segments: list[Segment],
+        rows: RowMap,
         tokenizer: Tokenizer,
         embedder: Embedder | None = None,
-        vectors: np.ndarray | None = None,
     ) -> None:
         self.root = root
         self.folder = folder
         self.meta = meta
-        self.passages = passages
-        self.dense = dense
-        self.keyword = keyword
+        self.segments = segments
+        self.rows = rows
+        self.passages = SegmentedPassages([s.store for s in segments], rows)
+        self.dense = segments[0].dense
+        self.keyword = SegmentedKeyword([s.keyword for s in segments], rows)
         self.tokenizer = tokenizer
-        self._vectors = vectors  # float32 rows beside compressed codes (memory-mapped), else None
         self._embedder = embedder
         self._sources: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -269,12 +293,18 @@ class Index:
 
     def vectors(self, rows: np.ndarray | list[int]) -> np.ndarray:
         """The exact float32 vectors of ``rows`` (for reuse by the next build)."""
-        rows = np.asarray(rows, dtype=np.int64)
-        if self._vectors is not None:
-            return np.ascontiguousarray(self._vectors[rows], dtype=np.float32)
-        if not len(rows):
-            return np.zeros((0, self.dense.d), dtype=np.float32)
-        return self.dense.reconstruct_batch(rows)
+        glob = np.asarray(self.rows.to_global(np.asarray(rows, dtype=np.int64)), dtype=np.int64)
+        out = np.zeros((len(glob), int(self.meta["model"]["dim"])), dtype=np.float32)
+        seg = np.searchsorted(self.rows.bases, glob, side="right") - 1
+        for s in np.unique(seg):
+            pick = np.flatnonzero(seg == s)
+            local = glob[pick] - self.rows.bases[s]
+            part = self.segments[s]
+            if part.vectors is not None:
+                out[pick] = part.vectors[local]
+            else:
+                out[pick] = part.dense.reconstruct_batch(local)
+        return out
 
     def source_text(self, doc: str) -> str:
         """The decoded source that offsets refer to (read from the seeds folder, cached).
@@ -299,6 +329,8 @@ class Index:
             return []
         k = min(k, len(self.passages))
         with faiss_threads(1):
+            if len(self.segments) > 1 or len(self.rows.deleted):
+                return dense_search(self.segments, self.rows, qvec, k)
             scores, ids = self.dense.search(np.ascontiguousarray(qvec.reshape(1, -1), dtype=np.float32), k)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
@@ -318,10 +350,10 @@ def _read_meta(folder: Path) -> dict:
         raise IndexCorrupt(f"{folder}: meta.json is unreadable ({exc}): rebuild the index") from exc
     if not isinstance(meta, dict):
         raise IndexCorrupt(f"{folder}: meta.json is not an object: rebuild the index")
-    if meta.get("format_version") != FORMAT_VERSION:
+    if meta.get("format_version") not in READABLE_FORMATS:
         raise IndexMismatch(
-            f"{folder}: index format {meta.get('format_version')} is not {FORMAT_VERSION} "
-            "(made by another version of qa): rebuild the index"
+            f"{folder}: index format {meta.get('format_version')} is not one this version of qa reads "
+            f"({', '.join(map(str, READABLE_FORMATS))}): rebuild the index"
         )
     # meta.json holds the other files' checksums, so it carries its own: a flipped bit in
     # a setting (BM25 k1, a key name, the file list) must not load as a different index.
@@ -336,11 +368,12 @@ def _meta_digest(meta: dict) -> str:
 
 
 BUILD_ONLY_FILES = ("vectors.npy",)  # read by builds only: verified when a build reuses them
+DELETED = "deleted.npy"  # rows of removed or changed documents, sorted (see qa/segments.py)
 
 
 def _verify_files(folder: Path, meta: dict, *, for_update: bool = False) -> None:
     for name, digest in meta.get("files", {}).items():
-        if name in BUILD_ONLY_FILES and not for_update:
+        if name.rsplit("/", 1)[-1] in BUILD_ONLY_FILES and not for_update:
             continue
         path = folder / name
         if not path.is_file():
@@ -373,36 +406,64 @@ def load_index(
             f"index in {root} was built with model {meta['model']['name']} ({meta['model']['fingerprint']}), "
             f"not {embedder.name} ({embedder.fingerprint}): rebuild it with this model or query it with its own"
         )
-    faiss_info = meta.get("faiss", {})
     dense_info = meta.get("dense") or {"backend": "faiss"}
+    dim = meta["model"]["dim"]
+    segments: list[Segment] = []
+    problems = []
     try:
-        passages = PassageStore(folder)
-        if dense_info["backend"] == "milvus":
-            dense = MilvusVectors.open(dense_info, int(meta["model"]["dim"]))
-        else:
-            dense = faiss.read_index(str(folder / "dense.faiss"))
-        vectors = np.load(folder / "vectors.npy", mmap_mode="r") if "vectors.npy" in meta.get("files", {}) else None
-        keyword = KeywordIndex.load(folder, meta["bm25"]["k1"], meta["bm25"]["b"])
+        for seg_info in segment_list(meta):
+            sub = folder / seg_info["dir"] if seg_info["dir"] else folder
+            prefix = f"{seg_info['dir']}/" if seg_info["dir"] else ""
+            store = PassageStore(sub)
+            if dense_info["backend"] == "milvus":
+                dense = MilvusVectors.open(dense_info, int(dim))
+            else:
+                dense = faiss.read_index(str(sub / "dense.faiss"))
+            has_vectors = f"{prefix}vectors.npy" in meta.get("files", {})
+            vectors = np.load(sub / "vectors.npy", mmap_mode="r") if has_vectors else None
+            keyword = KeywordIndex.load(sub, meta["bm25"]["k1"], meta["bm25"]["b"])
+            faiss_info = seg_info.get("faiss", {})
+            if "nprobe" in faiss_info:
+                faiss.extract_index_ivf(dense).nprobe = int(faiss_info["nprobe"])
+            n = len(store)
+            if dense.ntotal != n or dense.d != dim:
+                where = f"{prefix}dense.faiss" if dense_info["backend"] == "faiss" else f"Milvus collection {dense.collection}"
+                problems.append(f"{where} has {dense.ntotal}x{dense.d} vectors for {n}x{dim}")
+            if vectors is not None and vectors.shape != (n, dim):
+                problems.append(f"{prefix}vectors.npy is {vectors.shape}, expected {(n, dim)}")
+            if keyword.n_docs != n:
+                problems.append(f"{prefix}keyword index has {keyword.n_docs} passages, expected {n}")
+            if "rows" in seg_info and n != int(seg_info["rows"]):
+                problems.append(f"{prefix}passages.jsonl has {n} passages, meta.json says {seg_info['rows']}")
+            segments.append(Segment(store, dense, keyword, vectors))
+        deleted = np.load(folder / DELETED) if DELETED in meta.get("files", {}) else np.zeros(0, np.int64)
         words = (folder / "userdict.txt").read_text(encoding="utf-8").split("\n")
-        if "nprobe" in faiss_info:
-            faiss.extract_index_ivf(dense).nprobe = int(faiss_info["nprobe"])
     except StoreError as exc:
         raise IndexCorrupt(str(exc)) from exc
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise IndexCorrupt(f"{folder}: cannot read the index ({type(exc).__name__}: {exc}): rebuild it") from exc
-    dim = meta["model"]["dim"]
-    problems = []
-    if dense.ntotal != len(passages) or dense.d != dim:
-        where = "dense.faiss" if dense_info["backend"] == "faiss" else f"Milvus collection {dense.collection}"
-        problems.append(f"{where} has {dense.ntotal}x{dense.d} vectors for {len(passages)}x{dim}")
-    if vectors is not None and vectors.shape != (len(passages), dim):
-        problems.append(f"vectors.npy is {vectors.shape}, expected {(len(passages), dim)}")
-    if keyword.n_docs != len(passages):
-        problems.append(f"keyword index has {keyword.n_docs} passages, expected {len(passages)}")
+    rows = RowMap([len(seg.store) for seg in segments], deleted)
+    if len(deleted) and (
+        deleted.ndim != 1 or np.any(np.diff(deleted) <= 0) or deleted[0] < 0 or deleted[-1] >= rows.total
+    ):
+        problems.append(f"{DELETED} is not a sorted list of rows below {rows.total}")
+    counted = meta.get("counts", {}).get("passages")
+    if counted is not None and counted != rows.n_live:
+        problems.append(f"{rows.n_live} live passages, meta.json says {counted}")
     if problems:
         raise IndexCorrupt(f"{folder}: inconsistent index ({'; '.join(problems)}): rebuild it")
     tokenizer = Tokenizer([w for w in words if w])
-    return Index(root, folder, meta, passages, dense, keyword, tokenizer, embedder, vectors)
+    return Index(root, folder, meta, segments, rows, tokenizer, embedder)
+
+
+def segment_list(meta: dict) -> list[dict]:
+    """meta.json's segments: the base (files at the top of the generation) first.
+
+    An index of format 3 has only the base, described by ``faiss`` and ``counts``.
+    """
+    if "segments" in meta:
+        return meta["segments"]
+    return [{"dir": "", "faiss": meta.get("faiss", {})}]
 
 
 
@@ -535,6 +596,21 @@ class _DocPart:
     passages: list[Passage]
     passage_vectors: np.ndarray | None = None  # None: to embed
     encoding: str = ""
+    reuse: tuple[str, list[int]] | None = None  # from the previous index: its name there, its live rows
+
+    @property
+    def kept_in_place(self) -> bool:
+        """Unchanged, under the same name: an incremental build leaves its rows where they are."""
+        return self.reuse is not None and self.reuse[0] == self.name
+
+    def materialise(self, prev: Index) -> None:
+        """Read a reused document's passages and vectors from the previous index."""
+        if self.reuse is None or self.passage_vectors is not None:
+            return
+        old_name, ids = self.reuse
+        old = [prev.passages[i] for i in ids]
+        self.passages = old if old_name == self.name else [_rename(p, old_name, self.name) for p in old]
+        self.passage_vectors = prev.vectors(ids)
 
 
 def _previous(root: Path, fingerprint: str, chunk: dict) -> Index | None:
@@ -561,6 +637,8 @@ def build_index(
     progress: bool = False,
     compress_limit: int = COMPRESS_LIMIT,
     store: str | StoreSpec | None = None,
+    full: bool = False,
+    append_min: int = APPEND_MIN,
     _crash_after: str | None = None,
 ) -> BuildReport:
     """Build or update the index of every document in ``seeds_dir`` into ``index_dir``.
@@ -569,8 +647,13 @@ def build_index(
     model or chunker rebuilds everything.  Unreadable files are skipped and listed in
     the report.  Above ``compress_limit`` passages the vectors are stored as IVF codes
     (see :func:`_make_faiss`).  ``store`` says where vectors live (see :mod:`qa.vectorstore`;
-    default: where the current index keeps them, else FAISS files).  ``_crash_after`` is a
-    fault-injection hook for tests.
+    default: where the current index keeps them, else FAISS files).
+
+    An index of ``append_min`` live passages or more is updated incrementally when the
+    change is small (see :func:`_can_append`): the new and changed documents become a new
+    segment, the old rows of changed and removed ones are marked deleted, and nothing else
+    is rewritten.  Otherwise, or with ``full``, every segment is merged into one (vectors
+    reused).  ``_crash_after`` is a fault-injection hook for tests.
     """
     t0 = time.perf_counter()
     seeds_dir, root = Path(seeds_dir).resolve(), Path(index_dir)
@@ -609,12 +692,9 @@ def build_index(
                 if any(prev.passages[i].title == stem for i in prev_docs[reuse_name][1]):
                     reuse_name = None  # renamed, and titled after its old file name: read it anew
             if prev is not None and reuse_name is not None:
-                ids = prev_docs[reuse_name][1]
-                old = [prev.passages[i] for i in ids]
-                passages = old if reuse_name == name else [_rename(p, reuse_name, name) for p in old]
-                pvec = prev.vectors(ids) if ids else None
                 info = prev.meta["documents"][reuse_name]
-                parts.append(_DocPart(name, digest, info["articles"], passages, pvec, info.get("encoding", "")))
+                reuse = (reuse_name, prev_docs[reuse_name][1])
+                parts.append(_DocPart(name, digest, info["articles"], [], None, info.get("encoding", ""), reuse))
                 seen_hash[digest] = name
                 continue
             try:
@@ -634,7 +714,7 @@ def build_index(
             seen_hash[digest] = name
             parts.append(_DocPart(name, digest, len(doc.articles), passages, encoding=doc.encoding))
 
-        if prev is not None and not any(p.passage_vectors is None for p in parts):
+        if prev is not None and all(p.reuse is not None for p in parts):
             same = {p.name: p.sha256 for p in parts} == {n: v[0] for n, v in prev_docs.items()}
             if (
                 same
@@ -645,8 +725,16 @@ def build_index(
             ):
                 report.unchanged = True
 
-        to_embed = [p for p in parts if p.passage_vectors is None]
+        to_embed = [p for p in parts if p.reuse is None]
         n_new = sum(len(p.passages) for p in to_embed)
+        append = (
+            not report.unchanged
+            and not full
+            and _can_append(prev, parts, prev_docs, spec, str(seeds_dir), unreadable, append_min)
+        )
+        for part in parts:  # an append writes only what moves to the new segment
+            if not report.unchanged and not (append and part.kept_in_place):
+                part.materialise(prev)
         bar = None
         if progress and n_new:
             from tqdm import tqdm
@@ -668,47 +756,238 @@ def build_index(
             if bar is not None:
                 bar.close()
 
-        passages = [p for part in parts for p in part.passages]
-        # The model is loaded only when something needs embedding.
-        dim = embedder.dim if to_embed or prev is None else int(prev.meta["model"]["dim"])
-        pvecs = [part.passage_vectors for part in parts if part.passage_vectors is not None and len(part.passages)]
-        passage_vectors = np.concatenate(pvecs) if pvecs else np.zeros((0, dim), np.float32)
-        n_sentences = sum(len(p.sentences) for p in passages)
-
         if report.unchanged:
-            report.documents = len(parts)
             # A build killed after switching CURRENT, while removing the old generation, left it.
             _remove_leftovers(root, prev.folder.name)
-        else:
-            words = corpus_terms(p.text for p in passages)
-            tokenizer = Tokenizer(words)
-            keyword = KeywordIndex(BM25_K1, BM25_B).fit(tokenizer.words(p.text) for p in passages)
-            meta = {
-                "format_version": FORMAT_VERSION,
-                "package_version": __version__,
-                "built_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                "seeds_dir": str(seeds_dir),
-                "model": {"name": embedder.name, "fingerprint": embedder.fingerprint, "dim": int(dim)},
-                "chunker": settings.to_json(),
-                "bm25": BM25_META,
-                "counts": {"passages": len(passages), "sentences": n_sentences},
-                "skipped": unreadable,
-                "documents": _documents_meta(parts),
-            }
-            keep = {(prev.meta.get("dense") or {}).get("generation_collection", "")} if prev is not None else set()
-            _write_generation(
-                root, meta, passages, passage_vectors, keyword, words, _crash_after,
-                compress_limit=compress_limit, store=spec, keep_collections=keep,
+            report.passages, report.sentences = len(prev.passages), int(prev.meta["counts"]["sentences"])
+            report.mode = "unchanged"
+        elif append:
+            report.passages, report.sentences = _append_generation(
+                root, prev, parts, prev_docs, str(seeds_dir), unreadable, _crash_after
             )
+            report.mode = "append"
+        else:
+            report.passages, report.sentences = _full_build(
+                root, prev, parts, embedder, settings, str(seeds_dir), unreadable, spec, compress_limit, _crash_after
+            )
+            report.mode = "full"
+        report.segments, report.deleted = _segment_counts(root)
         report.documents = len(parts)
         report.articles = sum(p.articles for p in parts)
-        report.passages = len(passages)
-        report.sentences = n_sentences
         report.embedded = n_new
-        report.reused = len(passages) - n_new
+        report.reused = report.passages - n_new
         report.seconds = time.perf_counter() - t0
     return report
 
+
+
+def _full_build(
+    root: Path,
+    prev: Index | None,
+    parts: list[_DocPart],
+    embedder: Embedder,
+    settings: ChunkSettings,
+    seeds_dir: str,
+    unreadable: dict[str, str],
+    spec: StoreSpec,
+    compress_limit: int,
+    _crash_after: str | None,
+) -> tuple[int, int]:
+    """Write every document into a new generation of one segment; returns (passages, sentences)."""
+    passages = [p for part in parts for p in part.passages]
+    # The model is loaded only when something needs embedding.
+    dim = embedder.dim if any(p.reuse is None for p in parts) or prev is None else int(prev.meta["model"]["dim"])
+    pvecs = [part.passage_vectors for part in parts if part.passage_vectors is not None and len(part.passages)]
+    passage_vectors = np.concatenate(pvecs) if pvecs else np.zeros((0, dim), np.float32)
+    n_sentences = sum(len(p.sentences) for p in passages)
+    words = corpus_terms(p.text for p in passages)
+    tokenizer = Tokenizer(words)
+    keyword = KeywordIndex(BM25_K1, BM25_B).fit(tokenizer.words(p.text) for p in passages)
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "package_version": __version__,
+        "built_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "seeds_dir": str(seeds_dir),
+        "model": {"name": embedder.name, "fingerprint": embedder.fingerprint, "dim": int(dim)},
+        "chunker": settings.to_json(),
+        "bm25": BM25_META,
+        "counts": {"passages": len(passages), "sentences": n_sentences},
+        "skipped": unreadable,
+        "documents": _documents_meta(parts),
+    }
+    keep = {(prev.meta.get("dense") or {}).get("generation_collection", "")} if prev is not None else set()
+    _write_generation(
+        root, meta, passages, passage_vectors, keyword, words, _crash_after,
+        compress_limit=compress_limit, store=spec, keep_collections=keep,
+    )
+    return len(passages), n_sentences
+
+
+def _can_append(
+    prev: Index | None,
+    parts: list[_DocPart],
+    prev_docs: dict[str, tuple[str, list[int]]],
+    spec: StoreSpec,
+    seeds_dir: str,
+    unreadable: dict[str, str],
+    append_min: int,
+) -> bool:
+    """Whether this change can go into a new segment instead of a full build.
+
+    Yes when the previous index has at least ``append_min`` live passages in FAISS files,
+    was built from the same folder and tokenizer, and the change is small: the new segment
+    stays under ``APPEND_SHARE`` of the live passages and ``FLAT_LIMIT``, there are at most
+    ``MAX_SEGMENTS``, and deleted rows stay under ``MAX_DELETED_SHARE`` of all rows.
+    """
+    if prev is None or spec.kind != "faiss" or StoreSpec.from_json(prev.meta.get("dense")) != spec:
+        return False
+    if prev.meta.get("seeds_dir") != seeds_dir or prev.meta.get("bm25") != BM25_META:
+        return False
+    live = len(prev.passages)
+    if live < max(append_min, 1):
+        return False
+    kept = {p.name for p in parts if p.kept_in_place}
+    moved = sum(len(p.reuse[1]) if p.reuse else len(p.passages) for p in parts if not p.kept_in_place)
+    dead = len(prev.rows.deleted) + sum(len(ids) for name, (_, ids) in prev_docs.items() if name not in kept)
+    segments = len(prev.segments) + (1 if moved else 0)
+    total = prev.rows.total + moved
+    return (
+        moved <= min(APPEND_SHARE * live, FLAT_LIMIT)
+        and segments <= MAX_SEGMENTS
+        and dead <= MAX_DELETED_SHARE * max(total, 1)
+    )
+
+
+def _link(src: Path, dst: Path) -> None:
+    """Hard-link an unchanged file into the new generation (a copy where links fail)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise
+        shutil.copyfile(src, dst)
+
+
+def _append_generation(
+    root: Path,
+    prev: Index,
+    parts: list[_DocPart],
+    prev_docs: dict[str, tuple[str, list[int]]],
+    seeds_dir: str,
+    unreadable: dict[str, str],
+    crash_after: str | None,
+) -> tuple[int, int]:
+    """Write a generation that links the previous one's files, adds a segment, marks deleted rows.
+
+    Returns (live passages, sentences).  Documents unchanged under the same name keep their
+    rows; new, changed and renamed ones go into the new segment; the old rows of changed,
+    renamed and removed ones are added to ``deleted.npy``.
+    """
+    import faiss
+
+    rows = prev.rows
+    kept = [p for p in parts if p.kept_in_place]
+    moved = [p for p in parts if not p.kept_in_place]
+    kept_names = {p.name for p in kept}
+    gone = [np.asarray(rows.to_global(np.asarray(ids, dtype=np.int64)), dtype=np.int64)
+            for name, (_, ids) in prev_docs.items() if name not in kept_names and ids]
+    gone_sentences = sum(
+        len(prev.passages[i].sentences) for name, (_, ids) in prev_docs.items() if name not in kept_names for i in ids
+    )
+    deleted = np.unique(np.concatenate([rows.deleted, *gone])).astype(np.int64)
+    passages = [p for part in moved for p in part.passages]
+    dim = int(prev.meta["model"]["dim"])
+    pvecs = [part.passage_vectors for part in moved if part.passage_vectors is not None and len(part.passages)]
+    vectors = np.concatenate(pvecs) if pvecs else np.zeros((0, dim), np.float32)
+
+    old_words = [w for w in (prev.folder / "userdict.txt").read_text(encoding="utf-8").split("\n") if w]
+    words = sorted(set(old_words) | set(corpus_terms(p.text for p in passages)))
+    tokenizer = Tokenizer(words)
+    tokens = [tokenizer.words(p.text) for p in passages]
+    old_len = sum(float(np.asarray(seg.keyword.doc_len, dtype=np.float64).sum()) for seg in prev.segments)
+    avgdl = (old_len + sum(map(len, tokens))) / max(rows.total + len(passages), 1)
+
+    segments = [dict(s) for s in segment_list(prev.meta)]
+    files = {k: v for k, v in prev.meta["files"].items() if k not in (DELETED, "userdict.txt")}
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    name = f"gen-{stamp}-{os.getpid()}"
+    tmp = root / f".tmp-{name}"
+    try:
+        tmp.mkdir(parents=True)
+        for f in files:
+            _link(prev.folder / f, tmp / f)
+        if passages:
+            used = {s["dir"] for s in segments}
+            sub = next(f"seg-{k}" for k in range(1, len(segments) + 2) if f"seg-{k}" not in used)
+            (tmp / sub).mkdir()
+            new_files = write_passages(tmp / sub, passages)
+            dense, info = _make_faiss(vectors, exact=True)
+            with open(tmp / sub / "dense.faiss", "wb") as fh:
+                fh.write(faiss.serialize_index(dense))
+            new_files.append("dense.faiss")
+            new_files += KeywordIndex(BM25_K1, BM25_B).fit(tokens, avgdl=avgdl).save(tmp / sub)
+            files.update({f"{sub}/{f}": _sha256_file(tmp / sub / f) for f in new_files})
+            segments.append({"dir": sub, "rows": len(passages), "faiss": info})
+        if len(deleted):
+            np.save(tmp / DELETED, deleted)
+            files[DELETED] = _sha256_file(tmp / DELETED)
+        (tmp / "userdict.txt").write_text("\n".join(words), encoding="utf-8")
+        files["userdict.txt"] = _sha256_file(tmp / "userdict.txt")
+        if crash_after == "files":
+            os._exit(17)
+
+        live_after = rows.total + len(passages) - len(deleted)
+        documents: dict[str, dict] = {}
+        for part in kept:  # same rows, renumbered around the deleted ones
+            first_global = int(rows.to_global(int(prev.meta["documents"][part.name]["first_row"])))
+            first = first_global - int(np.searchsorted(deleted, first_global))
+            documents[part.name] = dict(prev.meta["documents"][part.name], first_row=first)
+        start = rows.total - len(deleted)  # every deleted row lies before the new segment
+        for doc_name, info in _documents_meta(moved).items():
+            documents[doc_name] = dict(info, first_row=info["first_row"] + start)
+        sentences = int(prev.meta["counts"]["sentences"]) - gone_sentences + sum(len(p.sentences) for p in passages)
+        meta = dict(
+            prev.meta,
+            package_version=__version__,
+            built_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            format_version=FORMAT_VERSION,
+            seeds_dir=seeds_dir,
+            counts={"passages": live_after, "sentences": sentences},
+            skipped=unreadable,
+            documents=documents,
+            segments=segments,
+            files=files,
+        )
+        meta.pop("meta_sha256", None)
+        meta["meta_sha256"] = _meta_digest(meta)
+        (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+        for f in tmp.rglob("*"):
+            if f.is_file():
+                with open(f, "rb") as fh:
+                    os.fsync(fh.fileno())
+        os.replace(tmp, root / name)
+        _fsync_dir(root)
+        if crash_after == "generation":
+            os._exit(17)
+        _write_atomic(root / "CURRENT", name + "\n")
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        reason = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+        raise IndexError_(f"cannot write the index to {root}: {reason}") from exc
+    _remove_leftovers(root, name)
+    return live_after, sentences
+
+
+def _segment_counts(root: Path) -> tuple[int, int]:
+    """(segments, deleted rows) of the current generation, for the build report."""
+    try:
+        meta = json.loads((current_generation(root) / "meta.json").read_text(encoding="utf-8"))
+    except (IndexError_, OSError, ValueError):
+        return 1, 0
+    segs = segment_list(meta)
+    total = sum(int(s.get("rows", 0)) for s in segs)
+    return len(segs), max(0, total - int(meta.get("counts", {}).get("passages", total)))
 
 def _documents_meta(parts: list[_DocPart]) -> dict[str, dict]:
     """meta.json's per-document record; ``first_row`` is the row of its first passage."""
@@ -787,7 +1066,10 @@ def _write_generation(
         files += keyword.save(tmp)
         (tmp / "userdict.txt").write_text("\n".join(words), encoding="utf-8")
         files.append("userdict.txt")
-        meta = dict(meta, faiss=faiss_info, dense=dense_info, files={f: _sha256_file(tmp / f) for f in files})
+        segments = [{"dir": "", "rows": len(passages), "faiss": faiss_info}]
+        meta = dict(
+            meta, faiss=faiss_info, dense=dense_info, segments=segments, files={f: _sha256_file(tmp / f) for f in files}
+        )
         meta["meta_sha256"] = _meta_digest(meta)
         if crash_after == "files":
             os._exit(17)

@@ -43,8 +43,12 @@ class KeywordIndex:
     def n_docs(self) -> int:
         return len(self.doc_len)
 
-    def fit(self, docs: Iterable[list[str]]) -> KeywordIndex:
-        """Index token lists (one per document); documents are numbered in order."""
+    def fit(self, docs: Iterable[list[str]], *, avgdl: float | None = None) -> KeywordIndex:
+        """Index token lists (one per document); documents are numbered in order.
+
+        ``avgdl`` replaces the mean length in the length normalisation (an appended segment
+        uses the corpus-wide mean; see :mod:`qa.segments`).
+        """
         vocab: dict[str, int] = {}
         terms_seen = array("q")  # per posting, in document order: first-seen term id, count
         counts = array("f")
@@ -70,14 +74,14 @@ class KeywordIndex:
         np.cumsum(np.bincount(term, minlength=len(terms)), out=self.indptr[1:])
         self.doc_len = np.array(lengths, dtype=np.float32)
         self._compute_idf()
-        self.weights = self._weights(tf)
+        self.weights = self._weights(tf, avgdl)
         return self
 
-    def _weights(self, tf: np.ndarray) -> np.ndarray:
+    def _weights(self, tf: np.ndarray, avgdl: float | None = None) -> np.ndarray:
         """Per-posting BM25 weights: idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len / avgdl))."""
         if not len(tf):
             return np.zeros(0, dtype=np.float32)
-        avgdl = float(self.doc_len.mean()) or 1.0
+        avgdl = avgdl or float(self.doc_len.mean()) or 1.0
         idf = np.repeat(self.idf, np.diff(self.indptr))
         norm = self.k1 * (1.0 - self.b + self.b * self.doc_len[self.doc_ids] / avgdl)
         return (idf * tf * (self.k1 + 1.0) / (tf + norm)).astype(np.float32)
@@ -94,15 +98,21 @@ class KeywordIndex:
             return float(self.idf[j])
         return math.log(1.0 + (self.n_docs + 0.5) / 0.5)
 
-    def scores(self, query: list[str]) -> np.ndarray:
-        """BM25 score of every document for the (de-duplicated) query terms."""
+    def scores(self, query: list[str], scale: dict[str, float] | None = None) -> np.ndarray:
+        """BM25 score of every document for the (de-duplicated) query terms.
+
+        ``scale`` multiplies a term's weights (the corpus-wide IDF over this one's).
+        """
         out = np.zeros(self.n_docs, dtype=np.float32)
         for term in dict.fromkeys(query):
             j = self.vocab.get(term)
             if j is None:
                 continue
             lo, hi = int(self.indptr[j]), int(self.indptr[j + 1])
-            out[self.doc_ids[lo:hi]] += self.weights[lo:hi]
+            w = self.weights[lo:hi]
+            if scale is not None and term in scale:
+                w = w * np.float32(scale[term])
+            out[self.doc_ids[lo:hi]] += w
         return out
 
     def search(self, query: list[str], k: int = 10) -> list[tuple[int, float]]:

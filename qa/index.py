@@ -20,6 +20,13 @@ crash mid-build leaves the previous generation in use::
         keyword_vocab.json    BM25 vocabulary
         keyword_*.npy         BM25 postings and their weights (see qa/keyword.py)
         userdict.txt          corpus words added to jieba (quoted names, book titles)
+        seg-1/ ...            segments appended by incremental builds: the same passage,
+                              dense and keyword files for their documents (exact search)
+        deleted.npy           rows of changed and removed documents (see qa/segments.py)
+
+The files above ``seg-1`` are the base segment.  An incremental build hard-links every
+unchanged file into the new generation and writes only the new segment, ``deleted.npy``,
+``userdict.txt`` and ``meta.json``; a full build writes one segment (see build_index).
 
 Only passages are embedded (the reader picks the sentence and span from the text).
 Loading verifies the checksums and the model fingerprint: a corrupt, truncated or
@@ -908,7 +915,7 @@ def _append_generation(
     old_len = sum(float(np.asarray(seg.keyword.doc_len, dtype=np.float64).sum()) for seg in prev.segments)
     avgdl = (old_len + sum(map(len, tokens))) / max(rows.total + len(passages), 1)
 
-    segments = [dict(s) for s in segment_list(prev.meta)]
+    segments = [dict(s, rows=rows.sizes[k]) for k, s in enumerate(segment_list(prev.meta))]
     files = {k: v for k, v in prev.meta["files"].items() if k not in (DELETED, "userdict.txt")}
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
     name = f"gen-{stamp}-{os.getpid()}"

@@ -205,20 +205,30 @@ class SegmentedKeyword:
 
 
 def dense_search(segments: Sequence[Segment], rows: RowMap, qvec: np.ndarray, k: int) -> list[tuple[int, float]]:
-    """Top-``k`` ``(live row, score)`` over every segment's vectors, deleted rows left out."""
+    """Top-``k`` ``(live row, score)`` over every segment's vectors, deleted rows left out.
+
+    A segment with deleted rows is asked for more than ``k``, doubling until ``k`` live rows
+    come back (deleted rows cluster: a document changed five times leaves five copies of
+    its passages near the same questions), so the cost follows the deleted rows near the
+    query, not all of them.
+    """
     q = np.ascontiguousarray(qvec.reshape(1, -1), dtype=np.float32)
     found: list[tuple[float, int]] = []
     for s, seg in enumerate(segments):
         size = rows.sizes[s]
         if not size:
             continue
-        ks = min(size, k + rows.deleted_in(s))
-        scores, ids = seg.dense.search(q, ks)
-        base = int(rows.bases[s])
-        g = ids[0][ids[0] >= 0].astype(np.int64) + base
-        sc = scores[0][ids[0] >= 0]
-        keep = ~rows.is_deleted(g)
+        base, dead = int(rows.bases[s]), rows.deleted_in(s)
+        ks = min(size, k + min(dead, k))
+        while True:
+            scores, ids = seg.dense.search(q, ks)
+            ok = ids[0] >= 0
+            g = ids[0][ok].astype(np.int64) + base
+            keep = ~rows.is_deleted(g)
+            if int(keep.sum()) >= k or ks >= size or not dead:
+                break
+            ks = min(size, 2 * ks)
         live = np.atleast_1d(rows.to_live(g[keep]))
-        found += [(float(a), int(r)) for a, r in zip(sc[keep], live)]
+        found += [(float(a), int(r)) for a, r in zip(scores[0][ok][keep], live)]
     found.sort(key=lambda x: (-x[0], x[1]))
     return [(r, sc) for sc, r in found[:k]]

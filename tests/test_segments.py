@@ -270,3 +270,45 @@ def test_rowmap_numbers_live_rows_without_gaps(sizes, data):
     assert all(rows.is_deleted(np.array(deleted, dtype=np.int64))) if deleted else True
     per_segment = Counter(rows.segment_of(g) for g in deleted)
     assert [rows.deleted_in(s) for s in range(len(sizes))] == [per_segment[s] for s in range(len(sizes))]
+
+
+def test_a_format_3_index_loads_as_one_segment_and_takes_an_append(seeds, tmp_path):
+    """An index written before segments (no ``segments`` in meta.json) is still read and updated."""
+    _seeds(tmp_path, seeds)
+    root = tmp_path / "ix"
+    _build(seeds, root)
+    path = current_generation(root) / "meta.json"
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    meta.pop("segments")
+    meta["format_version"] = 3
+    meta["meta_sha256"] = index_module._meta_digest(meta)
+    path.write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    old = load_index(root, embedder=HashingEmbedder(64))
+    assert len(old.segments) == 1 and len(old.passages) == meta["counts"]["passages"]
+    (seeds / "发布会.txt").write_text(ADDED, encoding="utf-8")
+    (seeds / "冰雪节.txt").unlink()
+    r = _build(seeds, root)
+    assert r.mode == "append" and r.segments == 2 and r.deleted == old.documents()["冰雪节.txt"]["passages"]
+    ix = load_index(root, embedder=HashingEmbedder(64))
+    assert ix.meta["format_version"] == index_module.FORMAT_VERSION
+    assert [s["rows"] for s in ix.meta["segments"]] == [len(old.passages), ix.documents()["发布会.txt"]["passages"]]
+    _assert_consistent(ix)
+    _assert_same_as_full_build(ix, seeds, tmp_path)
+
+
+def test_dense_search_looks_past_deleted_near_duplicates(seeds, tmp_path):
+    """Deleted rows nearest the query don't crowd out live ones: the search asks for more."""
+    _seeds(tmp_path, seeds)
+    for k in range(5):
+        (seeds / f"版本{k}.txt").write_text(f"通知\n\n本报讯 文化馆第{k}版通知：读书会改在周六上午九点举行，地点不变。\n", encoding="utf-8")
+    root = tmp_path / "ix"
+    _build(seeds, root)
+    for k in range(4):
+        (seeds / f"版本{k}.txt").unlink()
+    assert _build(seeds, root).mode == "append"
+    ix = load_index(root, embedder=HashingEmbedder(64))
+    survivor = next(p for p in ix.passages if p.doc == "版本4.txt" and "读书会" in p.text)
+    q = HashingEmbedder(64).embed([index_module.passage_embedding_text(survivor)], kind="query")[0]
+    got = ix.dense_search(q, 2)
+    assert len(got) == 2 and ix.passages[got[0][0]] == survivor
+    assert all(ix.passages[i].doc not in {f"版本{k}.txt" for k in range(4)} for i, _ in got)

@@ -767,9 +767,10 @@ def build_index(
             # A build killed after switching CURRENT, while removing the old generation, left it.
             _remove_leftovers(root, prev.folder.name)
             report.passages, report.sentences = len(prev.passages), int(prev.meta["counts"]["sentences"])
+            report.segments, report.deleted = len(prev.segments), len(prev.rows.deleted)
             report.mode = "unchanged"
         elif append:
-            report.passages, report.sentences = _append_generation(
+            report.passages, report.sentences, report.segments, report.deleted = _append_generation(
                 root, prev, parts, prev_docs, str(seeds_dir), unreadable, _crash_after
             )
             report.mode = "append"
@@ -778,7 +779,6 @@ def build_index(
                 root, prev, parts, embedder, settings, str(seeds_dir), unreadable, spec, compress_limit, _crash_after
             )
             report.mode = "full"
-        report.segments, report.deleted = _segment_counts(root)
         report.documents = len(parts)
         report.articles = sum(p.articles for p in parts)
         report.embedded = n_new
@@ -884,10 +884,10 @@ def _append_generation(
     seeds_dir: str,
     unreadable: dict[str, str],
     crash_after: str | None,
-) -> tuple[int, int]:
+) -> tuple[int, int, int, int]:
     """Write a generation that links the previous one's files, adds a segment, marks deleted rows.
 
-    Returns (live passages, sentences).  Documents unchanged under the same name keep their
+    Returns (live passages, sentences, segments, deleted rows).  Documents unchanged under the same name keep their
     rows; new, changed and renamed ones go into the new segment; the old rows of changed,
     renamed and removed ones are added to ``deleted.npy``.
     """
@@ -917,9 +917,7 @@ def _append_generation(
 
     segments = [dict(s, rows=rows.sizes[k]) for k, s in enumerate(segment_list(prev.meta))]
     files = {k: v for k, v in prev.meta["files"].items() if k not in (DELETED, "userdict.txt")}
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
-    name = f"gen-{stamp}-{os.getpid()}"
-    tmp = root / f".tmp-{name}"
+    name, tmp = _new_generation(root)
     try:
         tmp.mkdir(parents=True)
         for f in files:
@@ -968,33 +966,14 @@ def _append_generation(
         )
         meta.pop("meta_sha256", None)
         meta["meta_sha256"] = _meta_digest(meta)
-        (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
-        for f in tmp.rglob("*"):
-            if f.is_file():
-                with open(f, "rb") as fh:
-                    os.fsync(fh.fileno())
-        os.replace(tmp, root / name)
-        _fsync_dir(root)
-        if crash_after == "generation":
-            os._exit(17)
-        _write_atomic(root / "CURRENT", name + "\n")
+        _publish(root, tmp, name, meta, crash_after)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         reason = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
         raise IndexError_(f"cannot write the index to {root}: {reason}") from exc
     _remove_leftovers(root, name)
-    return live_after, sentences
+    return live_after, sentences, len(segments), len(deleted)
 
-
-def _segment_counts(root: Path) -> tuple[int, int]:
-    """(segments, deleted rows) of the current generation, for the build report."""
-    try:
-        meta = json.loads((current_generation(root) / "meta.json").read_text(encoding="utf-8"))
-    except (IndexError_, OSError, ValueError):
-        return 1, 0
-    segs = segment_list(meta)
-    total = sum(int(s.get("rows", 0)) for s in segs)
-    return len(segs), max(0, total - int(meta.get("counts", {}).get("passages", total)))
 
 def _documents_meta(parts: list[_DocPart]) -> dict[str, dict]:
     """meta.json's per-document record; ``first_row`` is the row of its first passage."""
@@ -1046,9 +1025,7 @@ def _write_generation(
     """
     import faiss
 
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
-    name = f"gen-{stamp}-{os.getpid()}"
-    tmp = root / f".tmp-{name}"
+    name, tmp = _new_generation(root)
     try:
         tmp.mkdir(parents=True)
         files = write_passages(tmp, passages)
@@ -1080,15 +1057,7 @@ def _write_generation(
         meta["meta_sha256"] = _meta_digest(meta)
         if crash_after == "files":
             os._exit(17)
-        (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
-        for f in tmp.iterdir():
-            with open(f, "rb") as fh:
-                os.fsync(fh.fileno())
-        os.replace(tmp, root / name)
-        _fsync_dir(root)
-        if crash_after == "generation":
-            os._exit(17)
-        _write_atomic(root / "CURRENT", name + "\n")
+        _publish(root, tmp, name, meta, crash_after)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         reason = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
@@ -1100,6 +1069,27 @@ def _write_generation(
     if store.kind == "milvus":
         drop_old_collections(store, {generation_collection(store, name), *keep_collections})
 
+
+
+def _new_generation(root: Path) -> tuple[str, Path]:
+    """A new generation's name and the temporary folder it is written in."""
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    name = f"gen-{stamp}-{os.getpid()}"
+    return name, root / f".tmp-{name}"
+
+
+def _publish(root: Path, tmp: Path, name: str, meta: dict, crash_after: str | None) -> None:
+    """Write ``meta.json``, make the folder durable, rename it to ``name`` and point ``CURRENT`` at it."""
+    (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+    for f in tmp.rglob("*"):
+        if f.is_file():
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+    os.replace(tmp, root / name)
+    _fsync_dir(root)
+    if crash_after == "generation":
+        os._exit(17)
+    _write_atomic(root / "CURRENT", name + "\n")
 
 def _current_store(root: Path) -> StoreSpec:
     """Where the current index keeps its vectors (FAISS when there is none or it is unreadable)."""

@@ -111,8 +111,9 @@ def chunk_document(doc: Document, settings: ChunkSettings | None = None) -> list
         if art.title_spans:
             pieces.append(art.title_spans)
         for b in (art.subtitle, art.byline):
-            if b is not None:
+            if b is not None and b.spans:
                 pieces.append(b.spans)
+        pieces.sort(key=lambda sp: sp[0][0])  # source order: a byline may come before a subtitle
         if pieces:
             spans = tuple(s for p in pieces for s in p)
             text = join_spans(doc.text, spans)

@@ -11,7 +11,12 @@ a grid of settings offline:
 * ``read_passages``: how many of the top passages the reader reads (its cost grows with it).
   Each passage is read on its own, so reading fewer is simulated by dropping the spans of
   the others.  The fewest passages whose dev score is within ``READ_TOLERANCE`` of the best
-  setting's is chosen: speed at (nearly) equal quality.
+  setting's is chosen: speed at (nearly) equal quality;
+* ``early_exit``: answer() reads the top passage first and stops there when its best span
+  ranks at least this high (the others could only win with a higher rank).  Simulated the
+  same way: an exit keeps only the first passage's spans.  The lowest value from which the dev
+  score stays within ``EXIT_TOLERANCE`` of reading them all is chosen: the most exits at
+  equal quality.
 
 The objective counts an answerable question by its F1 (0 when refused) and an unanswerable
 one as 1 when refused, 0 when answered.  Then a Platt scaling of the chosen score to
@@ -69,6 +74,8 @@ def collect(index, items, reader, label):
 
 
 READ_TOLERANCE = 0.005
+EXIT_TOLERANCE = 0.002
+EXIT_CHOICES = tuple(float(x) for x in np.arange(2.0, 16.01, 0.5))
 READ_CHOICES = (2, 3, 4, 5)
 
 
@@ -79,7 +86,7 @@ TIGHTEN_CHARS = (6, 10, 15)
 TIGHTEN_DELTAS = (0.5, 1.0, 2.0, 3.0)
 
 
-def choose(row, bonus, literals, n=READ_PASSAGES, penalty=0.0, tighten=None):
+def choose(row, bonus, literals, n=READ_PASSAGES, penalty=0.0, tighten=None, exit_at=None):
     """The best span of a question's candidates as (score, text, literal missing).
 
     ``tighten`` = (min_chars, delta) simulates ``answering._tighten`` for number questions:
@@ -93,6 +100,10 @@ def choose(row, bonus, literals, n=READ_PASSAGES, penalty=0.0, tighten=None):
         scored.append((base - (100.0 if literals and miss else 0.0), text, miss, fit, t, start, end))
     if not scored:
         return None
+    if exit_at is not None:  # answer() reads the first passage alone, and stops if it ranks ≥ exit_at
+        first = [x for x in scored if x[4] == 0]
+        if first and max(x[0] for x in first) >= exit_at:
+            scored = first
     best = max(scored, key=lambda x: x[0])
     shown = best
     if tighten and row.get("qtype") == "number":
@@ -102,10 +113,20 @@ def choose(row, bonus, literals, n=READ_PASSAGES, penalty=0.0, tighten=None):
     return best[0], shown[1], best[2]
 
 
-def score(rows, bonus, threshold, literals, n=READ_PASSAGES, penalty=0.0, tighten=None):
+def exits(rows, bonus, literals, penalty, exit_at) -> float:
+    """Share of questions answer() would answer from the first passage alone."""
+    n = 0
+    for r in rows:
+        first = [margin + bonus - (0.0 if fit else penalty) - (100.0 if literals and miss else 0.0)
+                 for t, _, margin, miss, fit, *_ in r["spans"] if t == 0]
+        n += bool(first) and max(first) >= exit_at
+    return n / max(len(rows), 1)
+
+
+def score(rows, bonus, threshold, literals, n=READ_PASSAGES, penalty=0.0, tighten=None, exit_at=None):
     total, per = 0.0, {}
     for r in rows:
-        b = choose(r, bonus, literals, n, penalty, tighten)
+        b = choose(r, bonus, literals, n, penalty, tighten, exit_at)
         answered = b is not None and b[0] >= threshold and not (literals and b[2])
         s = (best_f1(b[1], r["golds"]) if answered else 0.0) if r["golds"] else float(not answered)
         total += s
@@ -217,9 +238,27 @@ def main() -> int:
             print(f"tighten min_chars {chars} delta {delta}: macro {tm:.4f} {tper}")
             if tm > (tight[0] if tight else m):
                 tight = (tm, chars, delta, tper)
+    # Then the early exit, on top of everything chosen so far.
+    tset = tight[1:3] if tight else None
+    _, fper = score(rows, bonus, thr, lit, n_read, pen, tset)
+    full = float(np.mean([fper[s] for s in sets]))
+    curve = []
+    for x in EXIT_CHOICES:
+        _, eper = score(rows, bonus, thr, lit, n_read, pen, tset, x)
+        em = float(np.mean([eper[s] for s in sets]))
+        share = exits(rows, bonus, lit, pen, x)
+        print(f"early exit at {x}: macro {em:.4f} (reading all: {full:.4f}), first passage only for {share:.1%} {eper}")
+        curve.append((x, em, share, eper))
+    # The lowest value from which every higher one stays within tolerance: one lucky point of a
+    # noisy curve does not decide.
+    exit_at = None
+    for i, c in enumerate(curve):
+        if all(d[1] >= full - EXIT_TOLERANCE for d in curve[i:]):
+            exit_at = c
+            break
     xs, ys, names = [], [], []
     for r in rows:
-        b = choose(r, bonus, lit, n_read, pen, tight[1:3] if tight else None)
+        b = choose(r, bonus, lit, n_read, pen, tset, exit_at[0] if exit_at else None)
         if b is None or not math.isfinite(b[0]) or b[0] < -50:
             continue
         xs.append(b[0] - thr)
@@ -236,6 +275,9 @@ def main() -> int:
     read_floor = choose_read_floor(reader, args.squad, args.limit)
     if read_floor is not None:
         settings["read_min_confidence"] = read_floor
+    if exit_at:
+        settings["early_exit"] = {"rank": exit_at[0], "dev_macro_score": round(exit_at[1], 4),
+                                  "dev_first_passage_only": round(exit_at[2], 4), "dev_per_set": exit_at[3]}
     if tight:
         settings["tighten"] = {"delta": tight[2], "min_chars": tight[1], "types": ["number"],
                                "dev_macro_score": round(tight[0], 4), "dev_per_set": tight[3]}

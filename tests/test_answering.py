@@ -250,3 +250,50 @@ def test_reads_confidence_floor_comes_from_the_readers_settings():
     r.answering = {"read_min_confidence": 0.4}
     a = read("王明多大？", text, reader=r)
     assert a.found and a.text == text[:4] and a.confidence == pytest.approx(0.45)
+
+
+class _PerPassage:
+    """Scores each passage on its own (as the real reader does): its first number, scored by the
+    passage's length, so reading passages in one call or in two gives the same spans."""
+
+    name, null_threshold = "per-passage", 1.0
+
+    def __init__(self, early_exit: float | None) -> None:
+        self.calls: list[int] = []
+        self.answering = {"retrieval_bonus": 1.0, "threshold": 0.0, "read_passages": 3}
+        if early_exit is not None:
+            self.answering["early_exit"] = {"rank": early_exit}
+
+    def read(self, question, texts, *, top_k=5):
+        from qa.reader import SpanScore
+
+        self.calls.append(len(texts))
+        out = []
+        for i, t in enumerate(texts):
+            for j, m in enumerate(re.finditer(r"\d+[^\d\s，。、；：]?", t)):
+                out.append(SpanScore(i, m.start(), m.end(), score=1.0 + len(t) % 7 - j, null=0.0, prob=0.5))
+        return sorted(out, key=lambda s: -s.score)[:top_k]
+
+
+@pytest.mark.parametrize("q", ["辽源市“七讲七进”宣讲开展了多少场次？", "辽源市有多少个社区？", "琵琶文化艺术周有多少人参加？"])
+def test_the_early_exit_reads_the_top_passage_alone_when_it_is_confident(seed_index, q):
+    full = _PerPassage(None)
+    a = answer(q, index=seed_index, reader=full)
+    assert full.calls == [3]  # no early exit configured: one batch of all three
+    confident = _PerPassage(-1000.0)  # any span of the first passage is enough
+    b = answer(q, index=seed_index, reader=confident)
+    assert confident.calls == [1]
+    assert b.found and b.citations[0].passage_id == a.related[0].passage_id
+    unsure = _PerPassage(1000.0)  # never enough: the other two are read after it
+    c = answer(q, index=seed_index, reader=unsure)
+    assert unsure.calls == [1, 2]
+    # Reading in two calls gives exactly the answer of reading in one.
+    assert (c.found, c.text, c.confidence, c.citations, c.related) == (a.found, a.text, a.confidence, a.citations, a.related)
+
+
+def test_without_a_span_in_the_top_passage_the_early_exit_reads_the_others(seed_index):
+    q = "消防救援支队开展了多少次演练？"  # its top passage (fake embedder) has no number
+    full, eager = _PerPassage(None), _PerPassage(-1000.0)
+    a, b = answer(q, index=seed_index, reader=full), answer(q, index=seed_index, reader=eager)
+    assert eager.calls == [1, 2] and a.found
+    assert (b.found, b.text, b.citations, b.related) == (a.found, a.text, a.citations, a.related)

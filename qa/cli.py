@@ -125,11 +125,14 @@ def _cmd_train_reader(args: argparse.Namespace) -> int:
             print(f"error: --oversample takes SOURCE=N (a file stem and a count ≥ 1), not {item!r}", file=sys.stderr)
             return 2
         over[name] = int(n)
+    if not 0.0 <= args.cut_answers <= 1.0:
+        print(f"error: --cut-answers is a share between 0 and 1, not {args.cut_answers}", file=sys.stderr)
+        return 2
     cfg = TrainConfig(
         epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, negatives=args.negatives, oversample=over,
         seed=args.seed, bf16=not args.no_bf16, max_minutes=args.max_minutes, threads=args.threads,
         eval_every=args.eval_every, limit=args.limit, max_len=args.max_len, stride=args.stride,
-        init=str(args.init) if args.init else "", dev_limit=args.dev_limit,
+        init=str(args.init) if args.init else "", dev_limit=args.dev_limit, cut_answers=args.cut_answers,
     )
     if args.init and not (args.init / "meta.json").is_file():
         print(f"error: --init {args.init} is not a reader folder (no meta.json)", file=sys.stderr)
@@ -212,7 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument("--limit", type=int, default=0, help="questions per split (smoke test)")
     pt.add_argument("--init", type=Path, default=None, help="continue from this reader folder (e.g. qa/reader/shipped)")
     pt.add_argument("--dev-limit", type=int, default=600, help="dev questions for the learning curve")
-    pt.add_argument("--no-bf16", action="store_true", help="train in float32 (bfloat16 autocast is the default)")
+    pt.add_argument("--no-bf16", action="store_true", help="train in float32 (default: bfloat16 autocast where this CPU runs it faster)")
+    pt.add_argument("--cut-answers", type=float, default=0.0,
+                    help="share of answerable questions also trained as unanswerable over their context minus the answer")
     pt.set_defaults(func=_cmd_train_reader)
     return p
 

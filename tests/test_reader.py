@@ -266,3 +266,20 @@ def test_training_windows_take_half_their_negatives_from_unanswerable_questions(
     assert len(from_unanswerable) == len(neg) // 2
     none = features(tok, answerable + impossible, TrainConfig(max_len=48, stride=16, negatives=0.0), random.Random(0))
     assert all(f.start > 0 for f in none) and len(none) == len(pos)
+
+
+def test_an_answer_cut_context_drops_exactly_the_answers_sentences():
+    from qa.reader.data import MRCExample, answer_cut
+
+    ctx = "白沙镇有柑橘园三千亩。果汁加工线去年投产，年加工柑橘两万吨。新建冷库一座，投资八百万元。"
+    ex = MRCExample("q1", "s", "art", ctx, "果汁加工线每年加工多少吨柑橘？", (("两万吨", ctx.index("两万吨")),))
+    cut = answer_cut(ex)
+    assert cut is not None and cut.impossible and cut.id == "q1#cut"
+    assert cut.context == "白沙镇有柑橘园三千亩。新建冷库一座，投资八百万元。"
+    assert (cut.question, cut.source, cut.article) == (ex.question, ex.source, ex.article)
+    # No cut when the answer occurs again in what is left, for unanswerable questions, or when
+    # the answer's sentence is nearly all the text.
+    again = MRCExample("q2", "s", "art", ctx + "今年计划加工两万吨。", ex.question, ex.answers)
+    assert answer_cut(again) is None
+    assert answer_cut(MRCExample("q3", "s", "art", ctx, "谁？", ())) is None
+    assert answer_cut(MRCExample("q4", "s", "art", "年加工柑橘两万吨。其他。", ex.question, (("两万吨", 5),))) is None

@@ -177,6 +177,27 @@ def cross_lingual(examples: list[MRCExample]) -> list[MRCExample]:
     return out
 
 
+def answer_cut(ex: MRCExample) -> MRCExample | None:
+    """``ex`` made unanswerable: its context without the sentences that hold an answer.
+
+    What remains is on the topic and often holds other figures and names, so the reader
+    learns the hard "no": a plausible span of the right kind that answers something else
+    (SQuAD 2.0's unanswerables are of this kind; training on cut contexts adds them for
+    every source).  None when an answer still occurs in what is left, or little is left.
+    """
+    from ..text import split_sentences
+
+    if ex.impossible:
+        return None
+    spans = [(a, b) for a, b in split_sentences(ex.context) if b > a]
+    hit = [any(a < s + len(t) and s < b for t, s in ex.answers) for a, b in spans]
+    kept = [ex.context[a:b] for (a, b), h in zip(spans, hit) if not h]
+    context = "".join(kept)
+    if not any(hit) or len(kept) < 2 or any(t in context for t in ex.answer_texts):
+        return None
+    return replace(ex, id=f"{ex.id}#cut", context=context, answers=())
+
+
 def write_squad(examples: list[MRCExample], path: Path | str) -> None:
     """Write examples back to a SQuAD 2.0 file (one paragraph per distinct context)."""
     arts: dict[str, dict[str, list[MRCExample]]] = {}

@@ -1,11 +1,11 @@
 """``answer()`` and ``read()``: question in, extractive answer with citations out.
 
 Pipeline: validate → analyse the question once (:mod:`qa.query`, follow-ups resolved
-against ``history``) → hybrid retrieval → the reader reads the top passages in one
-batch (or the first alone, when its answer is confident enough) → spans ranked across passages by reader margin plus retrieval → "not found"
-when the best margin is below the reader's null threshold, or when the question
-names a literal its evidence lacks → citations: the sentence(s) holding the span,
-with source offsets.
+against ``history``) → hybrid retrieval → the reader reads the top passages (the
+first alone, then the others in one batch unless its answer is confident enough) →
+spans ranked across passages by reader margin plus retrieval → "not found" when the
+best margin is below the reader's null threshold, or when the question names a literal
+its evidence lacks → citations: the sentence(s) holding the span, with source offsets.
 """
 
 from __future__ import annotations

@@ -357,7 +357,7 @@ _PROFILED = [
     ("retrieval.py", "retrieve", "retrieve (dense + BM25 + fusion, question embedded before)"),
     ("query.py", "analyse", "analyse the question (tokens, IDF, type, literals)"),
     ("reader/windows.py", "make_windows", "reader: tokenise question + passages into windows"),
-    ("reader/model.py", "logits", "reader: model forward pass (one batch)"),
+    ("reader/model.py", "logits", "reader: model forward passes (the top passage, then the others unless it stops there)"),
 ]
 
 

@@ -82,7 +82,7 @@ class Settings:
             tighten_min_chars=int(tight.get("min_chars", 10)),
             tighten_types=tuple(tight.get("types", ("number",))),
             read_floor=float(tuned.get("read_min_confidence", READ_MIN_CONFIDENCE)),
-            early_exit=float((tuned.get("early_exit") or {}).get("rank", math.inf)),
+            early_exit=_exit_rank(tuned.get("early_exit")),
         )
 
     def score(self, s: SpanScore, fits: bool = True) -> float:
@@ -94,6 +94,13 @@ class Settings:
         a, b = self.calibration
         z = max(-50.0, min(50.0, a * (self.score(s, fits) - self.threshold) + b))
         return 1.0 / (1.0 + math.exp(-z))
+
+def _exit_rank(value: object) -> float:
+    """``answering.early_exit`` of a reader's meta.json: ``{"rank": x}`` or ``x``; off if absent."""
+    if isinstance(value, dict):
+        value = value.get("rank")
+    return float(value) if isinstance(value, (int, float)) else math.inf
+
 
 # ------------------------------------------------------------------ defaults
 

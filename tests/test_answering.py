@@ -297,3 +297,10 @@ def test_without_a_span_in_the_top_passage_the_early_exit_reads_the_others(seed_
     a, b = answer(q, index=seed_index, reader=full), answer(q, index=seed_index, reader=eager)
     assert eager.calls == [1, 2] and a.found
     assert (b.found, b.text, b.citations, b.related) == (a.found, a.text, a.citations, a.related)
+
+
+def test_the_early_exit_bar_may_be_a_plain_number(seed_index):
+    r = _PerPassage(None)
+    r.answering["early_exit"] = -1000  # as a hand-edited meta.json might give it
+    answer("辽源市“七讲七进”宣讲开展了多少场次？", index=seed_index, reader=r)
+    assert r.calls == [1]

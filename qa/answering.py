@@ -95,6 +95,7 @@ class Settings:
         z = max(-50.0, min(50.0, a * (self.score(s, fits) - self.threshold) + b))
         return 1.0 / (1.0 + math.exp(-z))
 
+
 def _exit_rank(value: object) -> float:
     """``answering.early_exit`` of a reader's meta.json: ``{"rank": x}`` or ``x``; off if absent."""
     if isinstance(value, dict):

@@ -86,24 +86,35 @@ TIGHTEN_CHARS = (6, 10, 15)
 TIGHTEN_DELTAS = (0.5, 1.0, 2.0, 3.0)
 
 
+def ranked(row, bonus, literals, n=READ_PASSAGES, penalty=0.0):
+    """A question's candidates of the first ``n`` passages with the rank answer() gives them,
+    as (rank, text, literal missing, fits, passage, start, end)."""
+    out = []
+    for t, text, margin, miss, fit, start, end in row["spans"]:
+        if t >= n:
+            continue
+        base = margin + bonus / (1 + t) - (0.0 if fit else penalty)
+        out.append((base - (100.0 if literals and miss else 0.0), text, miss, fit, t, start, end))
+    return out
+
+
+def stops_early(scored, exit_at) -> bool:
+    """Whether answer() stops at the first passage: its best span ranks at least ``exit_at``."""
+    first = [x[0] for x in scored if x[4] == 0]
+    return exit_at is not None and bool(first) and max(first) >= exit_at
+
+
 def choose(row, bonus, literals, n=READ_PASSAGES, penalty=0.0, tighten=None, exit_at=None):
     """The best span of a question's candidates as (score, text, literal missing).
 
     ``tighten`` = (min_chars, delta) simulates ``answering._tighten`` for number questions:
     the score (which decides "not found") stays the best span's, the text may be an inner one.
     """
-    scored = []
-    for t, text, margin, miss, fit, start, end in row["spans"]:
-        if t >= n:
-            continue
-        base = margin + bonus / (1 + t) - (0.0 if fit else penalty)
-        scored.append((base - (100.0 if literals and miss else 0.0), text, miss, fit, t, start, end))
+    scored = ranked(row, bonus, literals, n, penalty)
     if not scored:
         return None
-    if exit_at is not None:  # answer() reads the first passage alone, and stops if it ranks ≥ exit_at
-        first = [x for x in scored if x[4] == 0]
-        if first and max(x[0] for x in first) >= exit_at:
-            scored = first
+    if stops_early(scored, exit_at):
+        scored = [x for x in scored if x[4] == 0]
     best = max(scored, key=lambda x: x[0])
     shown = best
     if tighten and row.get("qtype") == "number":
@@ -115,12 +126,7 @@ def choose(row, bonus, literals, n=READ_PASSAGES, penalty=0.0, tighten=None, exi
 
 def exits(rows, bonus, literals, penalty, exit_at) -> float:
     """Share of questions answer() would answer from the first passage alone."""
-    n = 0
-    for r in rows:
-        first = [margin + bonus - (0.0 if fit else penalty) - (100.0 if literals and miss else 0.0)
-                 for t, _, margin, miss, fit, *_ in r["spans"] if t == 0]
-        n += bool(first) and max(first) >= exit_at
-    return n / max(len(rows), 1)
+    return sum(stops_early(ranked(r, bonus, literals, penalty=penalty), exit_at) for r in rows) / max(len(rows), 1)
 
 
 def score(rows, bonus, threshold, literals, n=READ_PASSAGES, penalty=0.0, tighten=None, exit_at=None):

@@ -478,14 +478,122 @@ def _docx_source(data: bytes) -> Source:
     return Source(_join_lines(lines), "docx", True, _squash(props.title or ""), date, "", _squash(props.author or ""))
 
 
+# A page number on a line of its own: 第 3 页 / 第3页 共5页 / - 3 - / 3/5 / Page 3 of 5 / 3
+_PAGE_NUMBER = re.compile(
+    r"(?:第\s*\d+\s*页(?:\s*[，,/]?\s*共\s*\d+\s*页)?|共\s*\d+\s*页\s*第\s*\d+\s*页"
+    r"|[-—–]\s*\d+\s*[-—–]|\d+\s*/\s*\d+|(?:page|p\.)\s*\d+(?:\s*(?:of|/)\s*\d+)?|\d{1,4})",
+    re.IGNORECASE,
+)
+_EDGE_LINES = 3  # running headers and footers are among a page's first or last lines
+
+
+def _furniture_key(line: str) -> str:
+    return re.sub(r"\d+", "#", re.sub(r"\s+", "", line))
+
+
+def _furniture_like(line: str) -> bool:
+    """Short, and not the end of a sentence (a body line that happens to recur is not furniture)."""
+    t = line.strip()
+    return bool(t) and len(t) <= MAX_HEADING and not _ends_complete(t)
+
+
+def _without_page_furniture(pages: list[str]) -> list[str]:
+    """Pages' text without running headers, footers and page numbers.
+
+    Text extraction gives each page's header and footer lines among its first or last
+    lines (in drawing order, not always on top), and a paragraph that runs over a page
+    break is cut by them.  A line near a page's edge is furniture when it is a page number
+    of a known shape, or when the same line (its digits aside) stands at the same place
+    (n-th from the top, or from the bottom) on at least two pages and half of them, and
+    is short and does not end a sentence.
+    """
+    split = [p.split("\n") for p in pages]
+
+    def places(lines: list[str]) -> list[tuple[int, str]]:
+        n = len(lines)
+        at = [(i, i) for i in range(min(_EDGE_LINES, n))]
+        at += [(i, i - n) for i in range(max(0, n - _EDGE_LINES), n)]
+        return [(i, f"{place}|{_furniture_key(lines[i])}") for i, place in at]
+
+    seen: dict[str, int] = {}
+    for lines in split:
+        for k in {k for i, k in places(lines) if _furniture_like(lines[i])}:
+            seen[k] = seen.get(k, 0) + 1
+    repeated = {k for k, n in seen.items() if n >= 2 and n * 2 >= len(pages)}
+    out = []
+    for lines in split:
+        drop = {i for i, k in places(lines) if k in repeated or _PAGE_NUMBER.fullmatch(lines[i].strip())}
+        out.append("\n".join(line for i, line in enumerate(lines) if i not in drop))
+    return out
+
+
+def _pdf_page_text(page) -> tuple[str, bool]:
+    """A page's text, with its tables' rows as ``- 表头：格；…`` item lines, and whether it has any.
+
+    pypdf writes each table cell on a line of its own; the cells of one row are the lines
+    that share a baseline, left to right.  Two or more such rows of as many cells, one after
+    the other, make a table.
+    """
+    chunks: list[tuple[str, float, float]] = []
+
+    def visit(text, cm, tm, font, size) -> None:
+        x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
+        y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
+        chunks.append((text, x, y))
+
+    plain = page.extract_text(visitor_text=visit) or ""
+    if "".join(c[0] for c in chunks) != plain:  # positions don't line up with the text
+        return plain, False
+    lines: list[tuple[str, tuple[float, float] | None]] = []
+    buf, at = "", None
+    for text, x, y in chunks:
+        for part in re.split(r"(\n)", text):
+            if part == "\n":
+                lines.append((buf, at))
+                buf, at = "", None
+            elif part:
+                at = at if at is not None or not part.strip() else (x, y)
+                buf += part
+    if buf:
+        lines.append((buf, at))
+    rows: list[list[int]] = []  # runs of line numbers that share a baseline, left to right
+    for i, (_, pos) in enumerate(lines):
+        prev = rows[-1][-1] if rows else None
+        if pos is not None and prev is not None and prev == i - 1:
+            ppos = lines[prev][1]
+            if ppos is not None and abs(ppos[1] - pos[1]) < 2 and pos[0] > ppos[0]:
+                rows[-1].append(i)
+                continue
+        rows.append([i])
+    out: list[str] = []
+    found = False
+    k = 0
+    while k < len(rows):
+        j = k
+        while j < len(rows) and len(rows[j]) >= 2 and len(rows[j]) == len(rows[k]):
+            j += 1
+        if j - k >= 2:  # a table
+            cells = [[_squash(lines[i][0]) for i in row] for row in rows[k:j]]
+            out.extend(["", *_table_lines(cells, len(cells[0]) > 2), ""])
+            found, k = True, j
+            continue
+        out.extend(lines[i][0] for i in rows[k])
+        k += 1
+    return ("\n".join(out) if found else plain), found
+
+
 def _pdf_source(data: bytes) -> Source:
     import io
 
     from pypdf import PdfReader
 
     reader = PdfReader(io.BytesIO(data))
-    pages = [(page.extract_text() or "").strip("\n") for page in reader.pages]
-    text = "\n".join(p for p in pages if p.strip())
+    pages, tables = [], False
+    for page in reader.pages:
+        page_text, found = _pdf_page_text(page)
+        pages.append(page_text.strip("\n"))
+        tables = tables or found
+    text = "\n".join(p for p in _without_page_furniture(pages) if p.strip())
     if not text.strip():
         raise DocumentError("the PDF has no text layer (a scanned document?); it is skipped")
     meta = reader.metadata
@@ -497,7 +605,8 @@ def _pdf_source(data: bytes) -> Source:
         except Exception:  # an unparsable date string
             created = None
         date = created.date().isoformat() if created else ""
-    return Source(text + "\n", "pdf", False, title, date, "", author)
+    # Table rows are written as list items (as .docx tables are), which only Markdown reads.
+    return Source(text + "\n", "pdf", tables, title, date, "", author)
 
 
 def load_source(path: Path, data: bytes | None = None) -> Source:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from qa.documents import DocumentError, decode_bytes, parse_text, read_document
+from qa.documents import (
+    DocumentError,
+    _pdf_page_text,
+    _without_page_furniture,
+    decode_bytes,
+    parse_text,
+    read_document,
+)
 from qa.records import join_spans
 
 TITLES = [
@@ -188,6 +195,56 @@ def test_pdf_text_layer_is_read(tmp_path):
     doc = read_document(p)
     assert "Liaoyuan held 12 reading sessions." in doc.text
     assert doc.articles[0].paragraphs[0].text == "Liaoyuan held 12 reading sessions."
+
+
+def test_pdf_page_furniture_is_dropped_and_body_lines_kept():
+    """Running headers, footers and page numbers go; a body line that recurs elsewhere stays."""
+    pages = [
+        "东河区园林局 工作报告\n第 1 页 共 2 页\n东河区公园建设情况\n 全区新建口袋公园十二座，改造提\n升社区公园5座。\n 采纳建议二百一十条。\n 每座公园平均投资约八十万元，其",
+        "东河区园林局 工作报告\n第 2 页 共 2 页\n中财政补助占六成。\n 采纳建议二百一十条。\n- 2 -",
+    ]
+    out = _without_page_furniture(pages)
+    assert out[0].split("\n") == [
+        "东河区公园建设情况",
+        " 全区新建口袋公园十二座，改造提",
+        "升社区公园5座。",
+        " 采纳建议二百一十条。",
+        " 每座公园平均投资约八十万元，其",
+    ]
+    assert out[1].split("\n") == ["中财政补助占六成。", " 采纳建议二百一十条。"]
+    assert _without_page_furniture(["第3页\n正文。"]) == ["正文。"]
+    # One page: nothing repeats, so only page-number shapes go.
+    assert _without_page_furniture(["报告标题\n正文第一句。"]) == ["报告标题\n正文第一句。"]
+
+
+class _FakePdfPage:
+    """What pypdf's extract_text hands a visitor: text chunks and where they start (x, y)."""
+
+    def __init__(self, chunks):
+        self.chunks = chunks
+
+    def extract_text(self, visitor_text=None):
+        for text, x, y in self.chunks:
+            visitor_text(text, [1, 0, 0, 1, 0, 0], [1, 0, 0, 1, x, y], None, 10)
+        return "".join(c[0] for c in self.chunks)
+
+
+def test_pdf_table_cells_on_one_baseline_become_rows():
+    page = _FakePdfPage([
+        ("游泳馆调整开放时间，具体如下。\n", 72, 750),
+        ("项目\n", 80, 700), ("开放时间\n", 140, 700), ("票价\n", 220, 700),
+        ("成人游泳\n", 80, 680), ("每天9:00-21:00\n", 140, 680), ("30元/次\n", 220, 680),
+        ("市体育中心\n", 72, 600), ("2025年11月25日\n", 300, 600),
+    ])
+    text, found = _pdf_page_text(page)
+    assert found
+    assert text.split("\n") == [
+        "游泳馆调整开放时间，具体如下。", "", "- 项目：成人游泳；开放时间：每天9:00-21:00；票价：30元/次", "",
+        "市体育中心", "2025年11月25日",
+    ]
+    # One row on a baseline (a signature and a date) is not a table.
+    text, found = _pdf_page_text(_FakePdfPage(page.chunks[:1] + page.chunks[-2:]))
+    assert not found and text == "游泳馆调整开放时间，具体如下。\n市体育中心\n2025年11月25日\n"
 
 
 def test_seed_page_is_read_as_before(seed_doc):

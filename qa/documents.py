@@ -27,7 +27,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .records import Span, join_spans
+from .records import Span, join_spans, sub_spans
 from .text import PARAGRAPH_END, fold_numbers, has_cjk, to_simplified
 
 log = logging.getLogger(__name__)
@@ -527,11 +527,22 @@ def _without_page_furniture(pages: list[str]) -> list[str]:
     return out
 
 
+def _join_wrapped(lines: list[str]) -> str:
+    """A wrapped table cell's lines as one: joined directly, with a space between Latin words."""
+    out = lines[0].strip()
+    for line in lines[1:]:
+        t = line.strip()
+        gap = " " if out and t and out[-1].isascii() and out[-1].isalnum() and t[0].isascii() and t[0].isalnum() else ""
+        out += gap + t
+    return out
+
+
 def _pdf_page_text(page) -> tuple[str, bool]:
     """A page's text, with its tables' rows as ``- 表头：格；…`` item lines, and whether it has any.
 
-    pypdf writes each table cell on a line of its own; the cells of one row are the lines
-    that share a baseline, left to right.  Two or more such rows of as many cells, one after
+    pypdf writes each table cell on lines of its own (a wrapped cell: lines that start at
+    one x, one under the other); the cells of one row are those whose first lines share a
+    baseline, left to right.  Two or more such rows of as many cells, one after
     the other, make a table.
     """
     chunks: list[tuple[str, float, float]] = []
@@ -556,15 +567,23 @@ def _pdf_page_text(page) -> tuple[str, bool]:
                 buf += part
     if buf:
         lines.append((buf, at))
-    rows: list[list[int]] = []  # runs of line numbers that share a baseline, left to right
+    # A cell: a line and the lines under it that start at the same x (a wrapped cell).
+    cells: list[list[int]] = []
     for i, (_, pos) in enumerate(lines):
-        prev = rows[-1][-1] if rows else None
-        if pos is not None and prev is not None and prev == i - 1:
-            ppos = lines[prev][1]
-            if ppos is not None and abs(ppos[1] - pos[1]) < 2 and pos[0] > ppos[0]:
-                rows[-1].append(i)
+        last = lines[i - 1][1] if i else None
+        if cells and pos is not None and last is not None and lines[i - 1][0].strip():
+            if abs(last[0] - pos[0]) < 1 and 0 < last[1] - pos[1] < 40:
+                cells[-1].append(i)
                 continue
-        rows.append([i])
+        cells.append([i])
+    rows: list[list[int]] = []  # runs of cells whose first lines share a baseline, left to right
+    for c, cell in enumerate(cells):
+        pos = lines[cell[0]][1]
+        ppos = lines[cells[c - 1][0]][1] if c else None
+        if rows and pos is not None and ppos is not None and abs(ppos[1] - pos[1]) < 2 and pos[0] > ppos[0]:
+            rows[-1].append(c)
+        else:
+            rows.append([c])
     out: list[str] = []
     found = False
     k = 0
@@ -573,11 +592,11 @@ def _pdf_page_text(page) -> tuple[str, bool]:
         while j < len(rows) and len(rows[j]) >= 2 and len(rows[j]) == len(rows[k]):
             j += 1
         if j - k >= 2:  # a table
-            cells = [[_squash(lines[i][0]) for i in row] for row in rows[k:j]]
-            out.extend(["", *_table_lines(cells, len(cells[0]) > 2), ""])
+            table = [[_squash(_join_wrapped([lines[n][0] for n in cells[c]])) for c in row] for row in rows[k:j]]
+            out.extend(["", *_table_lines(table, len(table[0]) > 2), ""])
             found, k = True, j
             continue
-        out.extend(lines[i][0] for i in rows[k])
+        out.extend(lines[n][0] for c in rows[k] for n in cells[c])
         k += 1
     return ("\n".join(out) if found else plain), found
 
@@ -669,6 +688,8 @@ _CLAUSE = re.compile(r"[，,、]")
 _LABEL = re.compile(r"^[^\s，。、；：:,]{1,8}[：:]")
 # A numbered line starts a new item: 1. / 1、 / （1） / 一、 / （一）
 _ENUMERATION = re.compile(r"^(?:\d{1,3}[.)]\s+|\d{1,3}、|[（(][一二三四五六七八九十\d]{1,3}[）)]|[一二三四五六七八九十]{1,3}、)")
+_SENTENCE_END = re.compile(r"[。！？!?…；;][”’」』）)]*$")  # stricter than PARAGRAPH_END: not a bare ）
+_ITEM_START = re.compile(_ENUMERATION.pattern + r"|^[●•·▪■◆○◇★※*-]")
 _CONTINUES = ("，", "、", ",", "：", ":", "—", "（", "(", "“", "《")
 MAX_HEADING = 40
 MAX_CAPTION = 160
@@ -795,7 +816,9 @@ def _joins(block: str, a: _Line, b: _Line, c: _Line | None, text: str, lay: _Lay
     if first and heading and not lay.full(a) and (lay.wrap or a.width < b.width):
         return False
     if lay.indented and b.indent > 0:
-        return False
+        # A hanging indent: the line before is full and cut mid-sentence (a list item's
+        # continuation in a PDF), and this one starts no item of its own.
+        return lay.full(a) and not _SENTENCE_END.search(a_text) and not _ITEM_START.match(b_text)
     if _LABEL.match(block) and _LABEL.match(b_text) or _ENUMERATION.match(b_text):
         return False
     if not _ends_complete(a_text):  # cut mid-sentence, unless it is a short label line ("电话：123")
@@ -1042,9 +1065,8 @@ def _blocks_to_articles(raws: list[_Raw], fallback_title: str, source: str) -> l
             m = _BYLINE_PREFIX.match(_simplified(r.text)) if r.kind == "paragraph" and not body else None
             if m and byline is None:
                 cut = m.end()
-                s0, e0 = r.spans[0]
-                byline = Block("byline", r.text[:cut], ((s0, s0 + cut),))
-                rest_spans = ((s0 + cut, e0),) + r.spans[1:]
+                byline = Block("byline", r.text[:cut], sub_spans(r.spans, 0, cut))
+                rest_spans = sub_spans(r.spans, cut, len(r.text))
                 rest_text = join_spans(source, rest_spans)
                 if rest_text.strip():
                     body.append(Block("paragraph", rest_text, rest_spans))

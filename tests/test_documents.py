@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from qa.documents import (
@@ -234,17 +237,58 @@ def test_pdf_table_cells_on_one_baseline_become_rows():
         ("游泳馆调整开放时间，具体如下。\n", 72, 750),
         ("项目\n", 80, 700), ("开放时间\n", 140, 700), ("票价\n", 220, 700),
         ("成人游泳\n", 80, 680), ("每天9:00-21:00\n", 140, 680), ("30元/次\n", 220, 680),
+        ("儿童（身高1.2米\n", 80, 660), ("以下）\n", 80, 648), ("周末\n", 140, 660), ("15元/次\n", 220, 660),
         ("市体育中心\n", 72, 600), ("2025年11月25日\n", 300, 600),
     ])
     text, found = _pdf_page_text(page)
     assert found
     assert text.split("\n") == [
-        "游泳馆调整开放时间，具体如下。", "", "- 项目：成人游泳；开放时间：每天9:00-21:00；票价：30元/次", "",
+        "游泳馆调整开放时间，具体如下。", "",
+        "- 项目：成人游泳；开放时间：每天9:00-21:00；票价：30元/次",
+        "- 项目：儿童（身高1.2米以下）；开放时间：周末；票价：15元/次", "",
         "市体育中心", "2025年11月25日",
     ]
     # One row on a baseline (a signature and a date) is not a table.
     text, found = _pdf_page_text(_FakePdfPage(page.chunks[:1] + page.chunks[-2:]))
     assert not found and text == "游泳馆调整开放时间，具体如下。\n市体育中心\n2025年11月25日\n"
+
+
+WILD_PDFS = ["pdf_report_library_annual.pdf", "pdf_notice_heating_cid.pdf", "pdf_guide_recycling.pdf",
+             "pdf_minutes_village_cid.pdf"]
+
+
+@pytest.mark.parametrize("name", WILD_PDFS)
+def test_wild_pdf_keeps_every_line_and_drops_page_furniture(name):
+    """Embedded-TrueType and CID-font PDFs (data/wild): every line of the laid-out text is in
+    the title or a block (table cells in their row's item), and no header, footer or page
+    number is."""
+    import importlib.util
+
+    wild = Path(__file__).resolve().parents[1] / "data" / "wild"
+    spec = importlib.util.spec_from_file_location("make_pdf", wild / "scripts" / "make_pdf.py")
+    make_pdf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_pdf)
+    doc = read_document(wild / "docs" / name)
+    texts = [a.title for a in doc.articles] + [b.text for a in doc.articles for b in a.blocks]
+    flat = "\n".join("".join(t.split()) for t in texts)
+    for line in make_pdf.logical_text(name).split("\n"):
+        body = re.sub(r"^(?:\d{1,3}[.)、]|[●•*-])\s*", "", line)  # items are kept without their markers
+        assert "".join(body.split()) in flat, line
+    pages = make_pdf.DOCUMENTS[name][1]["pages"]
+    for page in range(1, pages + 1):
+        for furniture in filter(None, make_pdf.furniture(name, page, pages)):
+            assert all("".join(furniture.split()) not in "".join(t.split()) for t in texts), furniture
+
+
+def test_wild_pdf_table_rows_and_page_break():
+    wild = Path(__file__).resolve().parents[1] / "data" / "wild" / "docs"
+    notice = read_document(wild / "pdf_notice_heating_cid.pdf").articles[0]
+    items = [b.text for b in notice.blocks if b.kind == "item"]
+    assert len(items) == 4 and all(t.startswith("用户类别：") and "；收费标准：" in t for t in items)
+    assert "用户类别：居民住宅（已装热计量表）；计费方式：基本热价＋计量热价" in items[1]
+    report = read_document(wild / "pdf_report_library_annual.pdf").articles[0]
+    crossing = [b for b in report.blocks if b.text.startswith("一是馆舍建于1998年")]
+    assert len(crossing) == 1 and "二是部分乡镇分馆" in crossing[0].text  # one paragraph over the break
 
 
 def test_seed_page_is_read_as_before(seed_doc):

@@ -157,6 +157,7 @@ def _count(cover: list[int], spans) -> None:
 @settings(max_examples=500, deadline=None)
 @given(DOCUMENTS, st.sampled_from([400, 30, 5]))
 @example("一\n本报记者 张三\n——副标题", 400)  # a byline before the subtitle: the header kept source order
+@example("、\n本报讯(记者李四)", 400)  # a 本报讯 prefix over two lines: the byline's spans cross the break
 def test_chunker_loses_and_duplicates_nothing(text, max_chars):
     """Every passage is its spans; no non-space character is lost or in two passages.
 

@@ -3,10 +3,17 @@
     .venv/bin/python data/wild/scripts/validate.py
 
 Each document is decoded with its known encoding (.docx: paragraphs and table cells; .html: the
-visible text of <body>, scripts and styles removed).  Every answer and every evidence string must
-be an exact substring of that text.  In the hard-wrapped reports (wrapped_*.txt) a string may
-instead occur only once the wrapped lines are joined (a newline between two non-blank lines
-removed); those questions are listed as "cross-line".
+visible text of <body>, scripts and styles removed; .pdf: the source text that make_pdf.py lays
+out, from make_pdf.logical_text: title, headings, paragraphs and table cells, one per line, without
+line wraps, running headers or footers).  Every answer and every evidence string must be an exact
+substring of that text.  In the hard-wrapped reports (wrapped_*.txt) a string may instead occur
+only once the wrapped lines are joined (a newline between two non-blank lines removed); those
+questions are listed as "cross-line".
+
+For the PDFs, when pypdf is installed, the text pypdf extracts must equal the source text once
+whitespace, running headers and footers are removed (so the files are not stale), and the
+questions whose strings pypdf gives only across a line wrap or a page break are listed as
+"pdf cross-line" and "pdf cross-page" (for information).
 """
 
 import collections
@@ -17,6 +24,9 @@ from pathlib import Path
 
 WILD = Path(__file__).resolve().parents[1]
 DOCS = WILD / "docs"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import make_pdf  # noqa: E402  (the PDFs' source text; needs no reportlab)
 
 ENCODINGS = {
     "news_trad_bridge_big5.txt": "big5",
@@ -31,6 +41,8 @@ TYPES = {"number", "date", "time", "place", "person", "org", "name", "list", "re
 
 
 def doc_text(path: Path) -> str:
+    if path.suffix == ".pdf":
+        return make_pdf.logical_text(path.name)
     if path.suffix == ".docx":
         import docx
 
@@ -56,6 +68,29 @@ def joined(text: str) -> str:
     return re.sub(r"(?<=\S)\n(?=\S)", "", text)
 
 
+def pdf_pages(path: Path):
+    """pypdf's text of each page with the running header and footer lines removed, or None."""
+    try:
+        import pypdf
+    except ImportError:
+        return None
+    pages = [p.extract_text() for p in pypdf.PdfReader(str(path)).pages]
+    out = []
+    for n, page in enumerate(pages, 1):
+        furniture = {f for f in make_pdf.furniture(path.name, n, len(pages)) if f}
+        out.append("\n".join(ln for ln in page.split("\n") if ln.strip() not in furniture))
+    return out
+
+
+def pdf_where(s: str, pages) -> str:
+    """"line" / "wrap" / "page": where pypdf's text has s (one line, across a wrap, a page)."""
+    if any(s in p for p in pages):
+        return "line"
+    if any(s in re.sub(r"\s*\n\s*", "", p) for p in pages):
+        return "wrap"
+    return "page"
+
+
 def cjk(text: str) -> int:
     return sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff")
 
@@ -63,6 +98,19 @@ def cjk(text: str) -> int:
 def main() -> int:
     texts = {p.name: doc_text(p) for p in sorted(DOCS.iterdir())}
     failures, ids, crossline = [], set(), []
+    pdf = {}
+    for name in texts:
+        if name.endswith(".pdf"):
+            if name not in make_pdf.DOCUMENTS:
+                failures.append(f"{name}: not a document of make_pdf.py")
+                continue
+            pages = pdf_pages(DOCS / name)
+            if pages is None:
+                continue
+            pdf[name] = pages
+            if re.sub(r"\s", "", "".join(pages)) != re.sub(r"\s", "", texts[name]):
+                failures.append(f"{name}: pypdf's text differs from make_pdf.py's (rerun it?)")
+    pdf_cross = {"wrap": [], "page": []}
     per_doc = collections.Counter()
     counts = {}
     split_docs = {}
@@ -99,6 +147,10 @@ def main() -> int:
                 failures.append(f"{where} {qid}: evidence length {len(ev)}")
             for s in list(answers) + ([ev] if ev else []):
                 if s in text:
+                    if doc in pdf:
+                        found = pdf_where(s, pdf[doc])
+                        if found != "line":
+                            pdf_cross[found].append(qid)
                     continue
                 if wrapped and s in joined(text):
                     crossline.append(qid)
@@ -123,6 +175,9 @@ def main() -> int:
     for split, types in counts.items():
         print(split, sum(types.values()), dict(sorted(types.items())))
     print("cross-line:", ", ".join(sorted(set(crossline))) or "none")
+    if pdf:
+        print("pdf cross-line:", ", ".join(sorted(set(pdf_cross["wrap"]))) or "none")
+        print("pdf cross-page:", ", ".join(sorted(set(pdf_cross["page"]))) or "none")
     for f in failures:
         print("FAIL", f)
     print("OK" if not failures else f"{len(failures)} failures")

@@ -945,6 +945,33 @@ def _raw_blocks(text: str, markdown: bool = False) -> list[_Raw]:
     return [r for r in raws if r.text.strip()]
 
 
+# Inline Markdown whose marks are left out of a block's spans (the text between them kept):
+# images and links (their text, not the address), **strong**, __strong__, *em*, ~~struck~~
+# and `code`.
+_MD_INLINE = re.compile(
+    r"!?\[(?P<link>[^\]\n]*)\]\([^)\s]*(?:\s+\"[^\"]*\")?\)"
+    r"|\*\*(?P<strong>\S(?:.*?\S)?)\*\*|__(?P<ustrong>\S(?:.*?\S)?)__|~~(?P<struck>\S(?:.*?\S)?)~~"
+    r"|(?<![*\w])\*(?P<em>[^*\s](?:[^*]*?[^*\s])?)\*(?![*\w])|`(?P<code>[^`\n]+)`"
+)
+
+
+def _without_inline_markup(text: str, spans: tuple[Span, ...]) -> tuple[Span, ...]:
+    """``spans`` minus inline Markdown marks, so that passages and answers quote the words only."""
+    out: list[Span] = []
+    for s, e in spans:
+        pos = s
+        for m in _MD_INLINE.finditer(text, s, e):
+            group = next(g for g in ("link", "strong", "ustrong", "struck", "em", "code") if m.group(g) is not None)
+            if pos < m.start():
+                out.append((pos, m.start()))
+            if m.start(group) < m.end(group):
+                out.append((m.start(group), m.end(group)))
+            pos = m.end()
+        if pos < e:
+            out.append((pos, e))
+    return tuple(out)
+
+
 def _header_only(text: str, header: tuple[Span, ...]) -> _Raw:
     s0, e0 = header[-1]
     spans = header[:-1] + ((s0, e0 - 1),) if text[e0 - 1] == " " and e0 - 1 > s0 else header
@@ -1141,6 +1168,12 @@ def parse_text(
     if markdown is None:
         markdown = meta.markdown if meta is not None else Path(name).suffix.lower() in MARKDOWN_SUFFIXES
     raws = _raw_blocks(text, markdown)
+    if Path(name).suffix.lower() in MARKDOWN_SUFFIXES:  # written Markdown, not a docx or web page
+        for r in raws:
+            if r.kind != "code":
+                r.spans = _without_inline_markup(text, r.spans)
+                r.text = join_spans(text, r.spans)
+        raws = [r for r in raws if r.text.strip()]
     _classify(raws)
     stem = Path(name).stem
     fallback = (meta.title if meta is not None and meta.title else "") or stem

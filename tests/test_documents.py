@@ -106,6 +106,27 @@ def test_plain_document_without_newspaper_layout():
     assert [p.text for p in doc.articles[0].paragraphs] == ["这是第一段。内容很短。", "这是第二段，没有标题。"]
 
 
+def test_markdown_inline_marks_are_left_out_of_the_spans():
+    text = (
+        "# 社区图书室\n\n图书室**每周二至周日**开放，时间为 *9:00—17:00*，详见[社区官网](https://example.org/a_b)。\n\n"
+        "- 每证可借 __5 册__，押金`50元`，~~旧规~~。\n\n```\n**原样**\n```\n"
+    )
+    doc = parse_text(text, "guide.md")
+    blocks = doc.articles[0].blocks
+    assert [b.text for b in blocks] == [
+        "图书室每周二至周日开放，时间为 9:00—17:00，详见社区官网。",
+        "每证可借 5 册，押金50元，旧规。",
+        "**原样**",  # code is kept as written
+    ]
+    for b in blocks:
+        assert join_spans(doc.text, b.spans) == b.text
+    first = blocks[0].spans
+    assert doc.text[first[1][0] : first[1][1]] == "每周二至周日"
+    # The same text in a plain .txt file keeps its asterisks.
+    plain = parse_text(text, "guide.txt")
+    assert any("**每周二至周日**" in b.text for a in plain.articles for b in a.blocks)
+
+
 def test_markdown_headings_make_articles():
     text = "# 第一篇\n\n正文一。\n\n## 小节\n\n正文二。\n\n# 第二篇\n\n正文三。\n"
     doc = parse_text(text, "a.md")

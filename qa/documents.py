@@ -607,6 +607,13 @@ def _pdf_source(data: bytes) -> Source:
     from pypdf import PdfReader
 
     reader = PdfReader(io.BytesIO(data))
+    if reader.is_encrypted:  # many PDFs only restrict editing: their user password is empty
+        try:
+            opened = reader.decrypt("")
+        except Exception as exc:  # e.g. AES without a crypto library
+            raise DocumentError(f"the PDF is encrypted and cannot be opened here ({exc}); it is skipped") from exc
+        if not opened:
+            raise DocumentError("the PDF is protected by a password; it is skipped")
     pages, tables = [], False
     for page in reader.pages:
         page_text, found = _pdf_page_text(page)

@@ -312,6 +312,31 @@ def test_wild_pdf_table_rows_and_page_break():
     assert len(crossing) == 1 and "二是部分乡镇分馆" in crossing[0].text  # one paragraph over the break
 
 
+def test_encrypted_pdf_is_read_without_a_password_or_refused_by_name(tmp_path):
+    from pypdf import PdfReader, PdfWriter
+
+    def encrypted(user: str, algorithm: str = "RC4-128") -> bytes:
+        import io
+
+        w = PdfWriter()
+        w.append(PdfReader(io.BytesIO(_tiny_pdf("Liaoyuan held 12 reading sessions."))))
+        w.encrypt(user_password=user, owner_password="owner", algorithm=algorithm)
+        out = io.BytesIO()
+        w.write(out)
+        return out.getvalue()
+
+    open_pdf = tmp_path / "restricted.pdf"
+    open_pdf.write_bytes(encrypted(""))  # editing restricted, no password to read
+    assert "Liaoyuan held 12 reading sessions." in read_document(open_pdf).text
+    aes = tmp_path / "aes.pdf"  # what current tools write; needs the cryptography package
+    aes.write_bytes(encrypted("", "AES-256"))
+    assert "Liaoyuan held 12 reading sessions." in read_document(aes).text
+    locked = tmp_path / "locked.pdf"
+    locked.write_bytes(encrypted("secret"))
+    with pytest.raises(DocumentError, match="locked.pdf: the PDF is protected by a password"):
+        read_document(locked)
+
+
 def test_seed_page_is_read_as_before(seed_doc):
     """Regression: the newspaper recovery on the seed page (4 articles, 2 repaired paragraphs, 4 captions)."""
     assert [a.title for a in seed_doc.articles] == TITLES

@@ -333,23 +333,31 @@ def _trafilatura_lines(html: str) -> tuple[list[str], dict[str, str]] | None:
     return (lines, meta) if lines else None
 
 
+_NAV_SEP = re.compile(r"[\s|｜·•/>»›\-—]")  # what separates a menu's or breadcrumb's links
+
+
 def _bs4_lines(soup) -> list[str]:
     """The fallback: leaf-level blocks of the page, without scripts and page furniture."""
     for tag in soup(["script", "style", "noscript", "template", "head", "nav", "footer", "aside", "form"]):
         tag.decompose()
+    for br in soup.find_all("br"):
+        br.replace_with("\n")
     lines: list[str] = []
     block_tags = ["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "figcaption", "blockquote", "pre", "div"]
     for el in soup.find_all(block_tags + ["table"]):
         if el.find_parent("table") is not None:
             continue
         if el.name == "table":
-            rows = [[_squash(c.get_text(" ", strip=True)) for c in tr.find_all(["th", "td"])] for tr in el.find_all("tr")]
+            rows = [[_squash(c.get_text()) for c in tr.find_all(["th", "td"])] for tr in el.find_all("tr")]
             first = el.find("tr")
             lines.extend(_table_lines(rows, first is not None and first.find("th") is not None))
             continue
         if el.find(block_tags + ["table"]):  # only leaf-level blocks, so text is not repeated
             continue
-        t = _squash(el.get_text(" ", strip=True))
+        t = _squash(el.get_text())  # inline tags (links, bold) add no space between words
+        links = el.find_all("a")
+        if len(links) >= 2 and sum(len(_NAV_SEP.sub("", a.get_text())) for a in links) >= 0.8 * len(_NAV_SEP.sub("", t)):
+            continue  # a menu or breadcrumb: links and separators only
         if t:
             prefix = "#" * int(el.name[1]) + " " if el.name[0] == "h" and el.name[1:].isdigit() else ""
             lines.append(prefix + ("- " if el.name == "li" else "") + t)
@@ -359,6 +367,15 @@ def _bs4_lines(soup) -> list[str]:
 
 
 _MD_MARKS = re.compile(r"^(?:#{1,6} |- )")
+
+
+def _found_in(line: str, text: str) -> bool:
+    """Whether a block of the page is in ``text`` (without whitespace; a table row: each of its cells is)."""
+    bare = "".join(_MD_MARKS.sub("", line).split())
+    if bare in text:
+        return True
+    cells = [c for c in re.split(r"[：；]", bare) if c]
+    return line.startswith("- ") and len(cells) > 1 and all(c in text for c in cells)
 
 
 def _restore_bylines(kept: list[str], plain: list[str]) -> list[str]:
@@ -414,7 +431,8 @@ def _html_source(data: bytes) -> Source:
         if len(lines) == 1 and len(plain) > 1:
             # On a small page trafilatura falls back to the body's text in one piece: keep
             # the page's own blocks, those that it found to be content.
-            kept = [x for x in plain if _MD_MARKS.sub("", x) in lines[0]]
+            flat = "".join(lines[0].split())  # the page's whitespace, not its words, differs between the two
+            kept = [x for x in plain if _found_in(x, flat)]
             lines = kept or lines
         else:
             lines = _restore_bylines(lines, plain)

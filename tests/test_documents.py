@@ -337,6 +337,27 @@ def test_encrypted_pdf_is_read_without_a_password_or_refused_by_name(tmp_path):
         read_document(locked)
 
 
+def test_small_web_page_keeps_its_table_and_drops_its_menu(tmp_path):
+    """On a page this small trafilatura returns the body in one piece; the page's own blocks
+    stand in for it: a data table's rows too, but not the menu (links and separators only)."""
+    html = (
+        '<html><head><meta charset="gbk"><title>城区公交线路调整公告</title></head><body>'
+        '<div class="nav"><a href="/">首页</a> | <a href="/news">新闻中心</a> | <a href="/gk">政务公开</a></div>'
+        "<div><h1>城区公交线路调整公告</h1><p>自2025年12月1日起对城区3条公交线路进行调整，详见<a href='/t'>附表</a>。</p>"
+        "<table><tr><th>线路</th><th>调整内容</th></tr><tr><td>5路</td><td>延伸至高铁东站</td></tr>"
+        "<tr><td>K3路</td><td>新开通，票价2元</td></tr></table>"
+        "<p>市民如有疑问，可拨打公交服务热线12328咨询。</p></div></body></html>"
+    )
+    p = tmp_path / "bus.html"
+    p.write_bytes(html.encode("gbk"))
+    doc = read_document(p)
+    texts = [b.text for a in doc.articles for b in a.blocks]
+    assert "线路：5路；调整内容：延伸至高铁东站" in texts
+    assert "线路：K3路；调整内容：新开通，票价2元" in texts
+    assert "自2025年12月1日起对城区3条公交线路进行调整，详见附表。" in texts  # one link in a sentence stays
+    assert not any("新闻中心" in t for t in texts)
+
+
 def test_seed_page_is_read_as_before(seed_doc):
     """Regression: the newspaper recovery on the seed page (4 articles, 2 repaired paragraphs, 4 captions)."""
     assert [a.title for a in seed_doc.articles] == TITLES

@@ -84,6 +84,7 @@ PENALTIES = (0.0, 1.0, 2.0, 4.0)
 
 TIGHTEN_CHARS = (6, 10, 15)
 TIGHTEN_DELTAS = (0.5, 1.0, 2.0, 3.0)
+TIGHTEN_TYPES = (("number",), ("number", "date", "time"))  # the types whose form Query.fits knows
 
 
 def ranked(row, bonus, literals, n=READ_PASSAGES, penalty=0.0):
@@ -107,8 +108,9 @@ def stops_early(scored, exit_at) -> bool:
 def choose(row, bonus, literals, n=READ_PASSAGES, penalty=0.0, tighten=None, exit_at=None):
     """The best span of a question's candidates as (score, text, literal missing).
 
-    ``tighten`` = (min_chars, delta) simulates ``answering._tighten`` for number questions:
-    the score (which decides "not found") stays the best span's, the text may be an inner one.
+    ``tighten`` = (min_chars, delta[, types]) simulates ``answering._tighten`` for questions of
+    those types (default: number): the score (which decides "not found") stays the best
+    span's, the text may be an inner one.
     """
     scored = ranked(row, bonus, literals, n, penalty)
     if not scored:
@@ -117,7 +119,7 @@ def choose(row, bonus, literals, n=READ_PASSAGES, penalty=0.0, tighten=None, exi
         scored = [x for x in scored if x[4] == 0]
     best = max(scored, key=lambda x: x[0])
     shown = best
-    if tighten and row.get("qtype") == "number":
+    if tighten and row.get("qtype") in (tighten[2] if len(tighten) > 2 else ("number",)):
         choices = [SpanChoice(t, start, end, sc, fit) for sc, _, _, fit, t, start, end in scored]
         chosen = tightened(choices[scored.index(best)], choices, tighten[1], tighten[0])
         shown = scored[choices.index(chosen)]
@@ -235,17 +237,18 @@ def main() -> int:
     top = grid[0][0]
     n_read = min(n for n in READ_CHOICES if max(g[0] for g in grid if g[5] == n) >= top - READ_TOLERANCE)
     m, bonus, thr, lit, per, _, pen = max((g for g in grid if g[5] == n_read), key=lambda g: g[0])
-    # Then the span tightening for number questions, on top of the chosen settings.
+    # Then the span tightening, on top of the chosen settings.
     tight = None
-    for chars in TIGHTEN_CHARS:
-        for delta in TIGHTEN_DELTAS:
-            _, tper = score(rows, bonus, thr, lit, n_read, pen, (chars, delta))
-            tm = float(np.mean([tper[s] for s in sets]))
-            print(f"tighten min_chars {chars} delta {delta}: macro {tm:.4f} {tper}")
-            if tm > (tight[0] if tight else m):
-                tight = (tm, chars, delta, tper)
+    for types in TIGHTEN_TYPES:
+        for chars in TIGHTEN_CHARS:
+            for delta in TIGHTEN_DELTAS:
+                _, tper = score(rows, bonus, thr, lit, n_read, pen, (chars, delta, types))
+                tm = float(np.mean([tper[s] for s in sets]))
+                print(f"tighten {'+'.join(types)} min_chars {chars} delta {delta}: macro {tm:.4f} {tper}")
+                if tm > (tight[0] if tight else m):
+                    tight = (tm, chars, delta, types, tper)
     # Then the early exit, on top of everything chosen so far.
-    tset = tight[1:3] if tight else None
+    tset = tight[1:4] if tight else None
     _, fper = score(rows, bonus, thr, lit, n_read, pen, tset)
     full = float(np.mean([fper[s] for s in sets]))
     curve = []
@@ -285,8 +288,8 @@ def main() -> int:
         settings["early_exit"] = {"rank": exit_at[0], "dev_macro_score": round(exit_at[1], 4),
                                   "dev_first_passage_only": round(exit_at[2], 4), "dev_per_set": exit_at[3]}
     if tight:
-        settings["tighten"] = {"delta": tight[2], "min_chars": tight[1], "types": ["number"],
-                               "dev_macro_score": round(tight[0], 4), "dev_per_set": tight[3]}
+        settings["tighten"] = {"delta": tight[2], "min_chars": tight[1], "types": list(tight[3]),
+                               "dev_macro_score": round(tight[0], 4), "dev_per_set": tight[4]}
     print(json.dumps(settings, ensure_ascii=False, indent=1))
     # read() has no retrieval: its confidence comes from the gold-paragraph margin, refitted here.
     gold = [e for f in args.squad for e in load_squad(f)[: args.limit]] if args.refit_gold_calibration else []

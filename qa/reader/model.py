@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import precision as P
 from ..index import _sha256_file as _sha256
 from . import windows as W
 
@@ -140,13 +141,20 @@ def load_shipped(folder: Path):
 
 
 class TransformerReader:
-    """Reads question + texts with a span-extraction model; loading is lazy and once."""
+    """Reads question + texts with a span-extraction model; loading is lazy and once.
 
-    _cache: dict[str, tuple] = {}
+    ``precision``: ``float32``, ``bfloat16`` or ``auto`` (default: ``QA_PRECISION``, else
+    bfloat16 where the CPU computes it natively; see :mod:`qa.precision`).  Scores come out
+    as float32 either way, and the settings tuned for the reader apply to both.
+    """
+
+    _cache: dict[tuple[str, str], tuple] = {}
     _lock = threading.Lock()
 
-    def __init__(self, name: str | Path | None = None, *, max_len: int = W.MAX_LEN, stride: int = W.STRIDE) -> None:
+    def __init__(self, name: str | Path | None = None, *, max_len: int = W.MAX_LEN, stride: int = W.STRIDE,
+                 precision: str | None = None) -> None:
         self.name = str(name or os.environ.get("QA_READER") or SHIPPED_DIR)
+        self.precision = P.resolve(precision)
         self.max_len = max_len
         self.stride = stride
         self._loaded: tuple | None = None
@@ -155,10 +163,12 @@ class TransformerReader:
     def loaded(self) -> tuple:
         if self._loaded is None:
             with self._lock:
-                got = self._cache.get(self.name)
+                key = (self.name, self.precision)
+                got = self._cache.get(key)
                 if got is None:
-                    got = self._load()
-                    self._cache[self.name] = got
+                    model, tok, meta = self._load()
+                    got = (P.apply(model, self.precision), tok, meta)
+                    self._cache[key] = got
             self._loaded = got
         return self._loaded
 

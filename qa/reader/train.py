@@ -295,6 +295,7 @@ def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print) -> dict:
     pad = tok.pad_token_id or 0
     reader = TransformerReader.__new__(TransformerReader)
     reader.name, reader.max_len, reader.stride = "training", cfg.max_len, cfg.stride
+    reader.precision = "float32"  # the model being trained
     reader._loaded = (model, tok, {})
     curve: list[dict] = []
 

@@ -47,6 +47,7 @@ import numpy as np
 from . import config
 from .embedding import Embedder, make_embedder
 from .index import (
+    APPEND_MIN,
     BM25_B,
     BM25_K1,
     COMPRESS_LIMIT,
@@ -1025,7 +1026,12 @@ def _f(x: float | None, nd: int = 1) -> str:
 def _targets(r: dict) -> list[tuple[str, str, str, bool | None]]:
     out: list[tuple[str, str, str, bool | None]] = []
     inc = r.get("incremental")
-    if inc:
+    if inc and inc["n"] < APPEND_MIN:
+        out.append((f"7. an incremental update at {_label(inc['n'])} rewrites nothing unchanged",
+                    "new segment only; same live passages as a full build",
+                    f"not applicable: below {APPEND_MIN:,} live passages every update is a full merge, by design "
+                    "(run `--sections incremental --sizes 1m`: docs/benchmarks-incremental.md)", None))
+    elif inc:
         a = inc["append"]
         out.append((f"7. an incremental update at {_label(inc['n'])} rewrites nothing unchanged",
                     "new segment only; same live passages as a full build",

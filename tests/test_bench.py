@@ -89,3 +89,18 @@ def test_bench_sections(seeds, tmp_path, tiny_reader_dir, monkeypatch, capsys):
     args.sections = "answer,speed"
     assert run_bench(args) == 2
     assert "unknown bench section speed" in capsys.readouterr().err
+
+
+def test_incremental_target_is_not_applicable_below_the_append_threshold():
+    from qa.bench import _targets
+    from qa.index import APPEND_MIN
+
+    def row(n: int, written: float):
+        inc = {"n": n, "speedup": 50.0, "memory_ratio": 9.0, "compare": {"same_passages": True},
+               "append": {"written_mb": written, "generation_mb": 100.0}}
+        return next(t for t in _targets({"incremental": inc}) if t[0].startswith("7."))
+
+    small = row(1_000, 90.0)
+    assert small[3] is None and "not applicable" in small[2] and f"{APPEND_MIN:,}" in small[2]
+    assert row(APPEND_MIN, 1.0)[3] is True
+    assert row(APPEND_MIN, 90.0)[3] is False

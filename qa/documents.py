@@ -19,12 +19,13 @@ and code blocks are recognised and their markers left out.  Every piece keeps ex
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import logging
 import re
 import statistics
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .records import Span, join_spans, sub_spans
@@ -515,8 +516,8 @@ def _furniture_like(line: str) -> bool:
     return bool(t) and len(t) <= MAX_HEADING and not _ends_complete(t)
 
 
-def _without_page_furniture(pages: list[str]) -> list[str]:
-    """Pages' text without running headers, footers and page numbers.
+def _furniture(pages: list[list[str]]) -> list[set[int]]:
+    """For each page (its lines), the positions of its running headers, footers and page numbers.
 
     Text extraction gives each page's header and footer lines among its first or last
     lines (in drawing order, not always on top), and a paragraph that runs over a page
@@ -525,7 +526,6 @@ def _without_page_furniture(pages: list[str]) -> list[str]:
     (n-th from the top, or from the bottom) on at least two pages and half of them, and
     is short and does not end a sentence.
     """
-    split = [p.split("\n") for p in pages]
 
     def places(lines: list[str]) -> list[tuple[int, str]]:
         n = len(lines)
@@ -534,14 +534,44 @@ def _without_page_furniture(pages: list[str]) -> list[str]:
         return [(i, f"{place}|{_furniture_key(lines[i])}") for i, place in at]
 
     seen: dict[str, int] = {}
-    for lines in split:
+    for lines in pages:
         for k in {k for i, k in places(lines) if _furniture_like(lines[i])}:
             seen[k] = seen.get(k, 0) + 1
     repeated = {k for k, n in seen.items() if n >= 2 and n * 2 >= len(pages)}
-    out = []
-    for lines in split:
-        drop = {i for i, k in places(lines) if k in repeated or _PAGE_NUMBER.fullmatch(lines[i].strip())}
-        out.append("\n".join(line for i, line in enumerate(lines) if i not in drop))
+    return [{i for i, k in places(lines) if k in repeated or _PAGE_NUMBER.fullmatch(lines[i].strip())}
+            for lines in pages]
+
+
+def _without_page_furniture(pages: list[str]) -> list[str]:
+    """Pages' text without running headers, footers and page numbers (see :func:`_furniture`)."""
+    split = [p.split("\n") for p in pages]
+    return ["\n".join(line for i, line in enumerate(lines) if i not in drop)
+            for lines, drop in zip(split, _furniture(split))]
+
+
+def _without_text_furniture(text: str, lines: list[_Line]) -> list[_Line]:
+    """``lines`` of a text with form feeds between its pages (as ``pdftotext`` writes), minus
+    each page's running header, footer and page number (see :func:`_furniture`).
+
+    The first line after a page break gets no blank lines before it: the blank lines around
+    the dropped furniture are the page's layout, not a paragraph break, so a paragraph cut
+    by the break is rejoined (or not) by the same rules as any wrapped line.  Offsets stay
+    those of the source; the furniture is only left out of every block.
+    """
+    breaks = [i for i, ch in enumerate(text) if ch == "\f"]
+    pages: list[list[_Line]] = [[] for _ in range(len(breaks) + 1)]
+    for ln in lines:
+        pages[bisect.bisect_right(breaks, ln.start)].append(ln)
+    pages = [p for p in pages if p]
+    if len(pages) < 2:
+        return lines
+    drops = _furniture([[text[ln.start : ln.end] for ln in p] for p in pages])
+    out: list[_Line] = []
+    for page, drop in zip(pages, drops):
+        kept = [ln for i, ln in enumerate(page) if i not in drop]
+        if out and kept:
+            kept[0] = replace(kept[0], blank=0)
+        out += kept
     return out
 
 
@@ -890,6 +920,8 @@ def _table_cells(text: str, line: _Line) -> tuple[Span, ...]:
 
 def _raw_blocks(text: str, markdown: bool = False) -> list[_Raw]:
     lines = _lines(text)
+    if "\f" in text:
+        lines = _without_text_furniture(text, lines)
     if not lines:
         return []
     lay = _layout(text, lines)

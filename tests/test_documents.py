@@ -241,6 +241,63 @@ def test_pdf_page_furniture_is_dropped_and_body_lines_kept():
     assert _without_page_furniture(["报告标题\n正文第一句。"]) == ["报告标题\n正文第一句。"]
 
 
+PDFTOTEXT = (
+    "县水务局工作简报\n\n"
+    "县水务局2025年第三季度工作简报\n"
+    "第三季度，全县新建和改造农村供水管网四十二公里，受益人口一万\n"
+    "二千余人。城南水厂二期扩建工程完成了主体施工，新增日供水能力\n\n"
+    "第 1 页 共 2 页\n\n"
+    "\f县水务局工作简报\n\n"
+    "两万吨，预计年底前投入运行。\n"
+    "下一步工作\n"
+    "继续推进农村供水管网改造，年内再完成三十公里，确保群众喝上放心\n"
+    "水。\n\n"
+    "第 2 页 共 2 页\n\n\f"
+)
+
+
+def test_text_with_form_feeds_loses_its_page_furniture():
+    """pdftotext's output: pages end with a form feed; the running header and the page footer
+    go, and the paragraph cut by the page break is one paragraph again, at exact offsets."""
+    doc = parse_text(PDFTOTEXT, "brief.txt")
+    art = doc.articles[0]
+    assert art.title == "县水务局2025年第三季度工作简报"
+    assert [(b.kind, b.text) for b in art.blocks] == [
+        ("paragraph", "第三季度，全县新建和改造农村供水管网四十二公里，受益人口一万二千余人。城南水厂二期扩建工程"
+                      "完成了主体施工，新增日供水能力两万吨，预计年底前投入运行。"),
+        ("heading", "下一步工作"),
+        ("paragraph", "继续推进农村供水管网改造，年内再完成三十公里，确保群众喝上放心水。"),
+    ]
+    first = art.blocks[0]
+    assert [PDFTOTEXT[s:e] for s, e in first.spans] == [
+        "第三季度，全县新建和改造农村供水管网四十二公里，受益人口一万",
+        "二千余人。城南水厂二期扩建工程完成了主体施工，新增日供水能力",
+        "两万吨，预计年底前投入运行。",
+    ]
+    assert join_spans(doc.text, first.spans) == first.text
+    # Without the form feeds nothing marks pages: the same lines are kept as text.
+    plain = parse_text(PDFTOTEXT.replace("\f", ""), "brief.txt")
+    assert any("第 1 页" in b.text for a in plain.articles for b in a.blocks)
+
+
+def test_pdftotext_output_of_a_wild_pdf_parses_like_the_pdf():
+    """``pdftotext pdf_report_library_annual.pdf`` (poppler 22, kept in tests/data): the same
+    title, headings and paragraphs as reading the PDF itself, the header and footers gone."""
+    wild = Path(__file__).resolve().parent.parent / "data" / "wild" / "docs"
+    txt = read_document(Path(__file__).resolve().parent / "data" / "pdftotext" / "pdf_report_library_annual.txt")
+    pdf = read_document(wild / "pdf_report_library_annual.pdf")
+
+    def blocks(doc):
+        return [(a.title, [(b.kind, b.text) for b in a.blocks]) for a in doc.articles]
+
+    assert blocks(txt) == blocks(pdf)
+    texts = [b.text for a in txt.articles for b in a.blocks]
+    assert len(texts) == 14 and not any("第1页" in t or t == "青禾县图书馆年度工作报告" for t in texts)
+    for a in txt.articles:
+        for b in a.blocks:
+            assert join_spans(txt.text, b.spans) == b.text
+
+
 class _FakePdfPage:
     """What pypdf's extract_text hands a visitor: text chunks and where they start (x, y)."""
 

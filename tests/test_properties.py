@@ -154,15 +154,40 @@ def _count(cover: list[int], spans) -> None:
             cover[i] += 1
 
 
+def _page_furniture(source: str) -> list[tuple[int, int]]:
+    """The lines of a paged text (form feeds between pages) left out as running headers,
+    footers and page numbers; each must stand among its page's first or last lines."""
+    from qa.documents import _EDGE_LINES, _lines, _without_text_furniture
+
+    if "\f" not in source:
+        return []
+    lines = _lines(source)
+    kept = {(ln.start, ln.end) for ln in _without_text_furniture(source, lines)}
+    breaks = [i for i, ch in enumerate(source) if ch == "\f"]
+    pages: dict[int, list] = {}
+    for ln in lines:
+        pages.setdefault(sum(b < ln.start for b in breaks), []).append(ln)
+    dropped = []
+    for page in pages.values():
+        for pos, ln in enumerate(page):
+            if (ln.start, ln.end) not in kept:
+                assert pos < _EDGE_LINES or pos >= len(page) - _EDGE_LINES, f"body line {source[ln.start:ln.end]!r} dropped"
+                dropped.append((ln.start, ln.end))
+    return dropped
+
+
 @settings(max_examples=500, deadline=None)
 @given(DOCUMENTS, st.sampled_from([400, 30, 5]))
+@example("0\n\f\n0", 400)  # two pages of a page number each: furniture, not body text
 @example("一\n本报记者 张三\n——副标题", 400)  # a byline before the subtitle: the header kept source order
 @example("、\n本报讯(记者李四)", 400)  # a 本报讯 prefix over two lines: the byline's spans cross the break
 def test_chunker_loses_and_duplicates_nothing(text, max_chars):
     """Every passage is its spans; no non-space character is lost or in two passages.
 
     Headlines, subtitles and bylines are in header passages; section headings are kept
-    on the articles (not indexed) and markdown ``#`` marks are syntax.
+    on the articles (not indexed), markdown ``#`` marks are syntax, and in a paged text
+    (form feeds) the running headers, footers and page numbers at its pages' edges are
+    left out.
     """
     doc = parse_text(text, "t.txt")
     passages = chunk_document(doc, ChunkSettings(max_chars=max_chars))
@@ -183,6 +208,7 @@ def test_chunker_loses_and_duplicates_nothing(text, max_chars):
             _count(elsewhere, h.spans)
     for m in _MD_MARK.finditer(source):
         _count(elsewhere, [m.span(1)])
+    _count(elsewhere, _page_furniture(source))
     lost = [i for i, ch in enumerate(source) if not ch.isspace() and not in_passages[i] and not elsewhere[i]]
     assert not lost, f"lost {[source[i] for i in lost]} in {source!r}"
     ids = [p.id for p in passages]

@@ -21,7 +21,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import gradio as gr  # noqa: E402
 
-from qa import config, render  # noqa: E402
+from qa import config, precision, render  # noqa: E402
 from qa.documents import MAX_DOCUMENT_BYTES, SUPPORTED_SUFFIXES  # noqa: E402
 from qa.library import Library, UpdateResult  # noqa: E402
 from qa.records import Answer  # noqa: E402
@@ -311,6 +311,10 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     args = parse_args(argv)
     users = load_users(args.users, os.environ.get("QA_USERS", ""))
+    try:
+        precision.resolve()  # QA_PRECISION: refused here, not on the first question
+    except precision.PrecisionError as exc:
+        raise SystemExit(f"error: {exc}") from exc
     warning = host_warning(args.host, args.no_auth, users)
     if warning:
         print(warning, file=sys.stderr)

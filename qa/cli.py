@@ -227,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     from .embedding import EmbeddingError
     from .evaluate import QuestionSetError
     from .index import IndexError_
+    from .precision import PrecisionError
     from .reader import ReaderError
     from .reader.data import MRCDataError
 
@@ -234,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     try:
         return args.func(args)
-    except (DocumentError, EmbeddingError, QuestionSetError, IndexError_, MRCDataError, ReaderError, StoreError) as exc:
+    except (DocumentError, EmbeddingError, QuestionSetError, IndexError_, MRCDataError, PrecisionError, ReaderError,
+            StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -24,6 +24,10 @@ PRECISIONS = (FLOAT32, BFLOAT16)
 _ALIASES = {"fp32": FLOAT32, "float": FLOAT32, "bf16": BFLOAT16}
 
 
+class PrecisionError(ValueError):
+    """An unknown precision; the message lists the ones allowed."""
+
+
 @cache
 def native_bf16() -> bool:
     """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX)."""
@@ -56,7 +60,7 @@ def resolve(value: str | None = None) -> str:
         return BFLOAT16 if native_bf16() else FLOAT32
     if name not in PRECISIONS:
         source = f"{ENV}={raw!r}" if value is None else repr(raw)
-        raise ValueError(f"precision {source} is not one of auto, float32, bfloat16")
+        raise PrecisionError(f"precision {source} is not one of auto, float32, bfloat16")
     return name
 
 

@@ -136,3 +136,19 @@ def test_real_embedder_in_bfloat16_gives_float32_unit_vectors_close_to_float32()
     assert v16.dtype == np.float32
     assert np.allclose(np.linalg.norm(v16, axis=1), 1.0, atol=1e-5)
     assert (v16 * v32).sum(1).min() > 0.99
+
+
+def test_a_bad_qa_precision_is_an_error_message_not_a_traceback(monkeypatch, capsys, seeds, tmp_path):
+    from qa.cli import main
+
+    monkeypatch.setenv(P.ENV, "half")
+    assert main(["index", "--seeds", str(seeds), "--index", str(tmp_path / "ix")]) == 2
+    assert "error: precision QA_PRECISION='half' is not one of auto, float32, bfloat16" in capsys.readouterr().err
+
+
+def test_the_app_refuses_a_bad_qa_precision_at_start(monkeypatch):
+    import app
+
+    monkeypatch.setenv(P.ENV, "int4")
+    with pytest.raises(SystemExit, match="QA_PRECISION='int4' is not one of auto, float32, bfloat16"):
+        app.main([])

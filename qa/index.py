@@ -140,11 +140,12 @@ class BuildReport:
     mode: str = ""  # "full" (one segment written), "append" (a segment added) or "unchanged"
     segments: int = 1
     deleted: int = 0  # rows of removed or changed documents kept until the next full build
+    precision: str = FLOAT32  # what the vectors were computed in (qa.precision)
 
     def summary(self) -> str:
         lines = [
             f"index: {self.index_dir}",
-            f"model: {self.model}",
+            f"model: {self.model} ({self.precision})",
             f"documents: {self.documents}, articles: {self.articles}, passages: {self.passages}, "
             f"sentences: {self.sentences}",
             f"passages embedded: {self.embedded}, reused: {self.reused}",
@@ -686,7 +687,7 @@ def build_index(
     embedder = embedder or make_embedder(model)
     settings = settings or ChunkSettings()
     _check_writable(root)
-    report = BuildReport(root, embedder.name)
+    report = BuildReport(root, embedder.name, precision=_precision(embedder))
     with build_lock(root):
         spec = store if isinstance(store, StoreSpec) else parse_store(store) if store else _current_store(root)
         prev = _previous(root, embedder.fingerprint, settings.to_json(), _precision(embedder))

@@ -97,6 +97,7 @@ def test_a_new_precision_embeds_everything_again(seeds, tmp_path, fake_embedder)
     other = Bf16Hashing()
     report = build_index(seeds, tmp_path / "ix", embedder=other)
     assert report.embedded == 43 and sum(other.calls) == 43
+    assert "model: hashing:64 (bfloat16)" in report.summary()
     assert _meta(tmp_path / "ix")["model"]["precision"] == "bfloat16"
 
 

@@ -1,10 +1,10 @@
 """The float type the models compute in: bfloat16 where the CPU has it natively, else float32.
 
 On a CPU with AVX512-BF16 or AMX, bfloat16 matrix products run at about twice the speed of
-float32, and for these models the results are the same to within rounding: measured on this
-project's dev data, the embedder's vectors keep a cosine ≥ 0.998 to float32's with the same
-retrieval hit@5 and MRR, and the reader's gold-paragraph F1 moves by less than 0.005, and ``answer()`` gives the same answers
-(README, *Precision*).  A CPU without them emulates bfloat16 at many times the cost of
+float32, and for these models the results are the same to within rounding: on this project's
+dev data the embedder's vectors keep a cosine above 0.9999 to float32's with the same
+retrieval hit@5 and MRR, the reader's gold-paragraph F1 moves by less than 0.005, and ``answer()``
+gives the same answers (README, *Precision*).  A CPU without them emulates bfloat16 at many times the cost of
 float32, so ``auto`` chooses bfloat16 only where it is native.
 
 ``QA_PRECISION`` (``auto``, ``float32`` or ``bfloat16``) overrides the choice.  An index

@@ -107,11 +107,10 @@ def main() -> int:
     folder = Path(ensure_offline_e5())
     fp32, int8 = export(folder, args.work)
     tok = AutoTokenizer.from_pretrained(str(folder))
-    st = SentenceTransformerEmbedder()
-    stq = SentenceTransformerEmbedder()
+    st = SentenceTransformerEmbedder(precision="float32")  # the reference, whatever QA_PRECISION says
+    stq = SentenceTransformerEmbedder(precision="float32")
     stq._model = torch.ao.quantization.quantize_dynamic(copy.deepcopy(st.model), {torch.nn.Linear}, dtype=torch.qint8)
-    stb = SentenceTransformerEmbedder()
-    stb._model = copy.deepcopy(st.model).to(torch.bfloat16)
+    stb = SentenceTransformerEmbedder(precision="bfloat16")  # the index's own path: cast, then unit length in float32
     backends = {
         "torch": lambda t, kind: st.embed(t, kind=kind),
         "torch-bf16": lambda t, kind: stb.embed(t, kind=kind),

@@ -186,7 +186,7 @@ def test_web_page_main_content_and_metadata(tmp_path):
 
 
 def test_web_page_falls_back_to_beautifulsoup(tmp_path, monkeypatch):
-    import qa.documents as documents
+    import qa.documents.html as documents
 
     def broken(html):
         raise RuntimeError("parser crashed")

@@ -1,0 +1,118 @@
+"""PDF files through pypdf: each page's text layer (tables as item lines), running headers,
+footers and page numbers left out, metadata kept.  A PDF without a text layer is refused by name."""
+
+from __future__ import annotations
+
+import re
+
+from .layout import _without_page_furniture
+from .records import DocumentError, Source
+from .tables import _squash, _table_lines
+
+
+def _join_wrapped(lines: list[str]) -> str:
+    """A wrapped table cell's lines as one: joined directly, with a space between Latin words."""
+    out = lines[0].strip()
+    for line in lines[1:]:
+        t = line.strip()
+        gap = " " if out and t and out[-1].isascii() and out[-1].isalnum() and t[0].isascii() and t[0].isalnum() else ""
+        out += gap + t
+    return out
+
+
+def _pdf_page_text(page) -> tuple[str, bool]:
+    """A page's text, with its tables' rows as ``- 表头：格；…`` item lines, and whether it has any.
+
+    pypdf writes each table cell on lines of its own (a wrapped cell: lines that start at
+    one x, one under the other); the cells of one row are those whose first lines share a
+    baseline, left to right.  Two or more such rows of as many cells, one after
+    the other, make a table.
+    """
+    chunks: list[tuple[str, float, float]] = []
+
+    def visit(text, cm, tm, font, size) -> None:
+        x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
+        y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
+        chunks.append((text, x, y))
+
+    plain = page.extract_text(visitor_text=visit) or ""
+    if "".join(c[0] for c in chunks) != plain:  # positions don't line up with the text
+        return plain, False
+    lines: list[tuple[str, tuple[float, float] | None]] = []
+    buf, at = "", None
+    for text, x, y in chunks:
+        for part in re.split(r"(\n)", text):
+            if part == "\n":
+                lines.append((buf, at))
+                buf, at = "", None
+            elif part:
+                at = at if at is not None or not part.strip() else (x, y)
+                buf += part
+    if buf:
+        lines.append((buf, at))
+    # A cell: a line and the lines under it that start at the same x (a wrapped cell).
+    cells: list[list[int]] = []
+    for i, (_, pos) in enumerate(lines):
+        last = lines[i - 1][1] if i else None
+        if cells and pos is not None and last is not None and lines[i - 1][0].strip():
+            if abs(last[0] - pos[0]) < 1 and 0 < last[1] - pos[1] < 40:
+                cells[-1].append(i)
+                continue
+        cells.append([i])
+    rows: list[list[int]] = []  # runs of cells whose first lines share a baseline, left to right
+    for c, cell in enumerate(cells):
+        pos = lines[cell[0]][1]
+        ppos = lines[cells[c - 1][0]][1] if c else None
+        if rows and pos is not None and ppos is not None and abs(ppos[1] - pos[1]) < 2 and pos[0] > ppos[0]:
+            rows[-1].append(c)
+        else:
+            rows.append([c])
+    out: list[str] = []
+    found = False
+    k = 0
+    while k < len(rows):
+        j = k
+        while j < len(rows) and len(rows[j]) >= 2 and len(rows[j]) == len(rows[k]):
+            j += 1
+        if j - k >= 2:  # a table
+            table = [[_squash(_join_wrapped([lines[n][0] for n in cells[c]])) for c in row] for row in rows[k:j]]
+            out.extend(["", *_table_lines(table, len(table[0]) > 2), ""])
+            found, k = True, j
+            continue
+        out.extend(lines[n][0] for c in rows[k] for n in cells[c])
+        k += 1
+    return ("\n".join(out) if found else plain), found
+
+
+def _pdf_source(data: bytes) -> Source:
+    import io
+
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(data))
+    if reader.is_encrypted:  # many PDFs only restrict editing: their user password is empty
+        try:
+            opened = reader.decrypt("")
+        except Exception as exc:  # e.g. AES without a crypto library
+            raise DocumentError(f"the PDF is encrypted and cannot be opened here ({exc}); it is skipped") from exc
+        if not opened:
+            raise DocumentError("the PDF is protected by a password; it is skipped")
+    pages, tables = [], False
+    for page in reader.pages:
+        page_text, found = _pdf_page_text(page)
+        pages.append(page_text.strip("\n"))
+        tables = tables or found
+    text = "\n".join(p for p in _without_page_furniture(pages) if p.strip())
+    if not text.strip():
+        raise DocumentError("the PDF has no text layer (a scanned document?); it is skipped")
+    meta = reader.metadata
+    title = author = date = ""
+    if meta is not None:
+        title, author = _squash(meta.title or ""), _squash(meta.author or "")
+        try:
+            created = meta.creation_date
+        except Exception:  # an unparsable date string
+            created = None
+        date = created.date().isoformat() if created else ""
+    # Table rows are written as list items (as .docx tables are), which only Markdown reads.
+    return Source(text + "\n", "pdf", tables, title, date, "", author)

@@ -1,0 +1,85 @@
+"""The records a document is read into: :class:`Document` (articles of blocks, with exact
+``spans`` into the decoded text), :class:`Source` (a file's decoded text and what its format
+says), and :class:`DocumentError`, the one error a reader raises."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..records import Span
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".docx", ".pdf")
+MARKDOWN_SUFFIXES = (".md", ".markdown")
+MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
+BODY_KINDS = ("paragraph", "item", "code")
+
+
+class DocumentError(ValueError):
+    """A document that can't be read; the message names the file and the reason."""
+
+
+@dataclass(frozen=True)
+class Block:
+    """A piece of an article.
+
+    ``kind`` is subtitle, byline, heading, paragraph, item (a list item or table row,
+    without its marker), code or caption; ``level`` is a Markdown heading's level.
+    """
+
+    kind: str
+    text: str
+    spans: tuple[Span, ...]
+    level: int = 0
+
+
+@dataclass(frozen=True)
+class Article:
+    number: int  # 1-based within the document
+    title: str
+    title_spans: tuple[Span, ...]
+    subtitle: Block | None
+    byline: Block | None
+    blocks: tuple[Block, ...]  # headings, body blocks and captions in reading order
+
+    @property
+    def paragraphs(self) -> list[Block]:
+        """Body blocks: paragraphs, list items and table rows, code blocks."""
+        return [b for b in self.blocks if b.kind in BODY_KINDS]
+
+    @property
+    def captions(self) -> list[Block]:
+        return [b for b in self.blocks if b.kind == "caption"]
+
+    @property
+    def headings(self) -> list[Block]:
+        return [b for b in self.blocks if b.kind == "heading"]
+
+
+@dataclass(frozen=True)
+class Document:
+    """A structured document.  ``title``, ``date`` (ISO, as precise as known), ``source``
+    (publisher or site) and ``author`` are for citations; any of them may be empty."""
+
+    name: str  # file name relative to the seeds folder
+    text: str  # the decoded source text that all offsets refer to
+    sha256: str  # of the raw file bytes
+    articles: tuple[Article, ...]
+    encoding: str = "utf-8"
+    warnings: tuple[str, ...] = field(default=())
+    title: str = ""
+    date: str = ""
+    source: str = ""
+    author: str = ""
+
+
+@dataclass(frozen=True)
+class Source:
+    """A file's decoded text and what its format says about it."""
+
+    text: str
+    encoding: str
+    markdown: bool = False  # list items, tables and code fences are syntax
+    title: str = ""
+    date: str = ""
+    source: str = ""
+    author: str = ""

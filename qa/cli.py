@@ -116,23 +116,43 @@ def _cmd_mrc_split(args: argparse.Namespace) -> int:
 
 def _cmd_train_reader(args: argparse.Namespace) -> int:
     from .reader.data import MRCDataError
-    from .reader.train import TrainConfig, train
+    from .reader.train import ResumeError, TrainConfig, train
 
-    over = {}
+    if args.resume is not None:
+        if not args.resume.is_dir():
+            print(f"error: --resume {args.resume} is not a folder (give the --out folder of the run)", file=sys.stderr)
+            return 2
+        try:
+            train([], args.resume, TrainConfig(max_minutes=args.max_minutes, threads=args.threads), resume=True)
+        except (MRCDataError, ResumeError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        return 0
+    if not args.data or args.out is None:
+        print("error: train-reader needs --data FILES and --out DIR (or --resume DIR to continue a run)", file=sys.stderr)
+        return 2
+    over: dict[str, float] = {}
     for item in args.oversample:
         name, _, n = item.partition("=")
-        if not n.isdigit() or int(n) < 1:
-            print(f"error: --oversample takes SOURCE=N (a file stem and a count ≥ 1), not {item!r}", file=sys.stderr)
+        try:
+            w = float(n)
+        except ValueError:
+            w = -1.0
+        if not name or not (0.0 < w <= 100.0):
+            print(f"error: --oversample takes SOURCE=W (a file stem and a weight above 0, e.g. cmrc2018-trial=2 "
+                  f"or squad2-zh-dev=0.5), not {item!r}", file=sys.stderr)
             return 2
-        over[name] = int(n)
-    if not 0.0 <= args.cut_answers <= 1.0:
-        print(f"error: --cut-answers is a share between 0 and 1, not {args.cut_answers}", file=sys.stderr)
-        return 2
+        over[name] = w
+    for flag, v in (("--cut-answers", args.cut_answers), ("--article-negatives", args.article_negatives)):
+        if not 0.0 <= v <= 1.0:
+            print(f"error: {flag} is a share between 0 and 1, not {v}", file=sys.stderr)
+            return 2
     cfg = TrainConfig(
         epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, negatives=args.negatives, oversample=over,
         seed=args.seed, bf16=not args.no_bf16, max_minutes=args.max_minutes, threads=args.threads,
         eval_every=args.eval_every, limit=args.limit, max_len=args.max_len, stride=args.stride,
         init=str(args.init) if args.init else "", dev_limit=args.dev_limit, cut_answers=args.cut_answers,
+        article_negatives=args.article_negatives, save_every=args.save_every,
     )
     if args.init and not (args.init / "meta.json").is_file():
         print(f"error: --init {args.init} is not a reader folder (no meta.json)", file=sys.stderr)
@@ -199,13 +219,15 @@ def build_parser() -> argparse.ArgumentParser:
     pb.set_defaults(func=_cmd_bench)
 
     pt = sub.add_parser("train-reader", help="fine-tune the extractive reader on SQuAD-format files")
-    pt.add_argument("--data", nargs="+", type=Path, required=True, help="SQuAD-format JSON files (split by article)")
-    pt.add_argument("--out", type=Path, required=True, help="reader folder to write (meta.json + weights)")
+    pt.add_argument("--data", nargs="+", type=Path, default=[], help="SQuAD-format JSON files (split by article)")
+    pt.add_argument("--out", type=Path, default=None, help="reader folder to write (meta.json + weights; resumable state in OUT/resume)")
+    pt.add_argument("--resume", type=Path, default=None, metavar="DIR",
+                    help="continue the run whose --out was DIR, from its last saved state (its data and settings)")
     pt.add_argument("--epochs", type=float, default=2.0)
     pt.add_argument("--lr", type=float, default=8e-5)
     pt.add_argument("--batch-size", type=int, default=16)
     pt.add_argument("--negatives", type=float, default=0.4, help="no-answer windows kept per answer window")
-    pt.add_argument("--oversample", nargs="*", default=[], help="SOURCE=N: repeat a file's questions N times")
+    pt.add_argument("--oversample", nargs="*", default=[], help="SOURCE=W: weigh a file's questions (2: twice per epoch, 0.5: a random half)")
     pt.add_argument("--max-len", type=int, default=256, help="tokens per window")
     pt.add_argument("--stride", type=int, default=96, help="tokens shared by consecutive windows")
     pt.add_argument("--seed", type=int, default=13)
@@ -218,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument("--no-bf16", action="store_true", help="train in float32 (default: bfloat16 autocast where this CPU runs it faster)")
     pt.add_argument("--cut-answers", type=float, default=0.0,
                     help="share of answerable questions also trained as unanswerable over their context minus the answer")
+    pt.add_argument("--article-negatives", type=float, default=0.0,
+                    help="share of answerable questions also trained as unanswerable over another paragraph of their article")
+    pt.add_argument("--save-every", type=float, default=10.0, help="minutes between resumable saves (OUT/resume)")
     pt.set_defaults(func=_cmd_train_reader)
     return p
 

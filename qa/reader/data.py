@@ -225,3 +225,68 @@ def write_squad(examples: list[MRCExample], path: Path | str) -> None:
         for title, paras in arts.items()
     ]
     Path(path).write_text(json.dumps({"version": "v2.0", "data": data}, ensure_ascii=False), encoding="utf-8")
+
+
+def _traditional_share(text: str, folded: str) -> float:
+    """Share of CJK characters that OpenCC's t2s changes (0 for simplified text)."""
+    cjk = [i for i, ch in enumerate(text) if _CJK.match(ch)]
+    if not cjk or len(folded) != len(text):
+        return 1.0 if cjk else 0.0
+    return sum(text[i] != folded[i] for i in cjk) / len(cjk)
+
+
+def fold_simplified(examples: list[MRCExample], min_share: float = 0.02) -> list[MRCExample]:
+    """Simplified copies (source ``<source>-s``) of the examples whose context is traditional.
+
+    Users hold documents in both scripts, so traditional data (DRCD) trains the reader as
+    written *and* folded.  The copy's answers are folded too and located again near their
+    old offsets (t2s can change a phrase's length); a question whose answers are lost is
+    skipped.  Call it on a split's examples, so both copies stay on the same side.
+    """
+    from ..text import to_simplified
+
+    out: list[MRCExample] = []
+    folded_ctx: dict[str, tuple[str, bool]] = {}
+    for ex in examples:
+        if ex.context not in folded_ctx:
+            f = to_simplified(ex.context)
+            folded_ctx[ex.context] = (f, _traditional_share(ex.context, f) >= min_share)
+        ctx, trad = folded_ctx[ex.context]
+        if not trad:
+            continue
+        answers: list[tuple[str, int]] = []
+        for text, start in ex.answers:
+            t = to_simplified(text)
+            s = _locate(ctx, t, start)
+            if s is not None:
+                answers.append((t, s))
+        if ex.answers and not answers:
+            continue
+        out.append(replace(ex, id=f"{ex.id}#s", source=f"{ex.source}-s", context=ctx,
+                           question=to_simplified(ex.question), answers=tuple(answers)))
+    return out
+
+
+def article_negatives(examples: list[MRCExample], share: float, rng) -> list[MRCExample]:
+    """Answerable questions put over *another* paragraph of their own article, as unanswerable.
+
+    Retrieval hands the reader on-topic passages without the answer; this is that case,
+    labelled.  A paragraph qualifies only when none of the question's answer texts occurs in
+    it.  ``share`` of the answerable questions that have such a paragraph get one (source
+    ``<source>+other``).  Call it per split, so the pair stays on one side.
+    """
+    paras: dict[tuple[str, str], list[str]] = {}
+    for ex in examples:
+        lst = paras.setdefault((ex.source, ex.article), [])
+        if ex.context not in lst:
+            lst.append(ex.context)
+    pool = []
+    for ex in examples:
+        if ex.impossible or ex.id.endswith("#cut"):
+            continue
+        others = [c for c in paras[(ex.source, ex.article)] if c != ex.context and not any(t in c for t in ex.answer_texts)]
+        if others:
+            pool.append((ex, others))
+    chosen = rng.sample(pool, min(len(pool), round(share * len(pool))))
+    return [replace(ex, id=f"{ex.id}#other", source=f"{ex.source}+other", context=rng.choice(others), answers=())
+            for ex, others in chosen]

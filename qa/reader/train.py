@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import random
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -19,8 +20,18 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import precision as P
 from . import windows as W
-from .data import MRCExample, answer_cut, cross_lingual, load_squad, split_examples
+from .data import (
+    SPLITS,
+    MRCExample,
+    answer_cut,
+    article_negatives,
+    cross_lingual,
+    fold_simplified,
+    load_squad,
+    split_examples,
+)
 
 
 @dataclass
@@ -33,7 +44,9 @@ class TrainConfig:
     max_len: int = W.MAX_LEN
     stride: int = W.STRIDE
     negatives: float = 0.4  # no-answer windows kept per answer window
-    oversample: dict[str, int] = field(default_factory=dict)  # source stem -> repeats per epoch
+    # source -> its weight: repeats per epoch (2.0 twice, 0.5 a random half); "drcd-dev" also weighs
+    # its simplified copy "drcd-dev-s" and its article negatives "drcd-dev+other" unless they are named
+    oversample: dict[str, float] = field(default_factory=dict)
     seed: int = 13
     bf16: bool = True
     max_minutes: float = 0.0  # stop early (and still save/evaluate) after this long; 0 = no limit
@@ -43,6 +56,8 @@ class TrainConfig:
     limit: int = 0  # use only this many questions per split (a smoke test of the whole command)
     init: str = ""  # start from this reader folder instead of the bare base encoder
     cut_answers: float = 0.0  # share of answerable train questions also trained on their context minus the answer
+    article_negatives: float = 0.0  # share of answerable questions also put over another paragraph of their article
+    save_every: float = 10.0  # minutes between resumable checkpoints (OUT/resume/)
 
 
 @dataclass(frozen=True)
@@ -85,11 +100,41 @@ def _file_sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def load_data(files: list[Path]) -> dict[str, list[MRCExample]]:
+def load_data(files: list[Path], *, article_share: float = 0.0, seed: int = 13) -> dict[str, list[MRCExample]]:
+    """The split data: each split also holds simplified copies of its traditional examples and,
+    with ``article_share``, same-article negatives (both made per split, so never across one)."""
     examples: list[MRCExample] = []
     for f in files:
         examples += load_squad(f)
-    return split_examples(cross_lingual(examples))
+    splits = split_examples(cross_lingual(examples))
+    for i, name in enumerate(SPLITS):
+        exs = splits[name]
+        exs += fold_simplified(exs)
+        if article_share > 0:
+            exs += article_negatives(exs, article_share, random.Random(seed * 101 + i))
+    return splits
+
+
+def source_weight(weights: dict[str, float], source: str) -> float:
+    """A source's weight: named itself, else by the file it was made from (``drcd-dev-s``, ``x+other``)."""
+    if source in weights:
+        return weights[source]
+    base = source.split("+", 1)[0]
+    if base in weights:
+        return weights[base]
+    return weights.get(base[:-2] if base.endswith("-s") else base, 1.0)
+
+
+def weighted(examples: list[MRCExample], weights: dict[str, float], rng: random.Random) -> list[MRCExample]:
+    """Each source repeated by its weight: the whole part of it in full, the rest as a random share."""
+    out: list[MRCExample] = []
+    for src in sorted({e.source for e in examples}):
+        exs = [e for e in examples if e.source == src]
+        w = source_weight(weights, src)
+        whole = int(w)
+        out += exs * whole
+        out += rng.sample(exs, round((w - whole) * len(exs)))
+    return out
 
 
 # ------------------------------------------------------------------ evaluation on gold paragraphs
@@ -214,32 +259,120 @@ def fit_calibration(examples: list[MRCExample], preds: list[tuple[str, float]]) 
 
 
 def bf16_pays() -> bool:
-    """Whether bfloat16 autocast beats float32 on this CPU, timed on one layer's shapes.
+    """Whether bfloat16 autocast trains faster than float32 on this CPU, timed on one layer's shapes.
 
-    CPUs without native bfloat16 (AVX512-BF16, AMX) emulate it: on a 2-core AMD EPYC a
-    training batch took 132 s in bfloat16 against 7 s in float32.
+    CPUs without native bfloat16 emulate it: on a 2-core AMD EPYC a training batch took
+    132 s in bfloat16 against 7 s in float32, while an Intel Xeon with AMX trains about 1.6×
+    faster in it.  A forward and backward pass of a feed-forward block is timed, interleaved and
+    best of five for each, so that a busy machine does not decide it.
     """
     import torch
 
-    x, layer = torch.randn(256, 384), torch.nn.Linear(384, 1536)
+    if not P.native_bf16():
+        return False
+    torch.manual_seed(0)
+    x = torch.randn(1024, 384)
+    block = torch.nn.Sequential(torch.nn.Linear(384, 1536), torch.nn.GELU(), torch.nn.Linear(1536, 384))
 
-    def seconds(bf16: bool) -> float:
-        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            layer(x)
-            t = time.perf_counter()
-            for _ in range(5):
-                layer(x)
-            return time.perf_counter() - t
+    def once(bf16: bool) -> float:
+        t = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            y = block(x)
+        y.float().sum().backward()
+        return time.perf_counter() - t
 
-    return seconds(True) < seconds(False)
+    once(True), once(False)  # kernels for both
+    best = {True: float("inf"), False: float("inf")}
+    for _ in range(5):
+        for bf16 in (True, False):
+            best[bf16] = min(best[bf16], once(bf16))
+    return best[True] < best[False]
 
 
-def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print) -> dict:
+RESUME = "resume"  # OUT/resume/: state.pt (weights, optimiser, scheduler, RNG, data position) + state.json
+
+
+class ResumeError(ValueError):
+    """A checkpoint that can't be continued; the message says why."""
+
+
+def read_resume(out: Path) -> tuple[TrainConfig, list[Path], dict]:
+    """The config, data files and progress of the run whose reader folder is ``out``."""
+    state = out / RESUME / "state.json"
+    try:
+        info = json.loads(state.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ResumeError(f"{out}: no {RESUME}/state.json; nothing to resume (a run saves one every --save-every minutes)") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ResumeError(f"{state}: not valid JSON ({exc})") from exc
+    files = [Path(d["path"]) for d in info["data"]]
+    for d, f in zip(info["data"], files):
+        if not f.is_file():
+            raise ResumeError(f"{out}: the run trained on {f}, which is missing")
+        if _file_sha(f) != d["sha256"]:
+            raise ResumeError(f"{out}: {f} changed since the run started (sha256 differs); start a new run instead")
+    return TrainConfig(**info["config"]), files, info
+
+
+def _save_resume(out: Path, *, model, opt, sched, step: int, order: list[int], rng: random.Random, curve: list[dict],
+                 minutes: float, cfg: TrainConfig, files: list[Path], feats_sha: str) -> None:
+    import torch
+
+    from .model import FROZEN
+
+    folder = out / RESUME
+    folder.mkdir(parents=True, exist_ok=True)
+    blob = {
+        "model": {k: v for k, v in model.state_dict().items() if k not in FROZEN},
+        "opt": opt.state_dict(),
+        "sched": sched.state_dict(),
+        "order": order,
+        "rng": rng.getstate(),
+        "torch_rng": torch.get_rng_state(),
+        "numpy_rng": np.random.get_state(),
+    }
+    tmp = folder / "state.pt.tmp"
+    torch.save(blob, tmp)
+    os.replace(tmp, folder / "state.pt")
+    info = {
+        "config": asdict(cfg),
+        "data": [{"path": str(f.resolve()), "sha256": _file_sha(f)} for f in files],
+        "step": step,
+        "minutes": round(minutes, 2),
+        "features_sha256": feats_sha,
+        "curve": curve,
+        "saved": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    tmp = folder / "state.json.tmp"
+    tmp.write_text(json.dumps(info, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, folder / "state.json")
+
+
+def _features_sha(feats: list[Feature]) -> str:
+    h = hashlib.sha256()
+    for f in feats:
+        h.update(repr((f.input_ids, f.start, f.end)).encode())
+    return h.hexdigest()
+
+
+def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print, resume: bool = False) -> dict:
+    """Train (or, with ``resume``, continue the run saved in ``out/resume``) and write the reader to ``out``.
+
+    The run saves a resumable state every ``cfg.save_every`` minutes and when it stops.  The
+    no-answer threshold and the calibration are chosen on dev whenever it stops; the test part
+    is measured only when the schedule is complete, so a run spread over sessions reports it once.
+    """
+    import signal
+
     import torch
     from tqdm import tqdm
 
     from .model import BASE_E5, TransformerReader, base_model_folder, load_shipped, new_qa_model, save_shipped
 
+    done: dict = {"step": 0, "minutes": 0.0, "curve": []}
+    if resume:
+        cfg0, files, done = read_resume(out)
+        cfg = replace(cfg0, max_minutes=cfg.max_minutes, threads=cfg.threads or cfg0.threads)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     if cfg.bf16 and not bf16_pays():
@@ -250,7 +383,7 @@ def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print) -> dict:
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
     t0 = time.time()
-    splits = load_data(files)
+    splits = load_data(files, article_share=cfg.article_negatives, seed=cfg.seed)
     if cfg.limit:
         splits = {k: random.Random(cfg.seed).sample(v, min(cfg.limit, len(v))) for k, v in splits.items()}
     base = base_model_folder()
@@ -262,9 +395,7 @@ def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print) -> dict:
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(base))
-    train_ex = list(splits["train"])
-    for src, n in cfg.oversample.items():
-        train_ex += [e for e in splits["train"] if e.source == src] * (n - 1)
+    train_ex = weighted(splits["train"], cfg.oversample, rng)
     feats = features(tok, train_ex, cfg, rng)
     cut: list[MRCExample] = []
     if cfg.cut_answers > 0:
@@ -273,9 +404,14 @@ def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print) -> dict:
         # All their windows, beyond the no-answer budget: each is a "no" over a text of the right topic.
         feats += [Feature(w.input_ids, 0, 0) for w in
                   W.make_windows(tok, [e.question for e in cut], [e.context for e in cut], max_len=cfg.max_len, stride=cfg.stride)]
+    feats_sha = _features_sha(feats)
+    if resume and feats_sha != done["features_sha256"]:
+        raise ResumeError(f"{out}: the training windows differ from the saved run's (another tokenizer or code version); "
+                          "start a new run instead")
     dev = splits["dev"]
     dev_small = rng.sample(dev, min(cfg.dev_limit, len(dev)))
-    log(f"train: {len(splits['train'])} questions ({len(train_ex)} with oversampling, {len(cut)} cut) -> {len(feats)} windows; "
+    srcs = {s: sum(e.source == s for e in train_ex) for s in sorted({e.source for e in train_ex})}
+    log(f"train: {len(splits['train'])} questions ({len(train_ex)} weighted: {srcs}; {len(cut)} cut) -> {len(feats)} windows; "
         f"dev {len(dev)}, test {len(splits['test'])}")
 
     for name, p in model.named_parameters():
@@ -292,12 +428,29 @@ def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print) -> dict:
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
     )
+    step = 0
+    order: list[int] = []
+    curve: list[dict] = list(done["curve"])
+    if resume:
+        blob = torch.load(out / RESUME / "state.pt", weights_only=False)
+        missing, unexpected = model.load_state_dict(blob["model"], strict=False)
+        if unexpected or [k for k in missing if k not in ("bert.embeddings.word_embeddings.weight",) and not k.endswith("position_ids")]:
+            raise ResumeError(f"{out}: the saved weights do not fit the model")
+        opt.load_state_dict(blob["opt"])
+        sched.load_state_dict(blob["sched"])
+        order, step = list(blob["order"]), int(done["step"])
+        rng.setstate(blob["rng"])
+        torch.set_rng_state(blob["torch_rng"])
+        np.random.set_state(blob["numpy_rng"])
+        log(f"resumed at step {step} of {total} ({done['minutes']:.0f} minutes trained before)")
     pad = tok.pad_token_id or 0
     reader = TransformerReader.__new__(TransformerReader)
     reader.name, reader.max_len, reader.stride = "training", cfg.max_len, cfg.stride
     reader.precision = "float32"  # the model being trained
     reader._loaded = (model, tok, {})
-    curve: list[dict] = []
+
+    def minutes() -> float:
+        return done["minutes"] + (time.time() - t0) / 60
 
     def dev_point(step: int) -> None:
         model.eval()
@@ -306,15 +459,24 @@ def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print) -> dict:
              for src in sorted({e.source for e in dev_small})}
         thr = choose_threshold(dev_small, preds)
         m["all@threshold"] = gold_metrics(dev_small, preds, thr)
-        curve.append({"step": step, "minutes": round((time.time() - t0) / 60, 1), "dev": m})
+        curve.append({"step": step, "minutes": round(minutes(), 1), "dev": m})
         log(f"step {step}: " + json.dumps({k: {kk: v for kk, v in d.items() if kk in ('f1', 'em', 'no_answer_accuracy')} for k, d in m.items()}, ensure_ascii=False))
         model.train()
 
-    step = 0
+    def checkpoint() -> None:
+        _save_resume(out, model=model, opt=opt, sched=sched, step=step, order=order, rng=rng, curve=curve,
+                     minutes=minutes(), cfg=cfg, files=files, feats_sha=feats_sha)
+
+    stop = {"signal": None}
+
+    def on_term(signum, _frame) -> None:  # a session's end: save where we are, then stop
+        stop["signal"] = signum
+
+    old_term = signal.signal(signal.SIGTERM, on_term)
     stopped_early = False
-    bar = tqdm(total=total, desc="training reader", unit="batch")
+    last_save = time.time()
+    bar = tqdm(total=total, initial=step, desc="training reader", unit="batch")
     model.train()
-    order: list[int] = []
     while step < total:
         if not order:
             order = _length_batches(feats, cfg.batch_size, rng)
@@ -338,34 +500,50 @@ def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print) -> dict:
         opt.zero_grad(set_to_none=True)
         step += 1
         bar.update(1)
-        bar.set_postfix(loss=f"{float(res.loss):.3f}")
+        bar.set_postfix(loss=f"{res.loss.item():.3f}")
         every = cfg.eval_every or steps_per_epoch
         if step % every == 0 or step == total:
             dev_point(step)
             save_shipped(model, out / "checkpoint", {"base": BASE_E5, "step": step, "config": asdict(cfg)})
-        if cfg.max_minutes and time.time() - t0 > cfg.max_minutes * 60:
-            stopped_early = True
+        out_of_time = cfg.max_minutes and time.time() - t0 > cfg.max_minutes * 60
+        if stop["signal"] is not None or out_of_time or (cfg.save_every and time.time() - last_save > cfg.save_every * 60):
+            checkpoint()
+            last_save = time.time()
+        if stop["signal"] is not None or out_of_time:
+            stopped_early = step < total
+            if stop["signal"] is not None:
+                bar.close()
+                log(f"stopped by signal {stop['signal']} at step {step}; continue with --resume {out}")
+                signal.signal(signal.SIGTERM, old_term)
+                return {"steps": step, "resumable": str(out / RESUME)}
             if curve and curve[-1]["step"] != step:
                 dev_point(step)
             break
     bar.close()
-    train_minutes = (time.time() - t0) / 60
+    signal.signal(signal.SIGTERM, old_term)
+    if step == total:
+        checkpoint()  # the finished run can still be read back (and a re-run with --resume does nothing)
+    train_minutes = minutes()
 
-    # Threshold and calibration on all of dev; test measured once, at the end.
+    # Threshold and calibration on all of dev; test measured once, when the schedule is complete.
     model.eval()
     dev_preds = predict_gold(reader, dev)
     threshold = choose_threshold(dev, dev_preds)
     cal = fit_calibration(dev, dev_preds)
+    every_split = splits["train"] + dev + splits["test"]
     meta = {
         "base": BASE_E5,
         "seed": cfg.seed,
         "config": asdict(cfg),
-        "data": [{"file": f.name, "sha256": _file_sha(f), "questions": sum(1 for e in splits["train"] + dev + splits["test"] if e.source == f.stem)} for f in files],
-        "split": {"method": "by article, sha256 buckets (qa.reader.data)", "train": len(splits["train"]), "dev": len(dev), "test": len(splits["test"])},
+        "data": [{"file": f.name, "sha256": _file_sha(f),
+                  "questions": sum(1 for e in every_split if e.source == f.stem)} for f in files],
+        "split": {"method": "by article, sha256 buckets (qa.reader.data)", "train": len(splits["train"]), "dev": len(dev), "test": len(splits["test"]),
+                  "sources": {s: sum(e.source == s for e in every_split) for s in sorted({e.source for e in every_split})}},
         "train_windows": len(feats),
         **({"init": {"folder": cfg.init, "sha256": init_meta.get("sha256", {}), "steps": init_meta.get("steps"),
                      "train_minutes": init_meta.get("train_minutes")}} if cfg.init else {}),
         "steps": step,
+        "total_steps": total,
         "stopped_early": stopped_early,
         "train_minutes": round(train_minutes, 1),
         "null_threshold": round(threshold, 4),
@@ -374,10 +552,13 @@ def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print) -> dict:
     }
     reader._loaded = (model, tok, meta)
     meta["dev"] = _held_out(reader, dev, dev_preds, threshold)
-    test_preds = predict_gold(reader, splits["test"])
-    meta["test"] = _held_out(reader, splits["test"], test_preds, threshold)
+    if step == total:
+        test_preds = predict_gold(reader, splits["test"])
+        meta["test"] = _held_out(reader, splits["test"], test_preds, threshold)
+    else:
+        log(f"the schedule is not complete ({step} of {total} steps): the test part is left unread; continue with --resume {out}")
     save_shipped(model, out, meta)
-    log(json.dumps({"dev": meta["dev"], "test": meta["test"]}, ensure_ascii=False, indent=1))
+    log(json.dumps({k: meta[k] for k in ("dev", "test") if k in meta}, ensure_ascii=False, indent=1))
     return meta
 
 

@@ -1,0 +1,151 @@
+"""``qa train-reader``: native-data preparation (traditional copies, same-article negatives,
+source weights) and a run that stops and resumes exactly where it left off."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from qa.cli import main
+from qa.reader.data import MRCExample, article_negatives, fold_simplified, split_examples
+from qa.reader.train import ResumeError, TrainConfig, read_resume, source_weight, train, weighted
+
+TRAD = "臺灣大學圖書館於一九二八年設立，館藏圖書四百萬冊。總館位於臺北市。"
+
+
+def _ex(i, ctx, q, ans=None, source="drcd", article="A"):
+    answers = ((ans, ctx.index(ans)),) if ans else ()
+    return MRCExample(f"q{i}", source, article, ctx, q, answers)
+
+
+def test_traditional_examples_get_a_simplified_copy_with_answers_found_again():
+    exs = [_ex(1, TRAD, "圖書館於哪一年設立？", "一九二八年"), _ex(2, TRAD, "總館位於哪裡？", "臺北市"),
+           _ex(3, "辽源市开展宣讲一千三百余场次。", "开展了多少场次？", "一千三百余场次", source="cmrc")]
+    copies = fold_simplified(exs)
+    assert [c.id for c in copies] == ["q1#s", "q2#s"], "only the traditional context is copied"
+    q2 = copies[1]
+    assert q2.source == "drcd-s" and q2.article == "A" and q2.question == "总馆位于哪里？"
+    assert q2.context.startswith("台湾大学图书馆于") and q2.answers == (("台北市", q2.context.index("台北市")),)
+
+
+def test_same_article_negatives_pair_a_question_with_a_paragraph_of_its_article_that_lacks_the_answer():
+    p1 = "甲厂去年产钢三百万吨，比前年增长一成。"
+    p2 = "甲厂的工人有两千人，多数来自本市。"
+    p3 = "甲厂去年产钢三百万吨的消息见报后，股价上涨。"  # holds the answer too: never a negative
+    exs = [_ex(1, p1, "甲厂去年产钢多少？", "三百万吨"), _ex(2, p2, "工人有多少？", "两千人"),
+           _ex(3, p3, "什么上涨了？", "股价"), _ex(4, "别的文章。", "问？", "文章", article="B")]
+    negs = article_negatives(exs, 1.0, random.Random(0))
+    by_id = {n.id: n for n in negs}
+    assert set(by_id) == {"q1#other", "q2#other", "q3#other"}, "article B has one paragraph: no negative"
+    assert by_id["q1#other"].context == p2, "p3 also says 三百万吨, so only p2 is a negative for q1"
+    assert all(n.impossible and n.source == "drcd+other" and n.article == "A" for n in negs)
+    assert len(article_negatives(exs, 0.34, random.Random(0))) == 1
+
+
+def test_copies_and_negatives_stay_on_their_questions_side_of_the_split(tmp_path):
+    from qa.reader.train import load_data
+
+    arts = [{"title": f"T{i}", "paragraphs": [
+        {"context": f"第{i}篇。臺灣的經濟發展很快，各行各業欣欣向榮，出口增長了{i}成。", "qas": [
+            {"id": f"a{i}", "question": "增長了多少？", "answers": [{"text": f"{i}成", "answer_start": 0}]}]},
+        {"context": f"第{i}篇。臺灣的人口有兩千萬人，多數住在西部平原的城市裡。", "qas": [
+            {"id": f"b{i}", "question": "人口有多少？", "answers": [{"text": "兩千萬人", "answer_start": 0}]}]}]}
+        for i in range(40)]
+    f = tmp_path / "trad.json"
+    f.write_text(json.dumps({"data": arts}, ensure_ascii=False), encoding="utf-8")
+    splits = load_data([f], article_share=1.0)
+    side = {e.id.split("#")[0]: name for name, exs in split_examples(
+        [e for exs in splits.values() for e in exs if "#" not in e.id]).items() for e in exs}
+    for name, exs in splits.items():
+        for e in exs:
+            assert side[e.id.split("#")[0]] == name
+    sources = {e.source for exs in splits.values() for e in exs}
+    assert sources == {"trad", "trad-s", "trad+other", "trad-s+other"}
+
+
+def test_source_weights_repeat_whole_parts_and_sample_the_rest():
+    exs = [_ex(i, TRAD, "問？", None, source="a") for i in range(10)] + \
+          [_ex(i, TRAD, "問？", None, source="b-s") for i in range(10)]
+    out = weighted(exs, {"a": 2.5, "b": 0.3}, random.Random(0))
+    assert sum(e.source == "a" for e in out) == 25
+    assert sum(e.source == "b-s" for e in out) == 3, "a copy is weighed as the file it was made from"
+    assert source_weight({"b": 0.3, "b-s": 2.0}, "b-s") == 2.0 and source_weight({}, "x+other") == 1.0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--oversample", "cmrc=zero"], "SOURCE=W"),
+    (["--oversample", "cmrc=0"], "SOURCE=W"),
+    (["--article-negatives", "1.5"], "between 0 and 1"),
+])
+def test_train_reader_refuses_bad_settings(tmp_path, capsys, args, message):
+    assert main(["train-reader", "--data", str(tmp_path / "x.json"), "--out", str(tmp_path / "r"), *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_resume_of_a_folder_without_a_saved_run_says_so(tmp_path, capsys):
+    assert main(["train-reader", "--resume", str(tmp_path / "nope")]) == 2
+    assert "not a folder" in capsys.readouterr().err
+    (tmp_path / "run").mkdir()
+    assert main(["train-reader", "--resume", str(tmp_path / "run")]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ a whole run, stopped and resumed
+
+
+@pytest.fixture()
+def tiny_training(monkeypatch, tmp_path, tiny_reader_dir):
+    """train() on the tiny random model, over a small SQuAD file written from the seed's characters."""
+    import qa.reader.model as model_mod
+    import qa.reader.train as train_mod
+
+    monkeypatch.setattr(model_mod, "base_model_folder", lambda: tiny_reader_dir)
+    monkeypatch.setattr(train_mod, "bf16_pays", lambda: False)
+    arts = []
+    for i in range(30):
+        ctx = f"辽源市开展宣讲活动{i}场，群众参与。第四届琵琶文化艺术周于8月{i % 28 + 1}日开幕。"
+        arts.append({"title": f"T{i}", "paragraphs": [{"context": ctx, "qas": [
+            {"id": f"q{i}", "question": "开展了多少场？", "answers": [{"text": f"{i}场", "answer_start": ctx.index(f"{i}场")}]},
+            {"id": f"u{i}", "question": "谁主持了会议？", "answers": [], "is_impossible": True}]}]})
+    data = tmp_path / "mini.json"
+    data.write_text(json.dumps({"data": arts}, ensure_ascii=False), encoding="utf-8")
+    cfg = TrainConfig(epochs=2.0, lr=1e-3, batch_size=4, max_len=48, stride=16, dev_limit=4, save_every=0.0,
+                      bf16=False, threads=1)
+    return data, cfg
+
+
+def _weights(folder):
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "reader.safetensors"))
+
+
+def test_a_stopped_run_resumes_to_the_same_weights_as_an_unbroken_one(tiny_training, tmp_path):
+    import torch
+
+    data, cfg = tiny_training
+    whole = train([data], tmp_path / "whole", cfg, log=lambda *_: None)
+    assert whole["steps"] == whole["total_steps"] > 2 and "test" in whole
+
+    # Stopped after its first step (max_minutes ~ 0): dev chooses a threshold, test stays unread.
+    cut = train([data], tmp_path / "cut", TrainConfig(**{**cfg.__dict__, "max_minutes": 1e-9}), log=lambda *_: None)
+    assert cut["steps"] == 1 and cut["stopped_early"] and "test" not in cut
+    saved_cfg, files, info = read_resume(tmp_path / "cut")
+    assert info["step"] == 1 and files == [data.resolve()] and saved_cfg.lr == cfg.lr
+
+    done = train([], tmp_path / "cut", TrainConfig(), log=lambda *_: None, resume=True)
+    assert done["steps"] == whole["steps"] and not done["stopped_early"] and "test" in done
+    a, b = _weights(tmp_path / "whole"), _weights(tmp_path / "cut")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_a_run_whose_data_changed_is_not_resumed(tiny_training, tmp_path):
+    data, cfg = tiny_training
+    train([data], tmp_path / "r", TrainConfig(**{**cfg.__dict__, "max_minutes": 1e-9}), log=lambda *_: None)
+    data.write_text(data.read_text(encoding="utf-8").replace("辽源市", "长春市"), encoding="utf-8")
+    with pytest.raises(ResumeError, match="changed since the run started"):
+        train([], tmp_path / "r", TrainConfig(), log=lambda *_: None, resume=True)

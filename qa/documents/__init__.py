@@ -9,7 +9,10 @@
 - :mod:`.html`: web pages through trafilatura (main content only, with the page's title,
   author and date; BeautifulSoup as a fallback);
 - :mod:`.docx`: Word files through python-docx (tables one row per line, header cells attached);
-- :mod:`.pdf`: PDF files through pypdf (metadata kept; a PDF without a text layer is refused by name);
+- :mod:`.pdf`: PDF files through pypdf (metadata kept; pages without a text layer read through OCR);
+- :mod:`.images`: scanned pages (.png, .jpg, .tif, .webp) read through OCR, the recognised text kept;
+- :mod:`.ocr`: the OCR engine (RapidOCR, the optional extra ``[ocr]``);
+- :mod:`.reading_order`: a scanned page's columns and blocks in reading order;
 - :mod:`.tables`: a table of any format as one item line per row;
 - :mod:`.layout`: a page's lines (hard wrapping, indents, which line continues which) and
   page furniture (running headers, footers, page numbers);
@@ -28,11 +31,13 @@ and code blocks are recognised and their markers left out.  Every piece keeps ex
 """
 
 from .decoding import decode_bytes
+from .images import LOW_CONFIDENCE
 from .layout import _EDGE_LINES, MAX_HEADING, _lines, _without_page_furniture, _without_text_furniture
 from .pdf import _pdf_page_text
 from .reading import list_documents, load_source, read_document, read_text
 from .records import (
     BODY_KINDS,
+    IMAGE_SUFFIXES,
     MARKDOWN_SUFFIXES,
     MAX_DOCUMENT_BYTES,
     SUPPORTED_SUFFIXES,
@@ -41,11 +46,14 @@ from .records import (
     Document,
     DocumentError,
     Source,
+    TextLine,
 )
 from .structure import MAX_CAPTION, article_author, parse_text
 
 __all__ = [
     "BODY_KINDS",
+    "IMAGE_SUFFIXES",
+    "LOW_CONFIDENCE",
     "MARKDOWN_SUFFIXES",
     "MAX_CAPTION",
     "MAX_DOCUMENT_BYTES",
@@ -56,6 +64,7 @@ __all__ = [
     "Document",
     "DocumentError",
     "Source",
+    "TextLine",
     "_EDGE_LINES",
     "_lines",
     "_pdf_page_text",

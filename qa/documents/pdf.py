@@ -1,13 +1,19 @@
 """PDF files through pypdf: each page's text layer (tables as item lines), running headers,
-footers and page numbers left out, metadata kept.  A PDF without a text layer is refused by name."""
+footers and page numbers left out, metadata kept.  A page without a text layer (a scan) is
+read through OCR (:mod:`.images`), so a mixed PDF is read page by page."""
 
 from __future__ import annotations
 
+import logging
 import re
+from dataclasses import replace
 
+from .images import Progress, recognise_page, scanned_text
 from .layout import _without_page_furniture
-from .records import DocumentError, Source
+from .records import DocumentError, Source, TextLine
 from .tables import _squash, _table_lines
+
+log = logging.getLogger(__name__)
 
 
 def _join_wrapped(lines: list[str]) -> str:
@@ -84,7 +90,18 @@ def _pdf_page_text(page) -> tuple[str, bool]:
     return ("\n".join(out) if found else plain), found
 
 
-def _pdf_source(data: bytes) -> Source:
+def _page_image(page):
+    """The largest image on a page without a text layer (a scan), or None."""
+    try:
+        images = [im.image for im in page.images]
+    except Exception as exc:  # an image filter pypdf cannot decode
+        log.warning("cannot read the images of a PDF page: %s: %s", type(exc).__name__, exc)
+        return None
+    images = [im for im in images if im is not None]
+    return max(images, key=lambda im: im.size[0] * im.size[1]) if images else None
+
+
+def _pdf_source(data: bytes, progress: Progress | None = None) -> Source:
     import io
 
     from pypdf import PdfReader
@@ -98,13 +115,32 @@ def _pdf_source(data: bytes) -> Source:
         if not opened:
             raise DocumentError("the PDF is protected by a password; it is skipped")
     pages, tables = [], False
-    for page in reader.pages:
+    # Pages without a text layer are read through OCR: page index -> its recognised text and lines.
+    scanned: dict[int, tuple[str, tuple[TextLine, ...]]] = {}
+    ocr_error: DocumentError | None = None
+    for n, page in enumerate(reader.pages, 1):
         page_text, found = _pdf_page_text(page)
+        if not page_text.strip() and ocr_error is None:
+            image = _page_image(page)
+            if image is not None:
+                try:
+                    text, lines = scanned_text([recognise_page(image)], [n])
+                except DocumentError as exc:  # no OCR here: the text pages are still read
+                    ocr_error = exc
+                else:
+                    scanned[len(pages)] = (text, lines)
+                    page_text = text
+            if progress is not None:
+                progress(n, len(reader.pages))
         pages.append(page_text.strip("\n"))
         tables = tables or found
-    text = "\n".join(p for p in _without_page_furniture(pages) if p.strip())
+    text, lines = _joined(_without_page_furniture(pages), scanned)
     if not text.strip():
-        raise DocumentError("the PDF has no text layer (a scanned document?); it is skipped")
+        if ocr_error is not None:
+            raise ocr_error
+        raise DocumentError("the PDF has no text layer and no page image to read (a scanned document?); it is skipped")
+    if ocr_error is not None:
+        log.warning("pages of a PDF without a text layer were left out: %s", ocr_error)
     meta = reader.metadata
     title = author = date = ""
     if meta is not None:
@@ -115,4 +151,29 @@ def _pdf_source(data: bytes) -> Source:
             created = None
         date = created.date().isoformat() if created else ""
     # Table rows are written as list items (as .docx tables are), which only Markdown reads.
-    return Source(text + "\n", "pdf", tables, title, date, "", author)
+    return Source(text + "\n", "pdf", tables, title, date, "", author, lines, len(scanned))
+
+
+def _joined(pages: list[str], scanned: dict[int, tuple[str, tuple[TextLine, ...]]]) -> tuple[str, tuple[TextLine, ...]]:
+    """The pages' text, one after the other, and the recognised lines of scanned pages at their
+    offsets in it (a line that was left out as page furniture is left out of the lines too)."""
+    parts: list[str] = []
+    lines: list[TextLine] = []
+    pos = 0
+    for i, page in enumerate(pages):
+        if not page.strip():
+            continue
+        if parts:
+            pos += 1
+        if i in scanned:
+            recognised, found = scanned[i]
+            cursor = 0
+            for ln in found:
+                t = recognised[ln.start : ln.end]
+                at = page.find(t, cursor)
+                if at >= 0:
+                    lines.append(replace(ln, start=pos + at, end=pos + at + len(t)))
+                    cursor = at + len(t)
+        parts.append(page)
+        pos += len(page)
+    return "\n".join(parts), tuple(lines)

@@ -4,14 +4,17 @@ offsets refer to), and :func:`.structure.parse_text` recovers its articles."""
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
 
 from .decoding import _text_source
 from .docx import _docx_source
 from .html import _html_source
+from .images import Progress, image_source, load_recognised, save_recognised
 from .markdown import _markdown_source
 from .pdf import _pdf_source
 from .records import (
+    IMAGE_SUFFIXES,
     MARKDOWN_SUFFIXES,
     MAX_DOCUMENT_BYTES,
     SUPPORTED_SUFFIXES,
@@ -21,36 +24,66 @@ from .records import (
 )
 from .structure import parse_text
 
+log = logging.getLogger(__name__)
 
-def load_source(path: Path, data: bytes | None = None) -> Source:
-    """The decoded text of a file (that all offsets refer to) and its format's metadata."""
+
+def load_source(
+    path: Path, data: bytes | None = None, *, recognised: Path | None = None, progress: Progress | None = None,
+) -> Source:
+    """The decoded text of a file (that all offsets refer to) and its format's metadata.
+
+    ``recognised`` is the folder where text read through OCR is kept (beside the index):
+    a scanned document found there under its file's hash is not read again, and one read
+    now is kept there.  ``progress(page, pages)`` is called after each page read through OCR.
+    """
     suffix = path.suffix.lower()
     if data is None:
         data = path.read_bytes()
+    scannable = suffix in IMAGE_SUFFIXES or suffix == ".pdf"
+    sha256 = hashlib.sha256(data).hexdigest() if scannable and recognised is not None else ""
+    if sha256:
+        kept = load_recognised(recognised, sha256)
+        if kept is not None:
+            return kept
     try:
         if suffix in (".html", ".htm"):
             return _html_source(data)
         if suffix == ".docx":
             return _docx_source(data)
         if suffix == ".pdf":
-            return _pdf_source(data)
+            src = _pdf_source(data, progress)
+        elif suffix in IMAGE_SUFFIXES:
+            src = image_source(data, progress)
+        else:
+            src = None
     except DocumentError:
         raise
     except Exception as exc:  # library-specific parse errors
         raise DocumentError(f"cannot parse {suffix} file: {type(exc).__name__}: {exc}") from exc
+    if src is not None:
+        if sha256 and src.lines:
+            try:
+                save_recognised(recognised, sha256, src)
+            except OSError as exc:  # the index can still be built; the next run reads it again
+                log.warning("cannot keep the recognised text of %s: %s", path.name, exc)
+        return src
     if suffix in MARKDOWN_SUFFIXES:
         return _markdown_source(data)
     return _text_source(data)
 
 
-def read_text(path: Path, data: bytes | None = None) -> tuple[str, str]:
-    """The decoded text of a file that all offsets refer to, and how it was decoded."""
-    src = load_source(path, data)
+def read_text(path: Path, data: bytes | None = None, *, recognised: Path | None = None) -> tuple[str, str]:
+    """The decoded text of a file that all offsets refer to, and how it was decoded
+    (``recognised``: see :func:`load_source`)."""
+    src = load_source(path, data, recognised=recognised)
     return src.text, src.encoding
 
 
-def read_document(path: Path, name: str | None = None) -> Document:
-    """Read and structure one file; raises :class:`DocumentError` with a clear reason."""
+def read_document(
+    path: Path, name: str | None = None, *, recognised: Path | None = None, progress: Progress | None = None,
+) -> Document:
+    """Read and structure one file; raises :class:`DocumentError` with a clear reason
+    (``recognised``, ``progress``: see :func:`load_source`)."""
     path = Path(path)
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         raise DocumentError(
@@ -67,7 +100,7 @@ def read_document(path: Path, name: str | None = None) -> Document:
     except OSError as exc:
         raise DocumentError(f"{path.name}: cannot read: {exc.strerror or exc}") from exc
     try:
-        src = load_source(path, data)
+        src = load_source(path, data, recognised=recognised, progress=progress)
     except DocumentError as exc:
         raise DocumentError(f"{path.name}: {exc}") from exc
     return parse_text(src.text, name or path.name, hashlib.sha256(data).hexdigest(), src.encoding, meta=src)

@@ -95,6 +95,40 @@ def _gaps(intervals: list[tuple[float, float]], min_gap: float) -> list[tuple[fl
     return out
 
 
+def _gutters(boxes: list[TextBox], axis: int, min_gap: float) -> list[tuple[float, float]]:
+    """White columns (rows, for vertical text) at least ``min_gap`` wide down the region.
+
+    OCR's detector now and then runs a line of body text over a narrow gutter (a closing
+    。 taken with the next column's line): a gutter may be crossed by at most one in twenty
+    of the region's boxes of body-text size (each goes to the side of its centre), never by
+    a larger one (a headline over the columns).
+    """
+    lo = min(b.box[axis] for b in boxes)
+    hi = max(b.box[axis + 2] for b in boxes)
+    step = max(1.0, min_gap / 4)
+    n = int((hi - lo) / step) + 1
+    small, large = [0] * n, [0] * n
+    size = statistics.median(b.box[3 - axis] - b.box[1 - axis] for b in boxes)  # across the line
+    for b in boxes:
+        cover = large if b.box[3 - axis] - b.box[1 - axis] > 1.3 * size else small
+        for i in range(int((b.box[axis] - lo) / step), min(n, int((b.box[axis + 2] - lo) / step) + 1)):
+            cover[i] += 1
+    allowed = len(boxes) // 20
+    out: list[tuple[float, float]] = []
+    i = 0
+    while i < n:
+        if small[i] <= allowed and not large[i] and 0 < i:
+            j = i
+            while j < n and small[j] <= allowed and not large[j]:
+                j += 1
+            if j < n and (j - i) * step >= min_gap:
+                out.append((lo + i * step, lo + j * step))
+            i = j
+        else:
+            i += 1
+    return out
+
+
 def _split(boxes: list[TextBox], axis: int, gaps: list[tuple[float, float]]) -> list[list[TextBox]]:
     """``boxes`` cut at ``gaps`` along ``axis`` (0: x, 1: y), in order."""
     parts: list[list[TextBox]] = [[] for _ in range(len(gaps) + 1)]
@@ -113,11 +147,11 @@ def _cut(boxes: list[TextBox], unit: float, vertical: bool) -> list[list[TextBox
         return [boxes]  # one printed line: a wide space in it is no gutter
 
     def gutters(part: list[TextBox]) -> list[tuple[float, float]]:
-        return _gaps([(b.box[across], b.box[across + 2]) for b in part], GUTTER * unit)
+        return _gutters(part, across, GUTTER * unit)
 
     found = gutters(boxes)
-    if found:
-        strips = _split(boxes, across, found)
+    strips = _split(boxes, across, found) if found else []
+    if len(strips) > 1:
         if vertical:
             strips.reverse()  # vertical columns are read from right to left
         return [col for s in strips for col in _cut(s, unit, vertical)]
@@ -141,7 +175,8 @@ def _cut(boxes: list[TextBox], unit: float, vertical: bool) -> list[list[TextBox
     groups: list[tuple[bool, list[TextBox]]] = []  # (columns to cut, boxes)
     for s, run in runs:
         part = [b for row in run for b in row]
-        multi = not s and len(run) > 1 and bool(gutters(part))
+        found = gutters(part) if not s and len(run) > 1 else []
+        multi = bool(found) and len(_split(part, across, found)) > 1
         if groups and not multi and not groups[-1][0]:
             groups[-1][1].extend(part)
         else:
@@ -150,7 +185,7 @@ def _cut(boxes: list[TextBox], unit: float, vertical: bool) -> list[list[TextBox
         return [boxes]
     out: list[list[TextBox]] = []
     for multi, part in groups:
-        out += _cut(part, unit, vertical) if multi else [part]
+        out += _cut(part, unit, vertical) if multi and len(part) < len(boxes) else [part]
     return out
 
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 from ..records import Span
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".docx", ".pdf")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")  # read through OCR
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".docx", ".pdf", *IMAGE_SUFFIXES)
 MARKDOWN_SUFFIXES = (".md", ".markdown")
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
 BODY_KINDS = ("paragraph", "item", "code")
@@ -56,6 +57,30 @@ class Article:
 
 
 @dataclass(frozen=True)
+class TextLine:
+    """A line that OCR read on a scanned page: where it stands on the page and in the text.
+
+    ``page`` is 1-based (a PDF's page number, a TIFF's frame); ``box`` is ``(x0, y0, x1, y1)``
+    in the pixels of the page image as read (before any scaling for OCR); ``start``/``end``
+    are offsets into the document's text; ``confidence`` is OCR's (0-1).
+    """
+
+    page: int
+    box: tuple[int, int, int, int]
+    start: int
+    end: int
+    confidence: float
+
+    def to_json(self) -> list:
+        return [self.page, list(self.box), self.start, self.end, round(self.confidence, 4)]
+
+    @classmethod
+    def from_json(cls, d: list) -> TextLine:
+        page, box, start, end, conf = d
+        return cls(int(page), tuple(int(v) for v in box), int(start), int(end), float(conf))
+
+
+@dataclass(frozen=True)
 class Document:
     """A structured document.  ``title``, ``date`` (ISO, as precise as known), ``source``
     (publisher or site) and ``author`` are for citations; any of them may be empty."""
@@ -70,6 +95,7 @@ class Document:
     date: str = ""
     source: str = ""
     author: str = ""
+    lines: tuple[TextLine, ...] = ()  # a scanned document's recognised lines, in text order
 
 
 @dataclass(frozen=True)
@@ -83,3 +109,5 @@ class Source:
     date: str = ""
     source: str = ""
     author: str = ""
+    lines: tuple[TextLine, ...] = ()  # what OCR read, when the text was recognised on page images
+    pages: int = 0  # pages read through OCR

@@ -376,4 +376,5 @@ def parse_text(
         date=date,
         source=(meta.source if meta is not None else "") or found["source"],
         author=(meta.author if meta is not None else "") or found["author"],
+        lines=meta.lines if meta is not None else (),
     )

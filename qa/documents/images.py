@@ -1,0 +1,166 @@
+"""Scanned pages: image files (.png, .jpg/.jpeg, .tif/.tiff with several pages, .webp)
+read through OCR, and the recognised text kept beside the index.
+
+Each page goes through the OCR engine (:mod:`.ocr`), its boxes are put in reading order
+(:mod:`.reading_order`: columns and blocks, not top to bottom across the page), and the
+page is written as text that the structure recovery of :mod:`.structure` reads like a
+text file's (headline, byline, paragraphs, wrapped lines rejoined); pages are separated
+by form feeds, so running headers and page numbers are left out and a paragraph cut by a
+page break is rejoined.  That recognised text is the document's text: offsets point into
+it, and every recognised line keeps its page, box and confidence (:class:`.TextLine`).
+
+OCR is slow, and a second run need not read the same: :func:`save_recognised` keeps a
+document's recognised text in a folder beside the index, under its file's SHA-256, and
+:func:`load_source` reads it from there instead of running OCR again.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from . import ocr
+from .reading_order import TextBox, page_lines, page_text
+from .records import DocumentError, Source, TextLine
+
+log = logging.getLogger(__name__)
+
+MAX_PIXELS = 80_000_000  # a page larger than this (in pixels) is refused: a decompression bomb, or no page
+MAX_PAGES = 200
+LOW_CONFIDENCE = 0.8  # a line that OCR read with less confidence than this is marked in citations
+STORE_VERSION = 1
+
+Progress = Callable[[int, int], None]  # (page done, pages)
+
+
+def open_pages(data: bytes) -> list:
+    """The pages of an image file as RGB PIL images (a TIFF's frames; one page for the rest).
+
+    A page over :data:`ocr.MAX_SIDE` pixels on its longer side is scaled down to it (its
+    boxes are scaled back); one over :data:`MAX_PIXELS` is refused, as are a corrupt
+    image and a file that is no image.
+    """
+    from PIL import Image, ImageSequence, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            frames = getattr(img, "n_frames", 1)
+            if frames > MAX_PAGES:
+                raise DocumentError(f"the image has {frames} pages, over the limit of {MAX_PAGES}")
+            pages = []
+            for frame in ImageSequence.Iterator(img):
+                w, h = frame.size
+                if w * h > MAX_PIXELS:
+                    raise DocumentError(
+                        f"the image is {w}×{h} pixels ({w * h / 1e6:.0f} MP), over the limit of "
+                        f"{MAX_PIXELS / 1e6:.0f} MP per page; scan it at a lower resolution"
+                    )
+                pages.append(frame.convert("RGB"))
+    except DocumentError:
+        raise
+    except UnidentifiedImageError as exc:
+        raise DocumentError("not an image file, or an image format that cannot be read") from exc
+    except Image.DecompressionBombError as exc:
+        raise DocumentError(f"the image is too large to open safely ({exc})") from exc
+    except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt data
+        raise DocumentError(f"the image is corrupt or truncated ({exc})") from exc
+    if not pages:
+        raise DocumentError("the image has no pages")
+    return pages
+
+
+def recognise_page(image) -> list[TextBox]:
+    """A page image's text boxes in the image's own pixels (scaled for OCR when it is huge)."""
+    w, h = image.size
+    scale = min(1.0, ocr.MAX_SIDE / max(w, h))
+    if scale < 1.0:
+        image = image.resize((max(1, round(w * scale)), max(1, round(h * scale))))
+    boxes = ocr.recognise(image)
+    if scale < 1.0:
+        boxes = [TextBox(tuple(v / scale for v in b.box), b.text, b.confidence) for b in boxes]
+    return boxes
+
+
+def scanned_text(pages: list[list[TextBox]], numbers: list[int] | None = None) -> tuple[str, tuple[TextLine, ...]]:
+    """Recognised pages as one text (pages separated by a form feed) and its lines.
+
+    ``numbers`` are the pages' 1-based numbers (default: 1, 2, …).
+    """
+    numbers = numbers or list(range(1, len(pages) + 1))
+    parts: list[str] = []
+    lines: list[TextLine] = []
+    pos = 0
+    for number, boxes in zip(numbers, pages):
+        ordered = page_lines(boxes)
+        text, offsets = page_text(ordered)
+        if not text:
+            continue
+        if parts:
+            parts.append("\n\f")
+            pos += 2
+        for ln, (s, e) in zip(ordered, offsets):
+            box = tuple(round(v) for v in ln.box)
+            lines.append(TextLine(number, box, pos + s, pos + e, ln.confidence))
+        parts.append(text)
+        pos += len(text)
+    return "".join(parts) + ("\n" if parts else ""), tuple(lines)
+
+
+def image_source(data: bytes, progress: Progress | None = None) -> Source:
+    """An image file's recognised text (see the module's description)."""
+    pages = open_pages(data)
+    found: list[list[TextBox]] = []
+    for i, page in enumerate(pages):
+        found.append(recognise_page(page))
+        if progress is not None:
+            progress(i + 1, len(pages))
+    text, lines = scanned_text(found)
+    if not text.strip():
+        raise DocumentError("OCR found no text on the image")
+    return Source(text, "ocr", False, lines=lines, pages=len(pages))
+
+
+# ---------------------------------------------------------------- the recognised text beside the index
+
+
+def _store_path(folder: Path, sha256: str) -> Path:
+    return Path(folder) / f"{sha256}.json"
+
+
+def save_recognised(folder: Path, sha256: str, src: Source) -> None:
+    """Keep a document's recognised text (and its lines) under its file's hash, atomically."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    body = {
+        "version": STORE_VERSION, "engine": ocr.ENGINE, "sha256": sha256, "encoding": src.encoding,
+        "markdown": src.markdown, "title": src.title, "date": src.date, "source": src.source,
+        "author": src.author, "pages": src.pages, "text": src.text, "lines": [ln.to_json() for ln in src.lines],
+    }
+    path = _store_path(folder, sha256)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def load_recognised(folder: Path | None, sha256: str) -> Source | None:
+    """A document's recognised text kept by :func:`save_recognised`, or None."""
+    if folder is None:
+        return None
+    path = _store_path(folder, sha256)
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+        if body.get("version") != STORE_VERSION or body.get("sha256") != sha256:
+            return None
+        return Source(
+            body["text"], body["encoding"], bool(body["markdown"]), body["title"], body["date"], body["source"],
+            body["author"], tuple(TextLine.from_json(x) for x in body["lines"]), int(body["pages"]),
+        )
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("recognised text %s unreadable (%s): reading the file again", path, exc)
+        return None

@@ -1,0 +1,101 @@
+"""Scanned pages: the image reader's refusals and the recognised text kept beside the index
+(no OCR model: the engine is replaced where a test would reach it)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import pytest
+from PIL import Image
+
+from qa.documents import DocumentError, Source, TextLine, images, ocr, read_document
+from qa.documents.reading_order import TextBox
+
+
+@pytest.fixture
+def no_ocr(monkeypatch):
+    def fail(image):
+        raise AssertionError("OCR ran")
+
+    monkeypatch.setattr(ocr, "recognise", fail)
+
+
+def test_not_an_image_behind_an_image_suffix(tmp_path, no_ocr):
+    p = tmp_path / "page.png"
+    p.write_text("这不是图片", encoding="utf-8")
+    with pytest.raises(DocumentError, match=r"^page\.png: not an image file"):
+        read_document(p)
+
+
+def test_truncated_image(tmp_path, no_ocr):
+    buf = io.BytesIO()
+    Image.new("L", (400, 300), 255).save(buf, "JPEG")
+    p = tmp_path / "cut.jpg"
+    p.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    with pytest.raises(DocumentError, match=r"^cut\.jpg: the image is corrupt or truncated"):
+        read_document(p)
+
+
+def test_huge_image_is_refused(tmp_path, no_ocr, monkeypatch):
+    monkeypatch.setattr(images, "MAX_PIXELS", 1000 * 1000)
+    p = tmp_path / "huge.png"
+    Image.new("1", (1200, 1000), 1).save(p)
+    with pytest.raises(DocumentError, match=r"1200×1000 pixels .* over the limit of 1 MP per page"):
+        read_document(p)
+
+
+def test_a_large_page_is_scaled_for_ocr_and_boxes_scaled_back(monkeypatch):
+    seen = []
+
+    def fake(image):
+        seen.append(image.size)
+        return [TextBox((10, 10, 110, 30), "文字", 0.9)]
+
+    monkeypatch.setattr(ocr, "recognise", fake)
+    monkeypatch.setattr(ocr, "MAX_SIDE", 1000)
+    boxes = images.recognise_page(Image.new("RGB", (2000, 1000), "white"))
+    assert seen == [(1000, 500)]
+    assert boxes[0].box == (20, 20, 220, 60)
+
+
+def test_recognised_pages_become_text_with_lines(monkeypatch):
+    pages = [
+        [TextBox((0, 0, 200, 20), "第一页第一行", 0.99), TextBox((0, 30, 120, 50), "第二行。", 0.6)],
+        [TextBox((0, 0, 200, 20), "第二页", 0.95)],
+    ]
+    text, lines = images.scanned_text(pages)
+    assert text == "第一页第一行\n第二行。\n\f第二页\n"
+    assert [(ln.page, text[ln.start : ln.end]) for ln in lines] == [(1, "第一页第一行"), (1, "第二行。"), (2, "第二页")]
+    assert lines[1].box == (0, 30, 120, 50) and lines[1].confidence == pytest.approx(0.6)
+
+
+def test_recognised_text_is_kept_and_not_read_again(tmp_path, monkeypatch):
+    calls = []
+
+    def fake(image):
+        calls.append(1)
+        return [TextBox((0, 0, 300, 20), "龙山区探索党建引领基层治理新途径", 0.97),
+                TextBox((0, 40, 300, 60), "本报讯（记者董博）为进一步实现创新社区治理。", 0.7)]
+
+    monkeypatch.setattr(ocr, "recognise", fake)
+    p = tmp_path / "scan.png"
+    Image.new("L", (320, 80), 255).save(p)
+    store = tmp_path / "recognised"
+    first = read_document(p, recognised=store)
+    assert calls == [1] and first.encoding == "ocr"
+    assert (store / f"{hashlib.sha256(p.read_bytes()).hexdigest()}.json").is_file()
+    again = read_document(p, recognised=store)
+    assert calls == [1]  # read from the store, not through OCR
+    assert again == first
+    assert first.articles[0].title == "龙山区探索党建引领基层治理新途径"
+    assert [first.text[ln.start : ln.end] for ln in first.lines][0] == "龙山区探索党建引领基层治理新途径"
+
+
+def test_store_round_trip(tmp_path):
+    src = Source("甲\n乙\n", "ocr", lines=(TextLine(1, (1, 2, 3, 4), 0, 1, 0.5), TextLine(2, (5, 6, 7, 8), 2, 3, 1.0)), pages=2)
+    images.save_recognised(tmp_path, "ab" * 32, src)
+    assert images.load_recognised(tmp_path, "ab" * 32) == src
+    assert images.load_recognised(tmp_path, "cd" * 32) is None
+    (tmp_path / f"{'ab' * 32}.json").write_text("{", encoding="utf-8")
+    assert images.load_recognised(tmp_path, "ab" * 32) is None  # unreadable: read the file again

@@ -23,6 +23,7 @@ import gradio as gr  # noqa: E402
 
 from qa import config, precision, render  # noqa: E402
 from qa.documents import MAX_DOCUMENT_BYTES, SUPPORTED_SUFFIXES  # noqa: E402
+from qa.index import IndexError_  # noqa: E402
 from qa.library import Library, UpdateResult  # noqa: E402
 from qa.records import Answer  # noqa: E402
 
@@ -46,7 +47,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--host", default=env.get("QA_HOST", "127.0.0.1"), help="address to listen on (env QA_HOST)")
     p.add_argument("--port", type=int, default=int(env.get("QA_PORT", "7860")), help="port (env QA_PORT)")
     p.add_argument("--index", type=Path, default=config.index_dir(), help="index folder (env QA_INDEX)")
-    p.add_argument("--seeds", type=Path, default=config.seeds_dir(), help="documents folder (env QA_SEEDS)")
+    p.add_argument(
+        "--seeds", type=Path, default=config.given_seeds_dir(),
+        help="documents folder (env QA_SEEDS; default: the one the index was built from, else seeds/)",
+    )
     p.add_argument(
         "--users", type=Path, default=Path(env["QA_USERS_FILE"]) if env.get("QA_USERS_FILE") else None,
         help="file of user:password lines for the login (env QA_USERS_FILE; or QA_USERS='alice:pw,bob:pw')",
@@ -318,10 +322,13 @@ def main(argv: list[str] | None = None) -> int:
     warning = host_warning(args.host, args.no_auth, users)
     if warning:
         print(warning, file=sys.stderr)
-    lib = Library(args.seeds, args.index)
-    demo = build_ui(lib, read_only=args.read_only)
-    print(f"loading the index {lib.index_dir} (documents: {lib.seeds}) …", flush=True)
-    lib.open(progress=lambda fraction, message: print(message, flush=True))
+    try:  # a folder that is not the index's own, missing or empty: refused here, nothing rebuilt
+        lib = Library(args.seeds, args.index)
+        demo = build_ui(lib, read_only=args.read_only)
+        print(f"loading the index {lib.index_dir} (documents: {lib.seeds}) …", flush=True)
+        lib.open(progress=lambda fraction, message: print(message, flush=True))
+    except IndexError_ as exc:
+        raise SystemExit(f"error: {exc}") from exc
     lib.warm_up()
     threading.Thread(target=lib.examples, daemon=True).start()  # example questions, checked, in the background
     print(f"ready in {time.perf_counter() - t0:.1f} s: {len(lib.index.passages)} passages", flush=True)

@@ -24,6 +24,7 @@ from .query import MAX_QUESTION_CHARS, Query, analyse, clean_question, question_
 from .reader import Reader, ReaderError, SpanScore, TransformerReader
 from .records import Answer, Citation, Hit, Passage
 from .retrieval import retrieve
+from .seeds import documents_folder
 from .text import split_sentences
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,7 @@ def _exit_rank(value: object) -> float:
 _default: Index | None = None
 _default_key: tuple | None = None
 _default_lock = threading.Lock()
+_folder: tuple[tuple, Path] | None = None  # (what it was resolved from, the documents folder)
 _reader: Reader | None = None
 
 
@@ -120,20 +122,46 @@ def _seeds_signature(seeds: Path) -> tuple:
         return ()
 
 
+def _stamp(path: Path) -> tuple[int, int]:
+    try:
+        st = path.stat()
+    except OSError:
+        return (0, 0)
+    return (st.st_mtime_ns, st.st_size)
+
+
+def _default_folder(root: Path) -> Path:
+    """:func:`qa.seeds.documents_folder` of ``root`` for ``QA_SEEDS``, remembered until the index changes."""
+    global _folder
+    given = config.given_seeds_dir()
+    key = (str(root), str(given), _stamp(root / "CURRENT"))
+    if _folder is None or _folder[0] != key:
+        _folder = (key, documents_folder(root, given))
+    return _folder[1]
+
+
 def default_index() -> Index:
-    """The project's index (``QA_INDEX``/embeddings), built or updated from ``QA_SEEDS``/seeds when needed."""
+    """The index in ``QA_INDEX`` (the project's ``embeddings/``), built or updated when its documents changed.
+
+    Its documents folder is the one it was built from; ``QA_SEEDS``, when set, must be that
+    folder (else :class:`qa.seeds.FolderMismatch`).  A new index is built from ``QA_SEEDS``
+    or the project's ``seeds/``.  Raises :class:`IndexError_` rather than drop documents: a
+    folder that is named wrongly, missing or empty changes nothing.
+    """
     global _default, _default_key
-    seeds, root = config.seeds_dir(), config.index_dir()
+    root = config.index_dir()
+    seeds = _default_folder(root)
     key = (str(seeds), str(root), _seeds_signature(seeds))
     with _default_lock:
         if _default is not None and _default_key == key:
             return _default
         try:
             idx = load_index(root)
-            if stale_documents(idx, seeds):
+            # Built elsewhere (a folder moved with its index): rebuilt to record the folder, vectors reused.
+            if idx.meta.get("seeds_dir") != str(seeds) or stale_documents(idx, seeds):
                 raise IndexError_("stale")
         except IndexError_:
-            build_index(seeds, root, progress=False)
+            build_index(seeds, root, progress=False)  # refuses to drop every document (FolderUnusable)
             idx = load_index(root)
         _default, _default_key = idx, key
         return idx

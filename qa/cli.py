@@ -12,11 +12,28 @@ from . import config
 from .vectorstore import STORE_HELP, StoreError
 
 
+def _given_folder(args: argparse.Namespace) -> Path | None:
+    """The documents folder the user named: ``--seeds`` where the command has it, else ``QA_SEEDS``."""
+    return getattr(args, "seeds", None) or config.given_seeds_dir()
+
+
+def _check_folder(args: argparse.Namespace) -> None:
+    """``qa ask``/``eval`` read the index as it is; a named folder that is not its own is refused all the same."""
+    from .seeds import documents_folder
+
+    given = _given_folder(args)
+    if given is not None:
+        documents_folder(args.index, given)
+
+
 def _cmd_index(args: argparse.Namespace) -> int:
     from .index import build_index
+    from .seeds import documents_folder
 
+    # No --seeds: the folder the index was built from (a new index: QA_SEEDS or seeds/).
+    seeds = documents_folder(args.index, _given_folder(args))
     report = build_index(
-        args.seeds, args.index, model=args.model, progress=not args.quiet, store=args.store, full=args.full
+        seeds, args.index, model=args.model, progress=not args.quiet, store=args.store, full=args.full
     )
     print(report.summary())
     if report.unchanged:
@@ -28,6 +45,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     from .answering import answer
     from .index import load_index
 
+    _check_folder(args)
     index = load_index(args.index)
     a = answer(" ".join(args.question), index=index, reader=_reader(args))
     if args.json:
@@ -78,6 +96,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         questions = [q for path in sets for q in load_questions(path)]
         if args.limit:
             questions = questions[: args.limit]
+        _check_folder(args)
         index = load_index(args.index)
         report = evaluate(index, questions, compare=args.compare, source=", ".join(map(str, sets)), reader=reader,
                           progress=not args.quiet)
@@ -171,7 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     pi = sub.add_parser("index", help="build or update the index of the documents")
-    pi.add_argument("--seeds", type=Path, default=config.seeds_dir(), help="documents folder (env QA_SEEDS)")
+    pi.add_argument("--seeds", type=Path, default=None,
+                    help="documents folder (env QA_SEEDS; default: the one the index was built from, else seeds/)")
     pi.add_argument("--index", type=Path, default=config.index_dir(), help="index folder (env QA_INDEX)")
     pi.add_argument("--model", default=None, help="sentence-transformers model name or path (env QA_MODEL)")
     pi.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -117,6 +117,10 @@ class IndexMismatch(IndexError_):
     pass
 
 
+class FolderUnusable(IndexError_):
+    """The documents folder is missing or holds no document, while the index has some."""
+
+
 _MODE_WORDS = {
     "full": "full (one segment written)",
     "append": "incremental (new segment appended, unchanged files kept)",
@@ -666,6 +670,7 @@ def build_index(
     store: str | StoreSpec | None = None,
     full: bool = False,
     append_min: int = APPEND_MIN,
+    allow_empty: bool = False,
     _crash_after: str | None = None,
 ) -> BuildReport:
     """Build or update the index of every document in ``seeds_dir`` into ``index_dir``.
@@ -681,6 +686,10 @@ def build_index(
     segment, the old rows of changed and removed ones are marked deleted, and nothing else
     is rewritten.  Otherwise, or with ``full``, every segment is merged into one (vectors
     reused).  ``_crash_after`` is a fault-injection hook for tests.
+
+    An index with documents is never emptied by a missing folder or one with no documents
+    (:func:`check_folder` raises :class:`FolderUnusable`) unless ``allow_empty``: the user
+    removed the last document.
     """
     t0 = time.perf_counter()
     seeds_dir, root = Path(seeds_dir).resolve(), Path(index_dir)
@@ -689,6 +698,8 @@ def build_index(
     _check_writable(root)
     report = BuildReport(root, embedder.name, precision=_precision(embedder))
     with build_lock(root):
+        if not allow_empty:
+            check_folder(seeds_dir, root, len(indexed_documents(root)))
         spec = store if isinstance(store, StoreSpec) else parse_store(store) if store else _current_store(root)
         prev = _previous(root, embedder.fingerprint, settings.to_json(), _precision(embedder))
         prev_docs: dict[str, tuple[str, list[int]]] = {}
@@ -1112,13 +1123,55 @@ def _publish(root: Path, tmp: Path, name: str, meta: dict, crash_after: str | No
         os._exit(17)
     _write_atomic(root / "CURRENT", name + "\n")
 
+def current_meta(root: Path | str) -> dict:
+    """The current generation's meta.json as it is, unchecked ({} when there is none or it is unreadable).
+
+    For what a build or an open needs to know before loading: the store, the documents
+    folder the index was built from, its documents.
+    """
+    try:
+        meta = json.loads((current_generation(Path(root)) / "meta.json").read_text(encoding="utf-8"))
+    except (IndexError_, OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
 def _current_store(root: Path) -> StoreSpec:
     """Where the current index keeps its vectors (FAISS when there is none or it is unreadable)."""
     try:
-        meta = json.loads((current_generation(root) / "meta.json").read_text(encoding="utf-8"))
-        return StoreSpec.from_json(meta.get("dense"))
-    except (IndexError_, OSError, ValueError, KeyError, TypeError):
+        return StoreSpec.from_json(current_meta(root).get("dense"))
+    except (KeyError, TypeError, AttributeError):
         return StoreSpec("faiss")
+
+
+def indexed_documents(root: Path | str) -> dict[str, str]:
+    """The documents of the index in ``root``, name -> sha256, from its meta.json ({} when none)."""
+    docs = current_meta(root).get("documents")
+    if not isinstance(docs, dict):
+        return {}
+    return {str(n): str(d.get("sha256", "")) for n, d in docs.items() if isinstance(d, dict)}
+
+
+def check_folder(seeds_dir: Path | str, index_dir: Path | str, documents: int) -> None:
+    """Refuse to sync an index of ``documents`` documents to a folder that would drop them all.
+
+    A missing folder (moved, renamed, a disk not mounted) or one that holds no supported
+    document raises :class:`FolderUnusable`, saying why: syncing would empty the index.
+    Nothing is checked for an index without documents.
+    """
+    seeds_dir, root = Path(seeds_dir), Path(index_dir)
+    if documents <= 0:
+        return
+    if not seeds_dir.is_dir():
+        raise FolderUnusable(
+            f"the documents folder {seeds_dir} is missing (moved, renamed, or on a disk that is not mounted?): "
+            f"the index in {root} keeps its {documents} documents, nothing was rebuilt"
+        )
+    if not list_documents(seeds_dir):
+        raise FolderUnusable(
+            f"the documents folder {seeds_dir} holds no documents, but the index in {root} has {documents}: "
+            f"it was not emptied. If the documents were removed on purpose, delete {root} and build it again"
+        )
 
 
 def _remove_leftovers(root: Path, live: str) -> None:

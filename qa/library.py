@@ -28,8 +28,19 @@ from .answering import answer
 from .chunking import chunk_document
 from .documents import MAX_DOCUMENT_BYTES, SUPPORTED_SUFFIXES, DocumentError, list_documents, read_document
 from .embedding import Embedder
-from .index import BuildReport, Index, IndexError_, build_index, load_index, stale_documents
+from .index import (
+    BuildReport,
+    FolderUnusable,
+    Index,
+    IndexError_,
+    build_index,
+    check_folder,
+    indexed_documents,
+    load_index,
+    stale_documents,
+)
 from .records import Answer, Passage
+from .seeds import documents_folder
 
 log = logging.getLogger(__name__)
 
@@ -278,11 +289,17 @@ def _sample(passages, limit: int = EXAMPLE_ROWS) -> Iterator[Passage]:
 
 
 class Library:
-    """The seeds folder and the index loaded from it, shared by every chat session."""
+    """The seeds folder and the index loaded from it, shared by every chat session.
 
-    def __init__(self, seeds_dir: Path | str, index_dir: Path | str, *, embedder: Embedder | None = None) -> None:
-        self.seeds = Path(seeds_dir).resolve()
+    ``seeds_dir`` None: the folder the index was built from (see :func:`qa.seeds.documents_folder`,
+    which raises :class:`qa.seeds.FolderMismatch` for a named folder that is not it).
+    """
+
+    def __init__(
+        self, seeds_dir: Path | str | None, index_dir: Path | str, *, embedder: Embedder | None = None
+    ) -> None:
         self.index_dir = Path(index_dir).resolve()
+        self.seeds = documents_folder(self.index_dir, seeds_dir)
         self._embedder = embedder  # None: the index's own model
         self._index: Index | None = None
         self._examples: tuple[Index, tuple[int, bool], list[str]] | None = None
@@ -293,6 +310,7 @@ class Library:
         self._built_signature: tuple | None = None  # of the seeds folder when the loaded index was built
         self._pending: tuple[tuple | None, list[str]] = (None, [])  # (signature, stale names) cache
         self._worker: threading.Thread | None = None
+        self._problem = ""  # why the seeds folder can't be synced now, logged once
 
     # -------------------------------------------------------------- index
 
@@ -308,12 +326,17 @@ class Library:
         return self._building
 
     def open(self, progress: ProgressFn | None = None) -> Index:
-        """Load the index; build or update it first when it is missing, corrupt or stale."""
-        self.seeds.mkdir(parents=True, exist_ok=True)
+        """Load the index; build or update it first when it is missing, corrupt or stale.
+
+        Raises :class:`FolderUnusable` instead of emptying an index (a missing or empty folder).
+        """
+        if not indexed_documents(self.index_dir):  # a new index: its folder may be made
+            self.seeds.mkdir(parents=True, exist_ok=True)  # (not an index's: it may be on a disk not mounted)
         try:
             signature = seeds_signature(self.seeds)
             idx = load_index(self.index_dir, embedder=self._embedder)
-            if not stale_documents(idx, self.seeds):
+            # Built from this folder at another path (moved with the index): rebuilt to record it.
+            if idx.meta.get("seeds_dir") == str(self.seeds) and not stale_documents(idx, self.seeds):
                 self._index, self._built_signature = idx, signature
                 return idx
             log.info("documents changed since the index was built: updating it")
@@ -336,8 +359,11 @@ class Library:
             finally:
                 self._building = False
 
-    def _build_and_swap(self, progress: ProgressFn | None) -> BuildReport:
-        """Build (the caller holds the lock), reporting progress, then swap the new index in."""
+    def _build_and_swap(self, progress: ProgressFn | None, *, allow_empty: bool = False) -> BuildReport:
+        """Build (the caller holds the lock), reporting progress, then swap the new index in.
+
+        ``allow_empty``: the user removed the last document (otherwise an index is not emptied).
+        """
         t0 = time.perf_counter()
         old = self._index
         signature = seeds_signature(self.seeds)  # before the build: later changes are noticed next time
@@ -363,7 +389,9 @@ class Library:
 
             inner = make_embedder(None)
         try:
-            report = build_index(self.seeds, self.index_dir, embedder=_CountingEmbedder(inner, embedded))
+            report = build_index(
+                self.seeds, self.index_dir, embedder=_CountingEmbedder(inner, embedded), allow_empty=allow_empty
+            )
             stage("加载新索引", 0.95)
             self._index = load_index(self.index_dir, embedder=inner)
             self._built_signature = signature
@@ -392,14 +420,31 @@ class Library:
 
     # -------------------------------------------------------------- keeping current
 
+    def folder_problem(self) -> str:
+        """Why the index can't be synced with the seeds folder now ("" when it can): the folder is
+        missing or holds no document while the index has some (see :func:`qa.index.check_folder`)."""
+        try:
+            check_folder(self.seeds, self.index_dir, len(self.index.meta["documents"]))
+        except FolderUnusable as exc:
+            return str(exc)
+        return ""
+
     def pending(self) -> list[str]:
         """Documents added, changed or removed in the seeds folder since the index was built.
 
         Cheap when nothing changed: the folder's signature (names, sizes, mtimes) is compared
-        first, and files are hashed only when it differs.
+        first, and files are hashed only when it differs.  Nothing is pending while the folder
+        is missing or empty (:meth:`folder_problem`): the index is kept as it is, and the
+        reason logged once.
         """
         signature = seeds_signature(self.seeds)
         if signature == self._built_signature:
+            return []
+        problem = self.folder_problem()
+        if problem != self._problem and problem:
+            log.warning("not updating the index: %s", problem)
+        self._problem = problem
+        if problem:
             return []
         if self._pending[0] != signature:
             self._pending = (signature, stale_documents(self.index, self.seeds))
@@ -518,11 +563,19 @@ class Library:
         replace: bool = False,
         progress: ProgressFn | None = None,
     ) -> UpdateResult:
-        """Save uploads ``(path, original name)`` and index them incrementally."""
+        """Save uploads ``(path, original name)`` and index them incrementally.
+
+        Refused while the seeds folder is missing or empty (:meth:`folder_problem`): the
+        index would keep the uploads only.
+        """
         result = UpdateResult()
         with self._build:
             self._building = True
             try:
+                problem = self.folder_problem()
+                if problem:
+                    result.errors.append(problem)
+                    return result
                 for src, filename in files:
                     try:
                         result.saved.append(self.save_upload(src, filename, replace=replace))
@@ -548,7 +601,7 @@ class Library:
                 stamp = time.strftime("%Y%m%d-%H%M%S")
                 os.replace(self.seeds / name, trash / f"{stamp}-{name.replace('/', '_')}")
                 result.removed = name
-                result.report = self._build_and_swap(progress)
+                result.report = self._build_and_swap(progress, allow_empty=True)  # asked for, even the last one
             finally:
                 self._building = False
         return result

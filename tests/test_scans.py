@@ -65,7 +65,7 @@ def test_recognised_pages_become_text_with_lines(monkeypatch):
         [TextBox((0, 0, 200, 20), "第二页", 0.95)],
     ]
     text, lines = images.scanned_text(pages)
-    assert text == "第一页第一行\n第二行。\n\f第二页\n"
+    assert text == "第一页第一行第二行。\n\f第二页\n"  # the first line fills its column: the paragraph runs on
     assert [(ln.page, text[ln.start : ln.end]) for ln in lines] == [(1, "第一页第一行"), (1, "第二行。"), (2, "第二页")]
     assert lines[1].box == (0, 30, 120, 50) and lines[1].confidence == pytest.approx(0.6)
 
@@ -75,7 +75,7 @@ def test_recognised_text_is_kept_and_not_read_again(tmp_path, monkeypatch):
 
     def fake(image):
         calls.append(1)
-        return [TextBox((0, 0, 300, 20), "龙山区探索党建引领基层治理新途径", 0.97),
+        return [TextBox((0, 0, 480, 30), "龙山区探索党建引领基层治理新途径", 0.97),  # a headline, in larger type
                 TextBox((0, 40, 300, 60), "本报讯（记者董博）为进一步实现创新社区治理。", 0.7)]
 
     monkeypatch.setattr(ocr, "recognise", fake)
@@ -99,3 +99,33 @@ def test_store_round_trip(tmp_path):
     assert images.load_recognised(tmp_path, "cd" * 32) is None
     (tmp_path / f"{'ab' * 32}.json").write_text("{", encoding="utf-8")
     assert images.load_recognised(tmp_path, "ab" * 32) is None  # unreadable: read the file again
+
+
+def test_a_skewed_page_is_turned_level_and_keeps_its_place_in_the_image():
+    # Two columns of a page photographed 1.5° askew: upright boxes of the slanted lines would
+    # close the gutter; turned level they keep it, and each line keeps its box in the image.
+    import math
+
+    from qa.documents.reading_order import order_boxes
+
+    a = math.radians(1.5)
+
+    def slanted(x0, y0, x1, y1):  # a level box turned by 1.5° about the origin
+        return [[x * math.cos(a) - y * math.sin(a), x * math.sin(a) + y * math.cos(a)] for x, y in
+                ((x0, y0), (x1, y0), (x1, y1), (x0, y1))]
+
+    result = []
+    for col, x in (("甲", 0), ("乙", 484)):
+        for i in range(40):
+            y = 100 + i * 33
+            result.append([slanted(x, y, x + 440, y + 20), f"{col}{i}" + "文" * 18, 0.9])
+    assert math.degrees(ocr.skew([r[0] for r in result])) == pytest.approx(1.5)
+    boxes = ocr.text_boxes(result)
+    assert boxes[0].box == pytest.approx((0, 100, 440, 120), abs=0.01)
+    assert boxes[0].shown == pytest.approx(ocr._bounds(result[0][0]), abs=0.01)
+    cols = order_boxes(boxes)
+    assert [len(c) for c in cols] == [40, 40] and cols[0][0].text.startswith("甲0") and cols[1][0].text.startswith("乙0")
+    upright = [TextBox(ocr._bounds(r[0]), r[1]) for r in result]
+    assert len(order_boxes(upright)) == 1  # without turning, no gutter runs down the page
+    text, lines = images.scanned_text([boxes])
+    assert lines[0].box == tuple(round(v) for v in ocr._bounds(result[0][0]))

@@ -81,7 +81,10 @@ def recognise_page(image) -> list[TextBox]:
         image = image.resize((max(1, round(w * scale)), max(1, round(h * scale))))
     boxes = ocr.recognise(image)
     if scale < 1.0:
-        boxes = [TextBox(tuple(v / scale for v in b.box), b.text, b.confidence) for b in boxes]
+        boxes = [
+            TextBox(tuple(v / scale for v in b.box), b.text, b.confidence, b.shown and tuple(v / scale for v in b.shown))
+            for b in boxes
+        ]
     return boxes
 
 
@@ -103,7 +106,7 @@ def scanned_text(pages: list[list[TextBox]], numbers: list[int] | None = None) -
             parts.append("\n\f")
             pos += 2
         for ln, (s, e) in zip(ordered, offsets):
-            box = tuple(round(v) for v in ln.box)
+            box = tuple(round(v) for v in ln.shown)
             lines.append(TextLine(number, box, pos + s, pos + e, ln.confidence))
         parts.append(text)
         pos += len(text)

@@ -21,7 +21,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import gradio as gr  # noqa: E402
 
-from qa import config, precision, render  # noqa: E402
+from qa import config, messages, precision, render  # noqa: E402
 from qa.documents import MAX_DOCUMENT_BYTES, SUPPORTED_SUFFIXES  # noqa: E402
 from qa.index import IndexError_  # noqa: E402
 from qa.library import Library, UpdateResult  # noqa: E402
@@ -36,9 +36,22 @@ TICK_S = 0.5  # how often a running build's progress is shown
 FONTS = ["system-ui", "PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", "WenQuanYi Micro Hei", "sans-serif"]
 INTRO = (
     '<p class="qa-intro">向文档提问：答案直接摘自原文，并注明出处（文档、日期、段落）；'
-    "没有把握时标为“可能的答案”，文档里没有时直说。"
-    '<br><small class="qa-en">Ask the documents: answers are quoted from them, with sources.</small></p>'
+    "把握中等时标为“可能的答案”，请核对原文；没有把握或文档里没有时直说，并列出最接近的段落。"
+    '<br><small>也可以用英文提问，回答用英文。</small></p>'
 )
+UPLOAD_TYPES = "、".join(SUPPORTED_SUFFIXES)
+
+
+def unsupported_upload(name: str) -> str:
+    """The reason an upload's file type is refused, in Chinese and naming the allowed types; "" if allowed.
+
+    Gradio's own check would show an English message, so the upload button accepts any file
+    and this one decides (the library checks the name again when it saves the file)."""
+    suffix = Path(name).suffix.lower()
+    if suffix in SUPPORTED_SUFFIXES:
+        return ""
+    kind = f"“{suffix}”文件" if suffix else "没有扩展名的文件"
+    return f"不能上传 {name}：不支持{kind}。可以上传的类型：{UPLOAD_TYPES}。"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -205,7 +218,13 @@ def build_ui(lib: Library, *, read_only: bool = False) -> gr.Blocks:
         if not pairs:
             yield render.notice_html("请选择要上传的文件。"), *panels(), gr.skip()
             return
+        refused = [why for _, name in pairs if (why := unsupported_upload(name))]
+        pairs = [(f, name) for f, name in pairs if not unsupported_upload(name)]
+        if not pairs:
+            yield render.update_html(UpdateResult(errors=refused)), *panels(), gr.skip()
+            return
         result = yield from _padded(_follow(lib, lambda: lib.add(pairs, replace=replace)), 4)
+        result.errors[:0] = refused
         yield from after_build(result)
 
     def remove(name: str | None):
@@ -227,7 +246,7 @@ def build_ui(lib: Library, *, read_only: bool = False) -> gr.Blocks:
         text, display, sentence, text_start, confidence, answer_type, message, citations, related.
         """
         try:
-            turns = render.history_from_api(history)
+            turns = render.history_from_api(history, messages.language(question))
         except render.HistoryError as exc:
             return render.answer_to_dict(Answer(question=str(question), found=False, message=str(exc))) | {"indexed": []}
         indexing = lib.refresh()
@@ -266,10 +285,11 @@ def build_ui(lib: Library, *, read_only: bool = False) -> gr.Blocks:
                     gr.HTML('<div class="qa-notice">只读模式：不能上传或删除文档。</div>', elem_id="read-only")
                 else:
                     with gr.Group():
+                        # No file_types: any file is accepted here and checked by unsupported_upload,
+                        # so a wrong type gets a Chinese message, not Gradio's English toast.
                         upload_btn = gr.UploadButton(
                             f"选择文件上传（{' '.join(SUPPORTED_SUFFIXES)}，每个不超过 {MAX_DOCUMENT_BYTES // 2**20} MB）",
-                            file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), elem_id="upload",
-                            variant="primary",
+                            file_count="multiple", elem_id="upload", variant="primary",
                         )
                         replace = gr.Checkbox(label="替换同名文档", elem_id="replace")
                     with gr.Row():

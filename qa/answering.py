@@ -18,7 +18,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NamedTuple
 
-from . import config
+from . import config, messages
+from .bands import DEFAULT as DEFAULT_BANDS
+from .bands import Bands
 from .index import Index, IndexError_, build_index, load_index, stale_documents
 from .query import MAX_QUESTION_CHARS, Query, analyse, clean_question, question_type
 from .reader import Reader, ReaderError, SpanScore, TransformerReader
@@ -65,6 +67,7 @@ class Settings:
     # The top passage is read alone first; when its best span ranks at least this, the others
     # are not read (inf: always read them all).  Chosen on dev for speed at equal quality.
     early_exit: float = math.inf
+    bands: Bands = DEFAULT_BANDS  # 高 / 中 / not found on the confidence, measured on dev (qa.bands)
 
     @classmethod
     def of(cls, reader: Reader) -> Settings:
@@ -84,6 +87,7 @@ class Settings:
             tighten_types=tuple(tight.get("types", ("number",))),
             read_floor=float(tuned.get("read_min_confidence", READ_MIN_CONFIDENCE)),
             early_exit=_exit_rank(tuned.get("early_exit")),
+            bands=Bands.of(tuned),
         )
 
     def score(self, s: SpanScore, fits: bool = True) -> float:
@@ -227,6 +231,7 @@ def answer(
     """
     q, note = clean_question(question)
     raw = question if isinstance(question, str) else ""
+    lang = messages.language(raw)
     if not q:
         return Answer(question=raw, found=False, message=note)
     try:
@@ -235,10 +240,10 @@ def answer(
         return _answer(query, idx, reader or default_reader(), k, mode)
     except (IndexError_, ReaderError, OSError, RuntimeError, ValueError) as exc:
         log.warning("answer failed: %s", exc)
-        return Answer(question=raw, found=False, message=f"无法回答：{exc}")
+        return Answer(question=raw, found=False, message=messages.CANNOT_ANSWER(lang, error=exc))
     except Exception as exc:  # never raise to the caller; the log has the traceback
         log.exception("answer failed")
-        return Answer(question=raw, found=False, message=f"内部错误（{type(exc).__name__}），请重试或换个问法。")
+        return Answer(question=raw, found=False, message=messages.INTERNAL_ERROR(lang, error=type(exc).__name__))
 
 
 class SpanChoice(NamedTuple):
@@ -288,16 +293,17 @@ def _evidence_text(p: Passage) -> str:
 
 def _answer(query: Query, idx: Index, reader: Reader, k: int, mode: str) -> Answer:
     raw, note = query.raw, query.note
+    lang = messages.language(raw)
     if mode != "keyword":
         query.vector = idx.embedder.embed([query.retrieval_text], kind="query")[0]
     hits = retrieve(idx, query, k=k, mode=mode)
     if not hits:
-        return Answer(question=raw, found=False, message=_join("文档中没有找到相关内容。", note))
+        return Answer(question=raw, found=False, message=_join(messages.NO_PASSAGES(lang), note))
     if query.qtype == "none" and (len(query.terms) < 3 or query.latin):
         # Keywords, not a question ("辽源", "<script>…"): show where they occur, claim nothing.
         return Answer(
             question=raw, found=False, answer_type=query.qtype, related=_related(hits, []),
-            message=_join("这不像一个完整的问题，以下是相关段落。Not a question: here are the passages that mention it.", note),
+            message=_join(messages.NOT_A_QUESTION(lang), note),
         )
     cfg = Settings.of(reader)
     read_hits = hits[: cfg.read_passages]
@@ -318,10 +324,10 @@ def _answer(query: Query, idx: Index, reader: Reader, k: int, mode: str) -> Answ
     conf = cfg.confidence(best, fit) if best is not None else 0.0
     if best is None or cfg.score(best, fit) < cfg.threshold or missing[best.text]:
         lit = missing[best.text] if best is not None else ""
-        why = f"文档中提到的是别的内容（没有“{lit}”）。" if lit else "文档中没有找到能回答这个问题的内容。"
+        why = messages.OTHER_LITERAL(lang, literal=lit) if lit else messages.NOT_ANSWERED(lang)
         return Answer(
             question=raw, found=False, confidence=round(conf, 4), answer_type=query.qtype,
-            message=_join(why + " The documents don't answer this question; the closest passages are listed.", note),
+            message=_join(why, note),
             related=related,
         )
     best = _tighten(best, spans, query, read_hits, cfg, rank)  # decided and calibrated on the reader's best
@@ -338,7 +344,7 @@ def _answer(query: Query, idx: Index, reader: Reader, k: int, mode: str) -> Answ
     return Answer(
         question=raw, found=True, text=text, sentence=p.text[a:b], confidence=round(conf, 4),
         citations=citations, answer_type=query.qtype, message=note, related=related,
-        text_start=best.start - a,
+        text_start=best.start - a, band=cfg.bands.band(round(conf, 4)),
     )
 
 
@@ -389,25 +395,24 @@ def read(question: str, text: str, *, reader: Reader | None = None) -> Answer:
     """
     q, note = clean_question(question)
     raw = question if isinstance(question, str) else ""
+    lang = messages.language(raw)
     if not q:
         return Answer(question=raw, found=False, message=note)
     if not isinstance(text, str) or not text.strip():
-        return Answer(question=raw, found=False, message="请提供要阅读的文字。Please give the text to read.")
+        return Answer(question=raw, found=False, message=messages.NO_TEXT(lang))
     if len(text) > MAX_TEXT_CHARS:
-        return Answer(question=raw, found=False, message=(
-            f"文字过长（{len(text)} 字），read() 最多读 {MAX_TEXT_CHARS} 字；请建立索引后用 answer()。"
-            f" The text is longer than {MAX_TEXT_CHARS} characters: index it and use answer()."))
+        return Answer(question=raw, found=False, message=messages.TEXT_TOO_LONG(lang, chars=len(text), limit=MAX_TEXT_CHARS))
     rd = reader or default_reader()
     passages = _text_passages(text)
     try:
         spans = rd.read(q, [p.text for p in passages], top_k=10)
         floor = Settings.of(rd).read_floor
     except (ReaderError, RuntimeError, ValueError, TypeError) as exc:
-        return Answer(question=raw, found=False, message=f"无法回答：{exc}")
+        return Answer(question=raw, found=False, message=messages.CANNOT_ANSWER(lang, error=exc))
     best = spans[0] if spans else None
     if best is None or best.prob < floor:
         return Answer(question=raw, found=False, confidence=round(best.prob if best else 0.0, 4), message=_join(
-            "这段文字没有回答这个问题。The text does not answer this question.", note))
+            messages.TEXT_NOT_ANSWERED(lang), note))
     p = passages[best.text]
     a, b = _sentence_range(p, best.start, best.end)
     return Answer(

@@ -13,6 +13,7 @@ optional and only used for the breakdown.
 from __future__ import annotations
 
 import json
+import math
 import re
 import statistics
 import time
@@ -21,7 +22,9 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .answering import answer
+from . import bands as bands_
+from .answering import Settings, answer, default_reader
+from .bands import Bands
 from .index import Index
 from .records import Answer, join_spans
 from .retrieval import MODES, retrieve
@@ -150,6 +153,15 @@ def best_em(prediction: str, answers: tuple[str, ...]) -> float:
     return max((exact_match(prediction, a) for a in answers), default=0.0)
 
 
+RIGHT_F1 = 0.5  # an answer is counted right from this F1 (calibration, reliability table, bands)
+
+
+def is_right(prediction: str, answers: tuple[str, ...] | list[str]) -> bool:
+    """Whether a given answer is right: F1 ≥ :data:`RIGHT_F1` against a gold answer (an answer
+    to an unanswerable question is wrong)."""
+    return bool(answers) and best_f1(prediction, tuple(answers)) >= RIGHT_F1
+
+
 def _squash(text: str) -> str:
     return "".join(unicodedata.normalize("NFKC", text).split())
 
@@ -181,6 +193,7 @@ class Result:
     retrieval_rank: int | None  # rank of the first retrieved passage containing the evidence
     seconds: float
     stage: str = ""  # "" when correct, else what failed
+    band: str = ""  # a found answer's display band (qa.bands: high, mid, low = shown as not found)
 
 
 def _retrieval_rank(index: Index, q: Question, mode: str, k: int = 10) -> int | None:
@@ -228,7 +241,7 @@ def evaluate_question(index: Index, q: Question, mode: str = "hybrid", reader=No
         em=best_em(predicted, q.answers) if q.answerable else float(not a.found),
         sentence_ok=q.answerable and a.found and any(contains(a.sentence, x) for x in q.answers),
         citation_ok=cit_ok, citations_valid=citations_valid(index, a), retrieval_rank=rank,
-        seconds=seconds,
+        seconds=seconds, band=a.band if a.found else "",
     )
     if not q.answerable:
         r.stage = "answered an unanswerable" if a.found else ""
@@ -283,7 +296,36 @@ def summarize(results: list[Result]) -> dict:
         "latency_p50_ms": round(1000 * statistics.median(secs), 1) if secs else 0.0,
         "latency_p95_ms": round(1000 * secs[min(len(secs) - 1, int(0.95 * len(secs)))], 1) if secs else 0.0,
         "calibration": calibration([r.confidence for r in results if r.found],
-                                   [bool(r.answers) and r.f1 >= 0.5 for r in results if r.found]),
+                                   [bool(r.answers) and r.f1 >= RIGHT_F1 for r in results if r.found]),
+    }
+
+
+def band_report(results: list[Result], bands: Bands) -> dict:
+    """Share right per display band on these results, beside what dev measured for the reader.
+
+    Rows: 高, 中, and the found answers shown as "not found" (below 中), each with its answers,
+    how many were right and the share; then the questions answer() refused, with the share of
+    them that the documents indeed don't answer.
+    """
+    rows = []
+    edges = {bands_.HIGH: (bands.high, math.inf), bands_.MID: (bands.mid, bands.high), bands_.LOW: (-math.inf, bands.mid)}
+    for band, target in ((bands_.HIGH, bands.targets[0]), (bands_.MID, bands.targets[1]), (bands_.LOW, None)):
+        inside = [r for r in results if r.found and (r.band or bands.band(r.confidence)) == band]
+        right = sum(bool(r.answers) and r.f1 >= RIGHT_F1 for r in inside)
+        dev = bands.stat(band)
+        lo, hi = edges[band]
+        rows.append({
+            "band": band, "from": None if math.isinf(lo) else lo, "to": None if math.isinf(hi) else hi,
+            "n": len(inside), "right": right, "share_right": round(right / len(inside), 4) if inside else None,
+            "target": target, "dev_n": dev.n if dev else None,
+            "dev_share_right": round(dev.share_right, 4) if dev and dev.share_right is not None else None,
+        })
+    refused = [r for r in results if not r.found]
+    unanswerable = sum(not r.answers for r in refused)
+    return {
+        "source": bands.source, "rows": rows,
+        "refused": {"n": len(refused), "unanswerable": unanswerable,
+                    "share_unanswerable": round(unanswerable / len(refused), 4) if refused else None},
     }
 
 
@@ -313,6 +355,7 @@ class Report:
     compare: dict = field(default_factory=dict)
     results: list[dict] = field(default_factory=list)
     by_document: dict = field(default_factory=dict)  # when the questions name their document
+    bands: dict = field(default_factory=dict)  # share right per display band (band_report)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -324,6 +367,7 @@ def evaluate(
 ) -> Report:
     from tqdm import tqdm
 
+    reader = reader or default_reader()
     results = [evaluate_question(index, q, reader=reader)
                for q in tqdm(questions, desc="questions", disable=not progress, leave=False)]
     by_type: dict[str, list[Result]] = defaultdict(list)
@@ -341,6 +385,7 @@ def evaluate(
             for r in results if r.stage
         ],
         results=[asdict(r) for r in results],
+        bands=band_report(results, Settings.of(reader).bands),
     )
     if any(q.doc for q in questions):
         by_doc: dict[str, list[Result]] = defaultdict(list)
@@ -361,6 +406,37 @@ def format_calibration(cal: dict) -> list[str]:
     return out
 
 
+BAND_NAMES = {bands_.HIGH: "高", bands_.MID: "中", bands_.LOW: "not found (span hidden)"}
+
+
+def _share(x: float | None) -> str:
+    return "—" if x is None else f"{x:.3f}"
+
+
+def _range(row: dict) -> str:
+    lo, hi = row["from"], row["to"]
+    if lo is None and hi is None:
+        return "all"
+    if hi is None:
+        return f"≥ {lo:.3f}"
+    return f"< {hi:.3f}" if lo is None else f"{lo:.3f}–{hi:.3f}"
+
+
+def format_bands(rep: dict) -> list[str]:
+    """The display bands as a Markdown table: share right here, the target, and dev's measure."""
+    out = ["", f"## Display bands (edges: {rep['source'] or 'default'})", "",
+           "| shown as | confidence | answers | right | share right (F1 ≥ 0.5) | target | dev: share right (n) |",
+           "|---|---|---|---|---|---|---|"]
+    for r in rep["rows"]:
+        dev = f"{_share(r['dev_share_right'])} ({r['dev_n']})" if r["dev_n"] is not None else "—"
+        target = f"≥ {r['target']:.2f}" if r["target"] is not None else "—"
+        out.append(f"| {BAND_NAMES[r['band']]} | {_range(r)} | {r['n']} | {r['right']} | {_share(r['share_right'])} | "
+                   f"{target} | {dev} |")
+    f = rep["refused"]
+    out.append(f"| not found (refused) | — | {f['n']} | — | {_share(f['share_unanswerable'])} unanswerable | — | — |")
+    return out
+
+
 def format_report(rep: Report) -> str:
     o, r = rep.overall, rep.retrieval
     lines = [
@@ -378,6 +454,8 @@ def format_report(rep: Report) -> str:
         f"latency per question: p50 {o['latency_p50_ms']:.0f} ms  p95 {o['latency_p95_ms']:.0f} ms",
     ]
     lines += format_calibration(o["calibration"])
+    if rep.bands:
+        lines += format_bands(rep.bands)
     if rep.compare:
         lines += ["", "## Retrieval modes side by side", "",
                   "| mode | hit@1 | hit@3 | hit@5 | MRR@10 | EM | F1 | sentence acc | citation@1 | abstain recall | false refusal |",

@@ -54,7 +54,7 @@ _MAGIC = {".pdf": (b"%PDF",), ".docx": (b"PK\x03\x04",)}
 
 
 class UploadError(ValueError):
-    """An upload that was refused; the message says why (in Chinese and English)."""
+    """An upload that was refused; the message says why, in Chinese (the app's language)."""
 
 
 # ------------------------------------------------------------------ names and uploads
@@ -67,8 +67,7 @@ def safe_filename(name: str) -> str:
     suffix = f".{ext.lower()}" if dot else ""
     if suffix not in SUPPORTED_SUFFIXES:
         raise UploadError(
-            f"不支持的文件类型 {suffix or '（无扩展名）'}：{base}。"
-            f"Unsupported file type; supported: {', '.join(SUPPORTED_SUFFIXES)}"
+            f"不支持的文件类型 {suffix or '（无扩展名）'}：{base}。可以上传的类型：{'、'.join(SUPPORTED_SUFFIXES)}。"
         )
     chars = []
     for ch in stem:
@@ -92,20 +91,19 @@ def check_upload(path: Path, name: str) -> int:
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise UploadError(f"无法读取上传的文件 {name}：{exc.strerror or exc}. Cannot read the upload.") from exc
+        raise UploadError(f"无法读取上传的文件 {name}：{exc.strerror or exc}。") from exc
     if size == 0:
-        raise UploadError(f"{name} 是空文件。The file is empty.")
+        raise UploadError(f"{name} 是空文件。")
     if size > MAX_DOCUMENT_BYTES:
         raise UploadError(
             f"{name} 太大（{size / 2**20:.1f} MiB），每个文档最多 {MAX_DOCUMENT_BYTES // 2**20} MiB。"
-            f"The file is over the {MAX_DOCUMENT_BYTES // 2**20} MiB limit."
         )
     magic = _MAGIC.get(Path(name).suffix.lower())
     if magic:
         with open(path, "rb") as f:
             head = f.read(8)
         if not head.startswith(magic):
-            raise UploadError(f"{name} 的内容不是 {Path(name).suffix} 格式。The content does not match the file type.")
+            raise UploadError(f"{name} 的内容不是 {Path(name).suffix} 格式。")
     return size
 
 
@@ -531,10 +529,9 @@ class Library:
         if target.exists() and not replace:
             raise UploadError(
                 f"已有同名文档 {name}；如要替换，请勾选“替换同名文档”。"
-                "A document with this name exists; tick “replace” to overwrite it."
             )
         if target.exists() and not target.is_file():
-            raise UploadError(f"{name} 是一个文件夹，不能替换。It is a folder.")
+            raise UploadError(f"{name} 是一个文件夹，不能替换。")
         self.seeds.mkdir(parents=True, exist_ok=True)
         tmp = self.seeds / f".upload-{uuid.uuid4().hex}{target.suffix}"
         try:
@@ -542,16 +539,16 @@ class Library:
             try:
                 doc = read_document(tmp, name)
             except DocumentError as exc:
-                raise UploadError(f"{name}：无法读取 cannot read: {str(exc).replace(tmp.name, name)}") from exc
+                raise UploadError(f"{name}：无法读取：{str(exc).replace(tmp.name, name)}") from exc
             if not any(a.paragraphs or a.title for a in doc.articles):
-                raise UploadError(f"{name} 中没有文字。The document has no text.")
+                raise UploadError(f"{name} 中没有文字。")
             if replace:
                 os.replace(tmp, target)
             else:
                 try:
                     os.link(tmp, target)  # fails if the name was taken meanwhile: never overwrites
                 except FileExistsError as exc:
-                    raise UploadError(f"已有同名文档 {name}。A document with this name exists.") from exc
+                    raise UploadError(f"已有同名文档 {name}。") from exc
         finally:
             tmp.unlink(missing_ok=True)
         return name
@@ -594,7 +591,7 @@ class Library:
             self._building = True
             try:
                 if name not in self.document_names():
-                    result.errors.append(f"没有这个文档：{name}。No such document.")
+                    result.errors.append(f"没有这个文档：{name}。")
                     return result
                 trash = self.seeds / REMOVED_DIR
                 trash.mkdir(exist_ok=True)

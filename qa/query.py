@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import messages
 from .text import fold_numbers, has_cjk, normalize
 
 MAX_QUESTION_CHARS = 300
@@ -91,18 +92,18 @@ def literals(question: str) -> tuple[str, ...]:
 def clean_question(question: object) -> tuple[str, str]:
     """The usable question text and a message about what was wrong ("" if fine)."""
     if not isinstance(question, str):
-        return "", f"问题必须是文字（str），收到的是 {type(question).__name__}。The question must be a string."
+        return "", f"问题必须是文字（str），收到的是 {type(question).__name__}。"
     q = _TAG.sub(" ", _CONTROL.sub(" ", question))  # markup in a question is noise, not words
     q = "".join(ch for ch in q if unicodedata.category(ch) not in ("Cs", "Co", "Cn"))
     q = " ".join(q.split())
     if not q:
-        return "", "请输入问题。Please type a question."
+        return "", "请输入问题。"
     note = ""
     if len(q) > MAX_QUESTION_CHARS:
         q = q[:MAX_QUESTION_CHARS]
-        note = f"问题过长，只使用了前 {MAX_QUESTION_CHARS} 个字。The question was cut to {MAX_QUESTION_CHARS} characters."
+        note = messages.QUESTION_CUT(messages.language(q), limit=MAX_QUESTION_CHARS)
     if not has_cjk(q) and len(re.findall(r"[A-Za-z]{2,}", q)) < 2:
-        return "", "请用中文或英文提问。Please ask in Chinese or English (the documents are in Chinese)."
+        return "", messages.ASK_IN_CHINESE_OR_ENGLISH(messages.language(q))
     return q, note
 
 

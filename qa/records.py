@@ -170,7 +170,9 @@ class Answer:
 
     ``text`` is a literal substring of ``sentence``, which is a literal (gap-joined)
     substring of the cited source; both are ``""`` when ``found`` is False.
-    ``message`` explains refusals and input problems in plain words.
+    ``message`` explains refusals and input problems in plain words, in the question's language.
+    ``band`` is how sure a found answer is shown, from its confidence (:mod:`qa.bands`):
+    ``"high"`` (高), ``"mid"`` (中) or ``"low"`` (shown as not found); ``""`` when not set.
     """
 
     question: str
@@ -183,3 +185,4 @@ class Answer:
     message: str = ""
     related: list[Citation] = field(default_factory=list)
     text_start: int = -1  # offset of ``text`` within ``sentence``
+    band: str = ""

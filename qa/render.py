@@ -4,11 +4,13 @@ Every piece of document text and every question goes through :func:`esc`, so it 
 shown as text and never interpreted as HTML, script or Markdown.  The HTML is one
 line per block with no blank lines, so a Markdown renderer passes it through whole.
 
-The display follows the calibrated confidence: at or above :data:`SURE` the span is
-shown big; a found answer below it is shown as a *possible* answer (the sentence with
-the span marked, and a line asking the reader to check the source); not found shows
-the message and the closest passages.  Each citation expands into a viewer of its whole
-article, with the quoted sentence and the answer span marked.
+The display follows the answer's band (:mod:`qa.bands`: edges on the calibrated confidence,
+measured on dev so that 高 answers are right ≥ 90% of the time and 中 ≥ 60%): 高 shows the
+span big; 中 shows the sentence with the span marked and a line asking the reader to check
+the source; below 中, and when not found, the reply says no answer was found and lists the
+closest passages.  Each citation expands into a viewer of its whole article, with the quoted
+sentence and the answer span marked.  A reply is in the question's language
+(:func:`qa.messages.language`); everything else the app shows is Chinese.
 """
 
 from __future__ import annotations
@@ -18,12 +20,29 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 
+from . import bands
 from .library import BuildProgress, DocumentInfo, IndexStatus, UpdateResult
+from .messages import Lang, Message, language
 from .records import Answer, Citation, Passage
 
-SURE = 0.7  # confidence from which an answer is shown as the answer (高)
-LIKELY = 0.4  # below SURE and from this: 中; below: 低 (both shown as a possible answer)
 VIEWER_CHARS = 12_000  # an article longer than this is shown around the quote only
+
+# A reply's own words, in the question's language (the documents' text is shown as it is).
+NOT_FOUND_TITLE = Message("未找到答案", "No answer found")
+NOT_SURE = Message("文档中没有找到有把握的答案，以下是最接近的段落。",
+                   "No answer in the documents is sure enough to show; the closest passages are listed.")
+RELATED_TITLE = Message("最接近的段落（仅供参考，并非答案）", "Closest passages (for reference, not an answer)")
+CITES_TITLE = Message("出处（点击查看原文）", "Sources (click to read the original)")
+MAYBE_TITLE = Message("可能的答案", "Possible answer")
+CHECK = Message("这个答案把握中等，请展开下面的出处，核对原文。", "Likely, but not sure: open the source below to check it.")
+BADGE = Message("把握 {word}", "Confidence: {word}")
+BAND_WORDS = {bands.HIGH: Message("高", "high"), bands.MID: Message("中", "medium")}
+QUOTE_AT = Message("引文在原文第 {start}–{end} 字", "Quoted from characters {start}–{end} of the source")
+GAP_BEFORE = Message("（前略 {n} 段）", "({n} paragraphs before)")
+GAP_AFTER = Message("（后略 {n} 段）", "({n} paragraphs after)")
+PLACE_CAPTION = Message("图片说明", "photo caption")
+PLACE_HEADER = Message("标题/署名", "headline / byline")
+PLACE_PARAGRAPH = Message("第{n}段", "paragraph {n}")
 
 # HTML specials, and characters that Markdown, autolinks or LaTeX would act on, as decimal
 # entities (the chat's Markdown renderer shows hexadecimal ones literally).
@@ -63,7 +82,7 @@ class Paragraphs:
         for keys in self._articles.values():
             keys.sort(key=lambda k: self._parts[k][0].start)
 
-    def article_html(self, c: Citation, span: tuple[int, int] | None = None) -> str | None:
+    def article_html(self, c: Citation, span: tuple[int, int] | None = None, lang: Lang = "zh") -> str | None:
         """The cited article in reading order (headline, byline, sections, paragraphs, captions),
         the quote marked as ``.qa-quote`` and ``quote[span[0]:span[1]]`` inside it as ``<mark>``.
 
@@ -84,7 +103,7 @@ class Paragraphs:
                 hi += 1
         out = []
         if lo > 0:
-            out.append(f'<div class="qa-v-gap">（前略 {lo} 段）</div>')
+            out.append(f'<div class="qa-v-gap">{esc(GAP_BEFORE(lang, n=lo))}</div>')
         section, first_header = "", True
         for k in keys[lo:hi]:
             head = self._parts[k][0]
@@ -110,7 +129,7 @@ class Paragraphs:
                 cls = "qa-v-p"
             out.append(f'<div class="{cls}">{body}</div>')
         if hi < len(keys):
-            out.append(f'<div class="qa-v-gap">（后略 {len(keys) - hi} 段）</div>')
+            out.append(f'<div class="qa-v-gap">{esc(GAP_AFTER(lang, n=len(keys) - hi))}</div>')
         return "".join(out)
 
     def _text(self, key: tuple) -> str:
@@ -190,9 +209,9 @@ class IndexParagraphs:
                 self._docs.popitem(last=False)
         return got
 
-    def article_html(self, c: Citation, span: tuple[int, int] | None = None) -> str | None:
+    def article_html(self, c: Citation, span: tuple[int, int] | None = None, lang: Lang = "zh") -> str | None:
         p = self._for(c.doc)
-        return p.article_html(c, span) if p is not None else None
+        return p.article_html(c, span, lang) if p is not None else None
 
     def context(self, c: Citation) -> tuple[str, int, int] | None:
         p = self._for(c.doc)
@@ -212,23 +231,28 @@ def paragraphs_for(index) -> IndexParagraphs:
         return _last[1]
 
 
-def confidence_level(confidence: float) -> tuple[str, str]:
-    """A word for the confidence and its CSS class: 高 from :data:`SURE`, 中 from :data:`LIKELY`, else 低."""
-    if confidence >= SURE:
-        return "高", "qa-conf-high"
-    if confidence >= LIKELY:
-        return "中", "qa-conf-mid"
-    return "低", "qa-conf-low"
+def shown_band(a: Answer) -> str:
+    """How an answer is shown: :data:`qa.bands.HIGH` (the span big, 高), :data:`~qa.bands.MID`
+    (the sentence with the span marked, 中) or :data:`~qa.bands.LOW` (not found, the closest
+    passages).  A found answer's band is the one answer() gave it; an answer made elsewhere
+    without one is banded by :data:`qa.bands.DEFAULT`."""
+    if not a.found:
+        return bands.LOW
+    return a.band or bands.DEFAULT.band(a.confidence)
 
 
-def is_sure(a: Answer) -> bool:
-    """Whether an answer is shown as the answer (found, confidence ≥ :data:`SURE`)."""
-    return a.found and a.confidence >= SURE
+def badge_html(band: str, confidence: float, lang: Lang = "zh") -> str:
+    """The band's word (高 / 中) as a badge; the calibrated confidence only in its tooltip, since
+    the band, measured on dev, is what the word promises."""
+    cls = "qa-conf-high" if band == bands.HIGH else "qa-conf-mid"
+    return (f'<span class="qa-conf {cls}" title="{confidence:.2f}">'
+            f"{esc(BADGE(lang, word=BAND_WORDS[band](lang)))}</span>")
 
 
 # ------------------------------------------------------------------ units with numbers
 
-_BARE_NUMBER = re.compile(r"[0-9０-９][0-9０-９.,，．]*$")
+# A span that is only a number: digits (with separators) or Chinese numerals, then maybe 万/亿 and 余/多.
+_BARE_NUMBER = re.compile(r"(?:[0-9０-９][0-9０-９.,，．]*|[〇零一二两三四五六七八九十百千万亿]+)[万亿]?[余多]?")
 _SYMBOL_UNIT = re.compile(r"[%‰℃°]|[A-Za-z]{1,3}(?![A-Za-z])")
 _NOT_UNIT_TAGS = ("v", "p", "c", "u", "d", "r", "f", "y", "e", "o", "a")
 _CJK = re.compile(r"^[\u3400-\u9fff]+$")
@@ -276,12 +300,14 @@ def unit_after(sentence: str, end: int) -> str:
 
 
 def display_text(a: Answer) -> str:
-    """The answer as shown: a bare number gets the unit that follows it in the cited sentence.
+    """The answer as shown: a bare number (a span that is only a number: ``186``, ``2.3万``,
+    ``三``) gets the unit that follows it in the cited sentence; any other span is shown as it
+    is (``14个乡镇的86`` gets nothing appended).
 
     ``a.text`` itself is never changed (this is display only).
     """
     text = a.text
-    if not text or not _BARE_NUMBER.search(text.rstrip("余多")) or not a.sentence:
+    if not text or not _BARE_NUMBER.fullmatch(text) or not a.sentence:
         return text
     start = a.text_start if a.sentence[a.text_start : a.text_start + len(text)] == text else a.sentence.find(text)
     if start < 0:
@@ -292,11 +318,20 @@ def display_text(a: Answer) -> str:
 # ------------------------------------------------------------------ citations
 
 
-def citation_where(c: Citation) -> tuple[str, str, str]:
+def citation_place(c: Citation, lang: Lang = "zh") -> str:
+    """Where in the article a citation is: 第3段, 图片说明, 标题/署名 (in English for ``lang="en"``)."""
+    if c.kind == "caption":
+        return PLACE_CAPTION(lang)
+    if c.kind == "header" or c.paragraph == 0:
+        return PLACE_HEADER(lang)
+    return PLACE_PARAGRAPH(lang, n=c.paragraph)
+
+
+def citation_where(c: Citation, lang: Lang = "zh") -> tuple[str, str, str]:
     """``(title, meta, place)`` for a citation's label: the document's human title (else the
     article's headline; the file name only when nothing else exists), its date and source,
     and the place in it (article · paragraph)."""
-    place = c.label if c.title else c.label.split(" · ", 1)[-1]
+    place = f"{c.title} · {citation_place(c, lang)}" if c.title else citation_place(c, lang)
     title = c.doc_title or c.title or c.doc
     if title == c.title:  # the headline is the title: say it once
         title = ""
@@ -306,12 +341,12 @@ def citation_where(c: Citation) -> tuple[str, str, str]:
 
 def citation_html(
     number: int, c: Citation, paragraphs: Paragraphs | IndexParagraphs | None, *, snippet: bool = False,
-    span: tuple[int, int] | None = None,
+    span: tuple[int, int] | None = None, lang: Lang = "zh",
 ) -> str:
     """One numbered citation, labelled by title, date and source, that expands into a viewer of
     the whole article scrolled to the quote (``span``: the answer's place in the quote)."""
-    title, meta, place = citation_where(c)
-    article = paragraphs.article_html(c, span) if paragraphs is not None else None
+    title, meta, place = citation_where(c, lang)
+    article = paragraphs.article_html(c, span, lang) if paragraphs is not None else None
     if article is None:
         body = highlight(c.quote, *span) if span else esc(c.quote)
         article = f'<div class="qa-v-p"><span class="qa-quote">{body}</span></div>'
@@ -324,7 +359,7 @@ def citation_html(
     return (
         f'<details class="qa-cite"><summary><span class="qa-num">[{number}]</span> {label}{preview}</summary>'
         f'<div class="qa-viewer">{article}</div>'
-        f'<div class="qa-where">引文在原文第 {c.start}–{c.end} 字</div></details>'
+        f'<div class="qa-where">{esc(QUOTE_AT(lang, start=c.start, end=c.end))}</div></details>'
     )
 
 
@@ -336,27 +371,35 @@ def _span_in(quote: str, a: Answer, first: bool) -> tuple[int, int] | None:
     return (i, i + len(a.text)) if i >= 0 else None
 
 
+def _not_found_html(a: Answer, paragraphs: Paragraphs | IndexParagraphs | None, lang: Lang) -> str:
+    """No answer: the message (answer()'s, or that no answer is sure enough) and the closest passages."""
+    message = a.message if not a.found else " ".join(x for x in (NOT_SURE(lang), a.message) if x)
+    out = [
+        '<div class="qa-reply qa-notfound">',
+        f'<div class="qa-nf-title">{esc(NOT_FOUND_TITLE(lang))}</div>',
+        f'<div class="qa-message">{esc(message or NOT_SURE(lang))}</div>',
+    ]
+    if a.related:
+        out.append(f'<div class="qa-related-title">{esc(RELATED_TITLE(lang))}</div>')
+        out += [citation_html(i, c, paragraphs, snippet=True, lang=lang) for i, c in enumerate(a.related, 1)]
+    out.append("</div>")
+    return "".join(out)
+
+
 def answer_html(a: Answer, paragraphs: Paragraphs | IndexParagraphs | None = None) -> str:
-    """The chat reply: a sure answer (span big), a possible answer (the sentence, check the source)
-    or a clear "not found" with the closest passages."""
-    if not a.found:
-        out = [
-            '<div class="qa-reply qa-notfound">',
-            '<div class="qa-nf-title">未找到答案</div>',
-            f'<div class="qa-message">{esc(a.message or "文档中没有找到答案。")}</div>',
-        ]
-        if a.related:
-            out.append('<div class="qa-related-title">最接近的段落（仅供参考，并非答案）</div>')
-            out += [citation_html(i, c, paragraphs, snippet=True) for i, c in enumerate(a.related, 1)]
-        out.append("</div>")
-        return "".join(out)
+    """The chat reply, by the answer's band (:func:`shown_band`): 高, the span big; 中, the sentence
+    with the span marked and a line asking to check the source; else a clear "not found" with the
+    closest passages.  In the question's language."""
+    lang = language(a.question)
+    band = shown_band(a)
+    if band == bands.LOW:
+        return _not_found_html(a, paragraphs, lang)
     start = a.text_start
     if not (0 <= start and a.sentence[start : start + len(a.text)] == a.text):
         start = a.sentence.find(a.text)
-    word, cls = confidence_level(a.confidence)
-    badge = f'<span class="qa-conf {cls}">把握 {word} · {a.confidence:.0%}</span>'
+    badge = badge_html(band, a.confidence, lang)
     sentence = highlight(a.sentence, start, start + len(a.text))
-    if is_sure(a):
+    if band == bands.HIGH:
         out = [
             '<div class="qa-reply qa-found">',
             f'<div class="qa-answer">{esc(display_text(a))}</div>',
@@ -367,15 +410,16 @@ def answer_html(a: Answer, paragraphs: Paragraphs | IndexParagraphs | None = Non
     else:
         out = [
             '<div class="qa-reply qa-unsure">',
-            f'<div class="qa-maybe-title">可能的答案 {badge}</div>',
+            f'<div class="qa-maybe-title">{esc(MAYBE_TITLE(lang))} {badge}</div>',
             f'<div class="qa-sentence qa-maybe">{sentence}</div>',
-            '<div class="qa-check">系统对这个答案把握不大，请展开下面的出处，核对原文。</div>',
+            f'<div class="qa-check">{esc(CHECK(lang))}</div>',
         ]
     if a.message:
         out.append(f'<div class="qa-message">{esc(a.message)}</div>')
     if a.citations:
-        out.append('<div class="qa-cites-title">出处（点击查看原文）</div>')
-        out += [citation_html(i, c, paragraphs, span=_span_in(c.quote, a, i == 1)) for i, c in enumerate(a.citations, 1)]
+        out.append(f'<div class="qa-cites-title">{esc(CITES_TITLE(lang))}</div>')
+        out += [citation_html(i, c, paragraphs, span=_span_in(c.quote, a, i == 1), lang=lang)
+                for i, c in enumerate(a.citations, 1)]
     out.append("</div>")
     return "".join(out)
 
@@ -516,21 +560,26 @@ def _citation_dict(c: Citation) -> dict:
 def answer_to_dict(a: Answer) -> dict:
     """The answer as JSON-able data (what the ``ask`` API returns).
 
-    ``level`` is how the chat shows it: ``"sure"`` (confidence ≥ :data:`SURE`), ``"possible"``
-    (found, below it) or ``"not_found"``; ``display`` is the text as shown (a bare number with
-    the unit that follows it in the sentence).
+    ``level`` is how the chat shows it (:func:`shown_band`): ``"sure"`` (高), ``"possible"`` (中)
+    or ``"not_found"``.  A found span below the 中 band is ``"not_found"`` too: ``found`` and
+    ``text`` still say what answer() found, and ``message`` says that no answer was sure enough.
+    ``display`` is the text as shown (a bare number with the unit that follows it in the sentence).
     """
+    band = shown_band(a)
+    message = a.message
+    if a.found and band == bands.LOW:
+        message = " ".join(x for x in (NOT_SURE(language(a.question)), a.message) if x)
     return {
         "question": a.question,
         "found": a.found,
-        "level": "not_found" if not a.found else ("sure" if is_sure(a) else "possible"),
+        "level": {bands.HIGH: "sure", bands.MID: "possible"}.get(band, "not_found"),
         "text": a.text,
         "display": display_text(a),
         "sentence": a.sentence,
         "text_start": a.text_start,
         "confidence": a.confidence,
         "answer_type": a.answer_type,
-        "message": a.message,
+        "message": message,
         "citations": [_citation_dict(c) for c in a.citations],
         "related": [_citation_dict(c) for c in a.related],
     }
@@ -543,7 +592,13 @@ class HistoryError(ValueError):
     """A malformed ``history`` given to the ``ask`` API; the message says what is expected."""
 
 
-def _answer_from(question: str, item: object, n: int) -> Answer:
+HISTORY_NOT_A_LIST = Message("history 应是 [问题, 回答] 对的列表。", "history must be a list of [question, answer] pairs.")
+HISTORY_NOT_A_PAIR = Message("history[{n}] 应是 [问题, 回答]。", "history[{n}] must be a [question, answer] pair.")
+HISTORY_BAD_ANSWER = Message("history[{n}][1]：回答应是文字或上一次 /ask 返回的结果（dict），不是 {kind}。",
+                             "history[{n}][1]: an answer is a string or a previous /ask result (a dict), not {kind}.")
+
+
+def _answer_from(question: str, item: object, n: int, lang: Lang) -> Answer:
     if isinstance(item, str):
         return Answer(question=question, found=bool(item.strip()), text=item)
     if isinstance(item, dict):
@@ -555,26 +610,26 @@ def _answer_from(question: str, item: object, n: int) -> Answer:
                                      passage_id=c["passage_id"]))
         text = item.get("text", "")
         return Answer(question=question, found=bool(item.get("found", bool(text))), text=str(text), citations=cits)
-    raise HistoryError(f"history[{n}][1]：回答应是文字或上一次 /ask 返回的结果（dict），不是 {type(item).__name__}。"
-                       " Each answer is a string or a previous /ask result.")
+    raise HistoryError(HISTORY_BAD_ANSWER(lang, n=n, kind=type(item).__name__))
 
 
-def history_from_api(history: object) -> list[tuple[str, Answer]]:
+def history_from_api(history: object, lang: Lang = "zh") -> list[tuple[str, Answer]]:
     """The ``ask`` API's ``history`` as ``(question, Answer)`` pairs, oldest first.
 
     Accepted: ``None`` or a list of ``[question, answer]`` pairs, where ``answer`` is the
     answer text or the dict a previous ``/ask`` call returned (its citations let a
     follow-up prefer the same article).  Only the last :data:`MAX_HISTORY_TURNS` are kept.
+    A malformed one raises :class:`HistoryError`, its message in ``lang`` (the question's).
     """
     if history in (None, "", []):
         return []
     if not isinstance(history, (list, tuple)):
-        raise HistoryError("history 应是 [问题, 回答] 对的列表。history must be a list of [question, answer] pairs.")
+        raise HistoryError(HISTORY_NOT_A_LIST(lang))
     out = []
     for n, pair in enumerate(history):
         if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and isinstance(pair[0], str)):
-            raise HistoryError(f"history[{n}] 应是 [问题, 回答]。history[{n}] must be a [question, answer] pair.")
-        out.append((pair[0], _answer_from(pair[0], pair[1], n)))
+            raise HistoryError(HISTORY_NOT_A_PAIR(lang, n=n))
+        out.append((pair[0], _answer_from(pair[0], pair[1], n, lang)))
     return out[-MAX_HISTORY_TURNS:]
 
 
@@ -598,7 +653,6 @@ CSS = """
   margin-bottom: .4em; }
 .qa-conf-high { background: #dcfce7; color: #166534; }
 .qa-conf-mid { background: #fef9c3; color: #854d0e; }
-.qa-conf-low { background: #fee2e2; color: #991b1b; }
 .qa-sentence { border-left: 3px solid var(--color-accent); padding: .3em .8em; margin: .4em 0 .6em;
   background: var(--background-fill-secondary); border-radius: 4px; }
 .qa-unsure { border-left: 4px dashed #d97706; padding-left: .7em; }

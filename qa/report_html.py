@@ -2,8 +2,9 @@
 
 One file, no scripts, no external assets: the metrics table, a bar chart of F1 and
 exact match per question type (inline SVG), the confidence reliability diagram (inline
-SVG) and the failures with the question, the given answer, the gold answers and the
-cited sentence.  Every value from the report is HTML-escaped.
+SVG), the share right per display band (高 / 中 / not found) and the failures with the
+question, the given answer, the gold answers and the cited sentence.  Every value from the
+report is HTML-escaped.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from .evaluate import Report
+from .evaluate import BAND_NAMES, Report
 
 # (key in Report.overall, label, kind): kind "ratio" is shown as a percentage.
 METRICS = [
@@ -140,6 +141,35 @@ def _reliability_table(cal: dict) -> str:
             f"{rows}</table>")
 
 
+def _num(x: object, digits: int = 3) -> str:
+    return f"{x:.{digits}f}" if isinstance(x, (int, float)) and not isinstance(x, bool) else "—"
+
+
+def _bands(rep: dict) -> str:
+    """The display bands: answers in each, the share right here, the target and dev's measure."""
+    rows = []
+    for r in rep.get("rows", []):
+        if not isinstance(r, dict):
+            continue
+        lo, hi = r.get("from"), r.get("to")
+        span = f"≥ {_num(lo)}" if hi is None else (f"&lt; {_num(hi)}" if lo is None else f"{_num(lo)}–{_num(hi)}")
+        target = f"≥ {_num(r.get('target'), 2)}" if r.get("target") is not None else "—"
+        dev = f"{_num(r.get('dev_share_right'))} ({esc(r.get('dev_n'))})" if r.get("dev_n") is not None else "—"
+        rows.append(
+            f'<tr><td>{esc(BAND_NAMES.get(str(r.get("band")), r.get("band")))}</td><td class="num">{span}</td>'
+            f'<td class="num">{esc(r.get("n", ""))}</td><td class="num">{esc(r.get("right", ""))}</td>'
+            f'<td class="num">{_num(r.get("share_right"))}</td><td class="num">{target}</td>'
+            f'<td class="num">{dev}</td></tr>'
+        )
+    f = rep.get("refused") if isinstance(rep.get("refused"), dict) else {}
+    rows.append(f'<tr><td>not found (refused)</td><td class="num">—</td><td class="num">{esc(f.get("n", ""))}</td>'
+                f'<td class="num">—</td><td class="num">{_num(f.get("share_unanswerable"))} unanswerable</td>'
+                '<td class="num">—</td><td class="num">—</td></tr>')
+    return ("<table><tr><th>shown as</th><th>confidence</th><th>answers</th><th>right</th>"
+            "<th>share right (F1 ≥ 0.5)</th><th>target</th><th>dev: share right (n)</th></tr>"
+            f"{''.join(rows)}</table>")
+
+
 def _failures(report: Report) -> str:
     sentences = {str(r.get("id")): r.get("sentence", "") for r in report.results if isinstance(r, dict)}
     if not report.failures:
@@ -178,6 +208,10 @@ def report_html(report: Report) -> str:
         '<p class="muted">Each dot is a confidence bucket (size: answers in it); on the dashed diagonal, '
         "shown confidence equals the share of right answers.</p>",
         _reliability_svg(cal), _reliability_table(cal),
+        *([f"<h2>Display bands (edges: {esc(report.bands.get('source') or 'default')})</h2>",
+           '<p class="muted">How answers are shown, by their confidence: 高 and 中 with the span, below 中 as '
+           '"not found" with the closest passages. A band\'s label holds when its share right meets the target.</p>',
+           _bands(report.bands)] if report.bands else []),
         f"<h2>Failures ({len(report.failures)})</h2>", _failures(report),
         "</body></html>",
     ])

@@ -181,7 +181,9 @@ def test_a_follow_up_over_http_gets_the_history(serve, monkeypatch):
     third = client.predict(follow, [[FIRST_QUESTION, first["text"]]], api_name="/ask")
     assert seen[-1][1][0][1].text == first["text"] and third["question"] == follow
     bad = client.predict(follow, [["only a question"]], api_name="/ask")
-    assert bad["found"] is False and "[question, answer]" in bad["message"]
+    assert bad["found"] is False and "[问题, 回答]" in bad["message"]  # in the question's language
+    bad = client.predict("How many sessions were held?", [["only a question"]], api_name="/ask")
+    assert "must be a [question, answer] pair" in bad["message"] and "问题" not in bad["message"]
     api = client.view_api(return_format="dict", print_info=False)
     assert set(api["named_endpoints"]) == {"/ask"}
     assert [p["parameter_name"] for p in api["named_endpoints"]["/ask"]["parameters"]] == ["question", "history"]

@@ -407,17 +407,18 @@ def test_login_page_in_a_chinese_browser(zh_driver, seeds, tmp_path):
 
 
 def test_an_unsure_answer_is_shown_as_a_possible_one(zh_driver, seeds, tmp_path, monkeypatch):
-    """Confidence between LIKELY and SURE: the sentence is shown as 可能的答案 with the span marked
-    in it and an invitation to check the source, not the big span of a sure answer."""
+    """Confidence in the 中 band (qa.bands.DEFAULT: the fake reader has no measured bands): the sentence
+    is shown as 可能的答案 with the span marked in it and an invitation to check the source, not the
+    big span of a sure answer."""
     from conftest import FakeReader
 
     import qa.answering
-    from qa import render
+    from qa import bands
     from qa.reader import SpanScore
 
     class Unsure(FakeReader):
         def read(self, question, texts, *, top_k=5):
-            conf = (render.LIKELY + render.SURE) / 2
+            conf = (bands.DEFAULT.mid + bands.DEFAULT.high) / 2
             return [SpanScore(s.text, s.start, s.end, s.score, s.null, conf) for s in super().read(question, texts, top_k=top_k)]
 
     monkeypatch.setattr(qa.answering, "_reader", Unsure())

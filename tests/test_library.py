@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from qa import library, render
+from qa import bands, library, render
 from qa.embedding import HashingEmbedder
 from qa.index import BuildReport
 from qa.library import Library, UploadError, check_upload, question_candidates, safe_filename
@@ -29,6 +29,7 @@ from qa.render import (
 
 EXTRA = "新增文章\n\n本报讯(记者李四)松江市图书馆今年举办读书会27场，参加读者3500人次。\n"
 PAYLOAD = "<script>alert(1)</script><img src=x onerror=alert(2)>"
+ENGLISH = re.compile(r"[A-Za-z]{2,} [A-Za-z]{2,}")  # two English words in a row: a sentence, not a file name
 
 
 # ------------------------------------------------------------------ names
@@ -62,23 +63,24 @@ def test_long_names_are_cut_and_stay_under_255_bytes():
 
 @pytest.mark.parametrize("given", ["virus.exe", "noext", "archive.tar.gz", "page.txt.sh", ""])
 def test_unsupported_types_are_refused(given):
-    with pytest.raises(UploadError, match="Unsupported file type"):
+    with pytest.raises(UploadError, match="不支持的文件类型") as refused:
         safe_filename(given)
+    assert ".txt、.md" in str(refused.value) and not ENGLISH.search(str(refused.value))  # names the allowed types
 
 
 def test_size_and_content_limits(tmp_path, monkeypatch):
     empty = tmp_path / "empty.txt"
     empty.write_bytes(b"")
-    with pytest.raises(UploadError, match="empty"):
+    with pytest.raises(UploadError, match="是空文件"):
         check_upload(empty, "empty.txt")
     big = tmp_path / "big.txt"
     big.write_bytes("字".encode() * 400)
     monkeypatch.setattr(library, "MAX_DOCUMENT_BYTES", 1000)
-    with pytest.raises(UploadError, match="limit"):
+    with pytest.raises(UploadError, match="每个文档最多"):
         check_upload(big, "big.txt")
     fake_pdf = tmp_path / "fake.pdf"
     fake_pdf.write_text("not a pdf", encoding="utf-8")
-    with pytest.raises(UploadError, match="does not match"):
+    with pytest.raises(UploadError, match="的内容不是 .pdf 格式"):
         check_upload(fake_pdf, "fake.pdf")
 
 
@@ -176,7 +178,7 @@ def test_no_overwrite_without_confirmation(lib, tmp_path):
     lib.add([(_upload(tmp_path, "a", EXTRA), "news.txt")])
     changed = EXTRA.replace("27场", "30场")
     result = lib.add([(_upload(tmp_path, "b", changed), "news.txt")])
-    assert result.saved == [] and "replace" in result.errors[0] and result.report is None
+    assert result.saved == [] and "替换同名文档" in result.errors[0] and result.report is None
     assert (lib.seeds / "news.txt").read_text(encoding="utf-8") == EXTRA
     result = lib.add([(_upload(tmp_path, "c", changed), "news.txt")], replace=True)
     assert result.saved == ["news.txt"]
@@ -187,13 +189,13 @@ def test_no_overwrite_without_confirmation(lib, tmp_path):
 @pytest.mark.parametrize(
     ("name", "content", "why"),
     [
-        ("big.txt", EXTRA * 40, "limit"),
-        ("empty.txt", "", "empty"),
-        ("fake.pdf", EXTRA, "does not match"),
-        ("fake.docx", EXTRA, "does not match"),
-        ("run.sh", EXTRA, "Unsupported file type"),
-        ("page.html.exe", EXTRA, "Unsupported file type"),
-        ("../../x", EXTRA, "Unsupported file type"),
+        ("big.txt", EXTRA * 40, "每个文档最多"),
+        ("empty.txt", "", "是空文件"),
+        ("fake.pdf", EXTRA, "的内容不是"),
+        ("fake.docx", EXTRA, "的内容不是"),
+        ("run.sh", EXTRA, "不支持的文件类型"),
+        ("page.html.exe", EXTRA, "不支持的文件类型"),
+        ("../../x", EXTRA, "不支持的文件类型"),
     ],
 )
 def test_uploads_outside_the_limits_are_refused_by_name_and_not_stored(lib, tmp_path, monkeypatch, name, content, why):
@@ -206,6 +208,7 @@ def test_uploads_outside_the_limits_are_refused_by_name_and_not_stored(lib, tmp_
     result = lib.add([(_upload(tmp_path, "tmp", content), name)])
     assert result.saved == [] and result.report is None and len(result.errors) == 1
     assert why in result.errors[0] and name.rsplit("/", 1)[-1] in result.errors[0]
+    assert not ENGLISH.search(result.errors[0])  # the app's language only
     assert sorted(p.name for p in lib.seeds.iterdir()) == before and lib.index is old
     assert not (tmp_path / "x").exists() and not (lib.seeds.parent.parent / "x").exists()
 
@@ -222,7 +225,7 @@ def test_a_name_taken_while_an_upload_is_checked_is_not_overwritten(lib, tmp_pat
 
     monkeypatch.setattr(library, "read_document", taken_meanwhile)
     result = lib.add([(_upload(tmp_path, "a", EXTRA), "news.txt")])
-    assert result.saved == [] and "exists" in result.errors[0] and result.report is None
+    assert result.saved == [] and "已有同名文档" in result.errors[0] and result.report is None
     assert (lib.seeds / "news.txt").read_text(encoding="utf-8") == other
     assert not list(lib.seeds.glob(".upload-*"))
 
@@ -388,7 +391,8 @@ def test_answers_and_paragraphs_are_escaped():
     out = answer_html(a, Paragraphs(PASSAGES))
     _no_live_html(out)
     assert "<mark>&#60;script&#62;" in out  # the span is highlighted in the sentence and the paragraph
-    assert 'class="qa-answer"' in out and "<details" in out and "标题&#60;script" in out and "第2段" in out
+    assert 'class="qa-answer"' in out and "<details" in out and "标题&#60;script" in out
+    assert "paragraph 2" in out  # the question is Latin words (markup), so the reply is in English
     assert "\n" not in out  # no blank lines for a Markdown renderer to act on
     _no_live_html(question_html(PAYLOAD))
 
@@ -447,13 +451,13 @@ def _found(confidence: float, text: str = "12", sentence: str = PART1) -> Answer
 
 
 def test_a_sure_answer_shows_the_span_big():
-    out = answer_html(_found(render.SURE), Paragraphs(PASSAGES))
+    out = answer_html(_found(bands.DEFAULT.high), Paragraphs(PASSAGES))
     assert 'class="qa-reply qa-found"' in out and '<div class="qa-answer">12场</div>' in out  # with its unit
     assert "qa-conf-high" in out and "把握 高" in out and "可能的答案" not in out
     assert answer_to_dict(_found(0.95))["level"] == "sure"
 
 
-@pytest.mark.parametrize(("confidence", "word", "cls"), [(0.69, "中", "qa-conf-mid"), (0.2, "低", "qa-conf-low")])
+@pytest.mark.parametrize(("confidence", "word", "cls"), [(0.69, "中", "qa-conf-mid"), (bands.DEFAULT.mid, "中", "qa-conf-mid")])
 def test_an_unsure_answer_is_shown_as_a_possible_answer(confidence, word, cls):
     a = _found(confidence)
     out = answer_html(a, Paragraphs(PASSAGES))

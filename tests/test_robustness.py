@@ -392,10 +392,10 @@ def answer_errors():
         ("كم عدد الكتب؟", "请用中文或英文提问"),
         ("Сколько книг в библиотеке?", "请用中文或英文提问"),
         ("\ud800\udfff", "请输入问题"),
-        (None, "must be a string"),
-        (123, "must be a string"),
-        (b"\xe8\xbe\xbd", "must be a string"),
-        (["辽源"], "must be a string"),
+        (None, "问题必须是文字"),
+        (123, "问题必须是文字"),
+        (b"\xe8\xbe\xbd", "问题必须是文字"),
+        (["辽源"], "问题必须是文字"),
     ],
 )
 def test_bad_questions_get_a_message_not_an_exception(news_index, answer_errors, question, why):
@@ -409,14 +409,16 @@ def test_bad_questions_get_a_message_not_an_exception(news_index, answer_errors,
     "question", ["辽" * 10_000, "图书馆读书会" * 1700 + "？", "how many books " * 700, "辽源" + "\x00" * 5000, "x" * 10_000]
 )
 def test_very_long_questions_are_cut_with_a_notice(news_index, answer_errors, question):
-    """Protection: questions are cut to MAX_QUESTION_CHARS, and the answer says so."""
+    """Protection: questions are cut to MAX_QUESTION_CHARS, and the answer says so (in the question's language)."""
+    from qa import messages
     from qa.answering import MAX_QUESTION_CHARS
 
     t0 = time.perf_counter()
     a = answer(question, index=news_index)
     assert time.perf_counter() - t0 < 5
     if "\x00" not in question and "x" * 300 not in question:  # (NULs collapse; "xxx…" is not English)
-        assert f"cut to {MAX_QUESTION_CHARS} characters" in a.message
+        assert messages.QUESTION_CUT(messages.language(question), limit=MAX_QUESTION_CHARS) in a.message
+        assert ("cut to its first" in a.message) == question.startswith("how many")
     assert a.found or a.message
     assert_offsets(news_index, a)
     assert answer_errors == []

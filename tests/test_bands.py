@@ -1,0 +1,195 @@
+"""Display bands (qa.bands): edges measured on (confidence, right) pairs, stored with a reader's
+settings, stamped on answers by answer(), shown by the chat and the API, reported by ``qa eval``."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+
+import pytest
+from conftest import FakeReader
+
+from qa import bands, build_index, load_index, render
+from qa.answering import answer
+from qa.bands import Bands, BandsError, BandStat, fit_bands, lowest_edge
+from qa.evaluate import Question, Result, band_report, evaluate, format_report
+from qa.records import Answer, Citation
+from qa.report_html import report_html
+
+
+def _pairs(*groups: tuple[float, int, int]) -> list[tuple[float, bool]]:
+    """``(confidence, right, wrong)`` groups as pairs: ``right`` right and ``wrong`` wrong answers at each."""
+    out = []
+    for c, right, wrong in groups:
+        out += [(c, True)] * right + [(c, False)] * wrong
+    return out
+
+
+# ------------------------------------------------------------------ finding the edges
+
+
+def test_the_lowest_edge_whose_answers_are_right_often_enough():
+    pairs = _pairs((0.9, 5, 0), (0.8, 4, 1), (0.5, 2, 3))
+    # at or above 0.9: 5/5; 0.8: 9/10; 0.5: 11/15
+    assert lowest_edge(pairs, 0.9, min_answers=1) == 0.8
+    assert lowest_edge(pairs, 0.95, min_answers=1) == 0.9
+    assert lowest_edge(pairs, 0.7, min_answers=1) == 0.5
+    assert lowest_edge(pairs, 0.9, min_answers=11) == math.inf  # only 10 answers reach 90%
+    assert lowest_edge(pairs, 0.6, min_answers=1, below=0.8) == math.inf  # 0.5 alone: 2 of 5
+    assert lowest_edge([], 0.9) == math.inf
+    with pytest.raises(ValueError, match="target"):
+        lowest_edge(pairs, 0.0)
+
+
+def test_a_lucky_few_at_the_top_do_not_set_an_edge():
+    pairs = _pairs((0.99, 3, 0), (0.7, 15, 5))
+    # 3 of 3 at 0.99 are right, but fewer than min_answers; from 0.7: 18 of 23 = 0.78
+    assert lowest_edge(pairs, 0.9, min_answers=20) == math.inf
+    assert lowest_edge(pairs, 0.75, min_answers=20) == 0.7
+
+
+def test_fit_bands_finds_both_edges_and_measures_each_band():
+    pairs = _pairs((0.95, 18, 0), (0.8, 9, 2), (0.6, 8, 4), (0.4, 6, 6), (0.2, 1, 9))
+    b = fit_bands(pairs, source="dev", min_answers=10)
+    # 高: from 0.8, 27 of 29 = 0.93 (from 0.6: 35 of 41 = 0.85);  中: answers below 0.8 from 0.6: 8 of 12 = 0.67
+    # (from 0.4: 14 of 24 = 0.58 < 0.6)
+    assert (b.high, b.mid, b.source) == (0.8, 0.6, "dev")
+    assert b.measured == (BandStat("high", 29, 27), BandStat("mid", 12, 8), BandStat("low", 22, 7))
+    assert b.stat("high").share_right >= 0.9 and b.stat("mid").share_right >= 0.6
+    assert [b.band(c) for c in (0.95, 0.8, 0.79, 0.6, 0.59, 0.0)] == ["high", "high", "mid", "mid", "low", "low"]
+
+
+def test_bands_no_edge_satisfies_are_empty():
+    b = fit_bands(_pairs((0.9, 10, 10), (0.3, 0, 10)), min_answers=5)
+    assert b.high == math.inf and b.mid == math.inf and b.band(1.0) == "low"
+    assert b.stat("high") == BandStat("high", 0, 0) and b.stat("high").share_right is None
+    b = fit_bands(_pairs((0.9, 10, 0), (0.3, 0, 10)), min_answers=5)
+    assert b.high == 0.9 and b.mid == 0.9 and b.band(0.5) == "low"  # no 中 band: below 高 is not found
+
+
+def test_bands_round_trip_through_meta_json():
+    b = fit_bands(_pairs((0.95, 18, 0), (0.8, 9, 2), (0.6, 8, 4), (0.2, 1, 9)), source="seeds/dev.jsonl", min_answers=10)
+    stored = json.loads(json.dumps(b.to_meta()))
+    assert stored["high"] == 0.8 and stored["measured"]["high"] == {"n": 29, "right": 27, "share_right": 0.931}
+    assert Bands.from_meta(stored) == b
+    empty = fit_bands(_pairs((0.5, 1, 1)), min_answers=5)
+    assert empty.to_meta()["high"] is None and Bands.from_meta(json.loads(json.dumps(empty.to_meta()))) == empty
+
+
+def test_a_reader_without_bands_gets_the_defaults_and_bad_ones_are_refused():
+    assert Bands.of({}) is bands.DEFAULT and Bands.of(None) is bands.DEFAULT
+    assert (bands.DEFAULT.high, bands.DEFAULT.mid) == (bands.HIGH_TARGET, bands.MID_TARGET)
+    for bad, why in (([], "must be an object"), ({"mid": 0.5}, "malformed"), ({"high": 0.5, "mid": 0.7}, "mid ≤ high"),
+                     ({"high": "x", "mid": 0.1}, "malformed")):
+        with pytest.raises(BandsError, match=why):
+            Bands.of({"bands": bad})
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        fit_bands([(1.5, True)])
+
+
+# ------------------------------------------------------------------ answer() and the display
+
+
+class BandedReader(FakeReader):
+    """The fake reader (confidence 0.9 for its first span: no calibration) with bands in its settings."""
+
+    def __init__(self, high: float, mid: float) -> None:
+        super().__init__()
+        self.answering = {"bands": Bands(high=high, mid=mid).to_meta()}
+
+
+@pytest.fixture
+def seed_index(seeds, tmp_path, fake_embedder):
+    build_index(seeds, tmp_path / "ix", embedder=fake_embedder)
+    return load_index(tmp_path / "ix", embedder=fake_embedder)
+
+
+QUESTION = "辽源市“七讲七进”宣讲开展了多少场次？"
+
+
+@pytest.mark.parametrize(("high", "mid", "band", "level"), [
+    (0.85, 0.5, "high", "sure"), (0.95, 0.5, "mid", "possible"), (0.95, 0.92, "low", "not_found"),
+])
+def test_answer_takes_its_band_from_the_readers_measured_edges(seed_index, high, mid, band, level):
+    a = answer(QUESTION, index=seed_index, reader=BandedReader(high, mid))
+    assert a.found and a.confidence == pytest.approx(0.9) and a.band == band
+    d = render.answer_to_dict(a)
+    assert d["level"] == level and d["found"] and d["text"] == a.text
+    assert (render.NOT_SURE("zh") in d["message"]) == (band == "low")
+
+
+def test_an_answer_below_the_mid_band_is_shown_as_not_found_with_the_closest_passages(seed_index):
+    a = answer(QUESTION, index=seed_index, reader=BandedReader(0.95, 0.92))
+    assert a.found and a.band == "low" and a.related
+    out = render.answer_html(a)
+    assert "qa-notfound" in out and "未找到答案" in out and render.NOT_SURE("zh") in out
+    assert "并非答案" in out and out.count("<details") == len(a.related)
+    assert "qa-answer" not in out and "可能的答案" not in out and "qa-conf" not in out  # no span, no badge
+    text = html.unescape(re.sub(r"<[^>]+>", " ", out))
+    assert a.related[0].quote[:20] in text
+
+
+def test_the_badge_says_the_band_not_a_percentage():
+    cit = Citation(doc="x.txt", title="标题", paragraph=2, quote="第二部分有12场活动。", start=0, end=11, score=0.9,
+                   passage_id="x.txt#a1.p2.0")
+    a = Answer(question="有多少场活动？", found=True, text="12", sentence=cit.quote, confidence=0.56,
+               citations=[cit], text_start=5, band="high")
+    out = render.answer_html(a)
+    assert "qa-answer" in out and "把握 高" in out and "56%" not in out  # the band answer() measured decides
+    assert render.shown_band(Answer(question="q", found=True, text="1", confidence=0.95)) == "high"  # defaults
+    assert render.shown_band(Answer(question="q", found=True, text="1", confidence=0.5)) == "low"
+    assert render.shown_band(Answer(question="q", found=False, confidence=0.99)) == "low"
+
+
+@pytest.mark.parametrize(("text", "sentence", "shown"), [
+    ("14个乡镇的86支", "全市组建了覆盖14个乡镇的86支宣讲队伍。", "14个乡镇的86支"),
+    ("14个乡镇的86", "全市组建了覆盖14个乡镇的86支宣讲队伍。", "14个乡镇的86"),  # not a bare number: no unit
+    ("第3", "这是第3次会议。", "第3"),
+    ("86", "全市组建了覆盖14个乡镇的86支宣讲队伍。", "86支"),
+    ("2.3万", "去年全镇共砍伐病树2.3万株。", "2.3万株"),
+    ("1300余", "开展了1300余场次，", "1300余场次"),
+    ("三", "共有三个展区。", "三个"),
+])
+def test_a_unit_is_appended_to_a_bare_number_only(text, sentence, shown):
+    a = Answer(question="q", found=True, text=text, sentence=sentence, confidence=0.9, text_start=sentence.find(text))
+    assert render.display_text(a) == shown and a.text == text
+
+
+# ------------------------------------------------------------------ qa eval
+
+
+def _result(i: int, found: bool, confidence: float, f1: float, answers=("甲",), band: str = "") -> Result:
+    return Result(id=f"q{i}", type="", question="问？", answers=list(answers), evidence="", found=found,
+                  predicted="甲" if found else "", sentence="", confidence=confidence, f1=f1, em=f1,
+                  sentence_ok=False, citation_ok=False, citations_valid=True, retrieval_rank=None, seconds=0.01,
+                  band=band)
+
+
+def test_band_report_counts_share_right_per_band_beside_dev():
+    b = Bands(high=0.8, mid=0.5, measured=(BandStat("high", 40, 37), BandStat("mid", 20, 13), BandStat("low", 10, 3)),
+              source="seeds/dev.jsonl")
+    results = [
+        _result(1, True, 0.9, 1.0, band="high"), _result(2, True, 0.85, 0.4, band="high"),  # 1 of 2 right
+        _result(3, True, 0.6, 1.0, band="mid"),
+        _result(4, True, 0.3, 0.0, band="low"), _result(5, True, 0.2, 1.0, answers=(), band="low"),  # answered an unanswerable
+        _result(6, False, 0.1, 1.0, answers=()), _result(7, False, 0.1, 0.0),
+    ]
+    rep = band_report(results, b)
+    rows = {r["band"]: r for r in rep["rows"]}
+    assert (rows["high"]["n"], rows["high"]["right"], rows["high"]["share_right"]) == (2, 1, 0.5)
+    assert (rows["mid"]["n"], rows["mid"]["share_right"], rows["low"]["n"], rows["low"]["right"]) == (1, 1.0, 2, 0)
+    assert rows["high"]["dev_share_right"] == 0.925 and rows["high"]["dev_n"] == 40 and rows["high"]["target"] == 0.9
+    assert (rows["high"]["from"], rows["high"]["to"], rows["low"]["from"], rows["low"]["to"]) == (0.8, None, None, 0.5)
+    assert rep["refused"] == {"n": 2, "unanswerable": 1, "share_unanswerable": 0.5}
+
+
+def test_qa_eval_reports_the_bands_in_text_and_html(seed_index):
+    qs = [Question("q1", QUESTION, ("1300余场次",)), Question("q2", "辽源市的市长是谁？", ())]
+    rep = evaluate(seed_index, qs, reader=BandedReader(0.85, 0.5))
+    text = format_report(rep)
+    assert "## Display bands (edges: default)" in text and "| 高 | ≥ 0.850 |" in text
+    page = html.unescape(re.sub(r"<[^>]+>", " ", report_html(rep)))
+    assert "Display bands" in page and "not found (span hidden)" in page and "not found (refused)" in page
+    assert sum(r["n"] for r in rep.bands["rows"]) + rep.bands["refused"]["n"] == len(qs)

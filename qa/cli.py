@@ -42,6 +42,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
+    from . import bands, render
     from .answering import answer
     from .index import load_index
 
@@ -53,13 +54,14 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 
         print(json.dumps(asdict(a), ensure_ascii=False, indent=2))
         return 0
-    if a.found:
-        print(f"答案: {a.text}   (置信度 {a.confidence:.2f})")
+    band = render.shown_band(a)  # as the chat shows it: 高, 中, or not found below 中
+    if band != bands.LOW:
+        print(f"答案: {render.display_text(a)}   (把握 {bands.LABELS[band]}，置信度 {a.confidence:.2f})")
         print(f"原句: {a.sentence}")
         for i, c in enumerate(a.citations, 1):
             print(f"[{i}] {c.doc} · {c.label} · 字符 {c.start}-{c.end}: {c.quote}")
     else:
-        print(f"没有找到答案。{a.message}")
+        print(f"没有找到答案。{a.message if not a.found else render.NOT_SURE('zh')}")
         for i, c in enumerate(a.related, 1):
             print(f"  相关 [{i}] {c.label}: {c.quote[:60]}")
     return 0

@@ -193,3 +193,21 @@ def test_qa_eval_reports_the_bands_in_text_and_html(seed_index):
     page = html.unescape(re.sub(r"<[^>]+>", " ", report_html(rep)))
     assert "Display bands" in page and "not found (span hidden)" in page and "not found (refused)" in page
     assert sum(r["n"] for r in rep.bands["rows"]) + rep.bands["refused"]["n"] == len(qs)
+
+
+# ------------------------------------------------------------------ qa ask
+
+
+@pytest.mark.parametrize(("high", "mid", "shown"), [
+    (0.85, 0.5, "答案: 1300余场次   (把握 高，置信度 0.90)"), (0.95, 0.5, "(把握 中，置信度 0.90)"),
+    (0.95, 0.92, "没有找到答案。" + render.NOT_SURE("zh")),
+])
+def test_qa_ask_shows_the_band(seeds, tmp_path, fake_embedder, monkeypatch, capsys, high, mid, shown):
+    import qa.answering
+    from qa import cli
+
+    build_index(seeds, tmp_path / "ix", embedder=fake_embedder)
+    monkeypatch.setattr(qa.answering, "_reader", BandedReader(high, mid))
+    assert cli.main(["ask", "--index", str(tmp_path / "ix"), QUESTION]) == 0
+    out = capsys.readouterr().out
+    assert shown in out and ("答案:" in out) == (high < 0.9 or mid < 0.9)

@@ -144,12 +144,13 @@ def _cmd_train_reader(args: argparse.Namespace) -> int:
             print(f"error: --resume {args.resume} is not a folder (give the --out folder of the run)", file=sys.stderr)
             return 2
         try:
-            train([], args.resume, TrainConfig(max_minutes=args.max_minutes, threads=args.threads), resume=True)
+            train([], args.resume, TrainConfig(max_minutes=args.max_minutes, threads=args.threads), resume=True,
+                  epochs=args.epochs)
         except (MRCDataError, ResumeError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         return 0
-    if not args.data or args.out is None:
+    if not args.data or (args.out is None and args.pack is None):
         print("error: train-reader needs --data FILES and --out DIR (or --resume DIR to continue a run)", file=sys.stderr)
         return 2
     over: dict[str, float] = {}
@@ -169,7 +170,7 @@ def _cmd_train_reader(args: argparse.Namespace) -> int:
             print(f"error: {flag} is a share between 0 and 1, not {v}", file=sys.stderr)
             return 2
     cfg = TrainConfig(
-        epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, negatives=args.negatives, oversample=over,
+        epochs=2.0 if args.epochs is None else args.epochs, lr=args.lr, batch_size=args.batch_size, negatives=args.negatives, oversample=over,
         seed=args.seed, bf16=not args.no_bf16, max_minutes=args.max_minutes, threads=args.threads,
         eval_every=args.eval_every, limit=args.limit, max_len=args.max_len, stride=args.stride,
         init=str(args.init) if args.init else "", dev_limit=args.dev_limit, cut_answers=args.cut_answers,
@@ -178,7 +179,15 @@ def _cmd_train_reader(args: argparse.Namespace) -> int:
     if args.init and not (args.init / "meta.json").is_file():
         print(f"error: --init {args.init} is not a reader folder (no meta.json)", file=sys.stderr)
         return 2
+    if cfg.epochs < 0 or (cfg.epochs == 0 and not args.init):
+        print("error: --epochs is a number above 0 (or 0 with --init DIR: evaluate that reader only)", file=sys.stderr)
+        return 2
     try:
+        if args.pack is not None:
+            from .reader.pack import write_pack
+
+            write_pack(args.data, cfg, args.pack)
+            return 0
         train(args.data, args.out, cfg)
     except MRCDataError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -245,7 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument("--out", type=Path, default=None, help="reader folder to write (meta.json + weights; resumable state in OUT/resume)")
     pt.add_argument("--resume", type=Path, default=None, metavar="DIR",
                     help="continue the run whose --out was DIR, from its last saved state (its data and settings)")
-    pt.add_argument("--epochs", type=float, default=2.0)
+    pt.add_argument("--epochs", type=float, default=None,
+                    help="passes over the training windows (default 2; 0 with --init: evaluate only; with --resume: "
+                         "a new length for the schedule, the learning rate decaying from where it is to the new end)")
     pt.add_argument("--lr", type=float, default=8e-5)
     pt.add_argument("--batch-size", type=int, default=16)
     pt.add_argument("--negatives", type=float, default=0.4, help="no-answer windows kept per answer window")
@@ -265,6 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument("--article-negatives", type=float, default=0.0,
                     help="share of answerable questions also trained as unanswerable over another paragraph of their article")
     pt.add_argument("--save-every", type=float, default=10.0, help="minutes between resumable saves (OUT/resume)")
+    pt.add_argument("--pack", type=Path, default=None, metavar="DIR",
+                    help="write the run's windows for scripts/gpu_train.py to DIR instead of training here")
     pt.set_defaults(func=_cmd_train_reader)
     return p
 

@@ -149,3 +149,58 @@ def test_a_run_whose_data_changed_is_not_resumed(tiny_training, tmp_path):
     data.write_text(data.read_text(encoding="utf-8").replace("辽源市", "长春市"), encoding="utf-8")
     with pytest.raises(ResumeError, match="changed since the run started"):
         train([], tmp_path / "r", TrainConfig(), log=lambda *_: None, resume=True)
+
+
+# ------------------------------------------------------------------ the GPU path, checked on the CPU
+
+
+def test_a_pack_trains_in_the_gpu_script_and_comes_back_as_a_reader_to_evaluate(tiny_training, tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    import numpy as np
+
+    import qa.reader.model as model_mod
+    from qa.reader.pack import write_pack
+    from qa.reader.train import prepare
+
+    data, cfg = tiny_training
+    info = write_pack([data], cfg, tmp_path / "pack", log=lambda *_: None)
+    # The packed windows are the run's own, token for token, renumbered to the tokens used.
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(model_mod.base_model_folder()))
+    feats = prepare([data], cfg, tok).feats
+    w = np.load(tmp_path / "pack" / "windows.npz")
+    assert info["windows"] == len(feats) == len(w["lengths"])
+    assert list(w["starts"]) == [f.start for f in feats] and list(w["lengths"]) == [len(f.input_ids) for f in feats]
+    used = sorted({i for f in feats for i in f.input_ids} | set(tok.all_special_ids))
+    first = [used[i] for i in w["ids"][: w["lengths"][0]]]
+    assert first == list(feats[0].input_ids)
+
+    spec = importlib.util.spec_from_file_location("gpu_train", Path(__file__).parents[1] / "scripts" / "gpu_train.py")
+    gpu = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu)
+    assert (gpu.FORMAT, gpu.WEIGHTS, gpu.FROZEN, gpu.BASE_E5) == (
+        model_mod.FORMAT, model_mod.WEIGHTS, model_mod.FROZEN, model_mod.BASE_E5)
+    gpu.main(["--pack", str(tmp_path / "pack"), "--out", str(tmp_path / "gpu"), "--epochs", "1", "--cpu",
+              "--batch-size", "4", "--log-every", "2"])
+    meta = json.loads((tmp_path / "gpu" / "meta.json").read_text())
+    assert meta["gpu_run"]["steps"] == meta["gpu_run"]["total"] > 0 and meta["gpu_run"]["curve"]
+
+    # Evaluated here: no training step, a threshold and calibration from dev, and the test part.
+    got = train([data], tmp_path / "evaluated", TrainConfig(**{**cfg.__dict__, "epochs": 0.0, "init": str(tmp_path / "gpu")}),
+                log=lambda *_: None)
+    assert got["steps"] == got["total_steps"] == 0 and "test" in got and "null_threshold" in got
+    trained = _weights(tmp_path / "gpu")
+    evaluated = _weights(tmp_path / "evaluated")
+    assert all(np.array_equal(trained[k].numpy(), evaluated[k].numpy()) for k in trained)
+
+
+def test_a_resumed_run_can_be_given_a_shorter_schedule(tiny_training, tmp_path):
+    data, cfg = tiny_training
+    first = train([data], tmp_path / "r", TrainConfig(**{**cfg.__dict__, "max_minutes": 1e-9}), log=lambda *_: None)
+    assert first["total_steps"] > 4
+    done = train([], tmp_path / "r", TrainConfig(), log=lambda *_: None, resume=True, epochs=cfg.epochs / 2)
+    assert done["steps"] == done["total_steps"] < first["total_steps"] and "test" in done
+    assert [(leg["from_step"], leg["total_steps"]) for leg in done["legs"]] == [(0, first["total_steps"]), (1, done["total_steps"])]

@@ -58,6 +58,7 @@ class TrainConfig:
     cut_answers: float = 0.0  # share of answerable train questions also trained on their context minus the answer
     article_negatives: float = 0.0  # share of answerable questions also put over another paragraph of their article
     save_every: float = 10.0  # minutes between resumable checkpoints (OUT/resume/)
+    device: str = "auto"  # auto (a GPU when torch sees one), cpu or cuda; a run may resume on another
 
 
 @dataclass(frozen=True)
@@ -289,6 +290,59 @@ def bf16_pays() -> bool:
     return best[True] < best[False]
 
 
+def pick_device(name: str):
+    """``auto``: the GPU when torch sees one, else the CPU."""
+    import torch
+
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ResumeError("--device cuda: torch sees no GPU here (a CPU build, or no driver); use --device cpu")
+    if name not in ("cpu", "cuda"):
+        raise ResumeError(f"--device {name!r}: use auto, cpu or cuda")
+    return torch.device(name)
+
+
+def _training_reader(model, tok, cfg: TrainConfig, device, bf16: bool):
+    """The model being trained, read as a :class:`TransformerReader` (on its device, in autocast)."""
+    import torch
+
+    from .model import TransformerReader
+
+    class TrainingReader(TransformerReader):
+        def logits(self, wins: list[W.Window], batch_size: int = 32) -> list[tuple[np.ndarray, np.ndarray]]:
+            pad = tok.pad_token_id or 0
+            out: list = [None] * len(wins)
+            order = sorted(range(len(wins)), key=lambda i: len(wins[i].input_ids))
+            with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                for b in range(0, len(order), batch_size):
+                    idx = order[b : b + batch_size]
+                    ids, mask = _pad([wins[i].input_ids for i in idx], pad, max(len(wins[i].input_ids) for i in idx))
+                    res = model(input_ids=ids.to(device), attention_mask=mask.to(device))
+                    st, en = res.start_logits.float().cpu().numpy(), res.end_logits.float().cpu().numpy()
+                    for r, i in enumerate(idx):
+                        m = len(wins[i].input_ids)
+                        out[i] = (st[r, :m], en[r, :m])
+            return out
+
+    reader = TrainingReader.__new__(TrainingReader)
+    reader.name, reader.max_len, reader.stride = "training", cfg.max_len, cfg.stride
+    reader.precision = "bfloat16" if bf16 else "float32"
+    reader._loaded = (model, tok, {})
+    return reader
+
+
+def _pad(seqs: list[tuple[int, ...]], pad: int, n: int):
+    import torch
+
+    ids = torch.full((len(seqs), n), pad, dtype=torch.long)
+    mask = torch.zeros((len(seqs), n), dtype=torch.long)
+    for r, seq in enumerate(seqs):
+        ids[r, : len(seq)] = torch.tensor(seq)
+        mask[r, : len(seq)] = 1
+    return ids, mask
+
+
 RESUME = "resume"  # OUT/resume/: state.pt (weights, optimiser, scheduler, RNG, data position) + state.json
 
 
@@ -314,8 +368,28 @@ def read_resume(out: Path) -> tuple[TrainConfig, list[Path], dict]:
     return TrainConfig(**info["config"]), files, info
 
 
+def hardware(device) -> str:
+    """What trains: the GPU's name, or the CPU's model and whether it has native bfloat16."""
+    import platform
+
+    import torch
+
+    if device.type == "cuda":
+        return f"GPU: {torch.cuda.get_device_name(device)}"
+    name = platform.processor() or "?"
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            info = fh.read()
+        name = next((ln.split(":", 1)[1].strip() for ln in info.splitlines() if ln.startswith("model name")), name)
+        flags = next((ln for ln in info.splitlines() if ln.startswith("flags")), "").split()
+        name += " (native bfloat16)" if {"avx512_bf16", "amx_bf16"} & set(flags) else " (no native bfloat16)"
+    except OSError:
+        pass
+    return f"CPU: {name}, {torch.get_num_threads()} threads"
+
+
 def _save_resume(out: Path, *, model, opt, sched, step: int, order: list[int], rng: random.Random, curve: list[dict],
-                 minutes: float, cfg: TrainConfig, files: list[Path], feats_sha: str) -> None:
+                 minutes: float, cfg: TrainConfig, files: list[Path], feats_sha: str, legs: list[dict]) -> None:
     import torch
 
     from .model import FROZEN
@@ -329,6 +403,7 @@ def _save_resume(out: Path, *, model, opt, sched, step: int, order: list[int], r
         "order": order,
         "rng": rng.getstate(),
         "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
         "numpy_rng": np.random.get_state(),
     }
     tmp = folder / "state.pt.tmp"
@@ -341,6 +416,7 @@ def _save_resume(out: Path, *, model, opt, sched, step: int, order: list[int], r
         "minutes": round(minutes, 2),
         "features_sha256": feats_sha,
         "curve": curve,
+        "legs": legs,
         "saved": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     tmp = folder / "state.json.tmp"
@@ -355,46 +431,23 @@ def _features_sha(feats: list[Feature]) -> str:
     return h.hexdigest()
 
 
-def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print, resume: bool = False) -> dict:
-    """Train (or, with ``resume``, continue the run saved in ``out/resume``) and write the reader to ``out``.
+@dataclass
+class Prepared:
+    """A run's data: the split, the weighted training questions and their labelled windows."""
 
-    The run saves a resumable state every ``cfg.save_every`` minutes and when it stops.  The
-    no-answer threshold and the calibration are chosen on dev whenever it stops; the test part
-    is measured only when the schedule is complete, so a run spread over sessions reports it once.
-    """
-    import signal
+    splits: dict[str, list[MRCExample]]
+    train_ex: list[MRCExample]
+    feats: list[Feature]
+    cut: list[MRCExample]
+    rng: random.Random  # as left after drawing them: the run's batches come from it next
 
-    import torch
-    from tqdm import tqdm
 
-    from .model import BASE_E5, TransformerReader, base_model_folder, load_shipped, new_qa_model, save_shipped
-
-    done: dict = {"step": 0, "minutes": 0.0, "curve": []}
-    if resume:
-        cfg0, files, done = read_resume(out)
-        cfg = replace(cfg0, max_minutes=cfg.max_minutes, threads=cfg.threads or cfg0.threads)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    if cfg.bf16 and not bf16_pays():
-        log("bfloat16 is emulated on this CPU (slower than float32): training in float32")
-        cfg = replace(cfg, bf16=False)
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    torch.manual_seed(cfg.seed)
+def prepare(files: list[Path], cfg: TrainConfig, tok) -> Prepared:
+    """The training windows of ``files`` under ``cfg``: a pure function of both (and the tokenizer)."""
     rng = random.Random(cfg.seed)
-    t0 = time.time()
     splits = load_data(files, article_share=cfg.article_negatives, seed=cfg.seed)
     if cfg.limit:
         splits = {k: random.Random(cfg.seed).sample(v, min(cfg.limit, len(v))) for k, v in splits.items()}
-    base = base_model_folder()
-    init_meta: dict = {}
-    if cfg.init:
-        model, _, init_meta = load_shipped(Path(cfg.init))
-    else:
-        model = new_qa_model(base)
-    from transformers import AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(str(base))
     train_ex = weighted(splits["train"], cfg.oversample, rng)
     feats = features(tok, train_ex, cfg, rng)
     cut: list[MRCExample] = []
@@ -404,6 +457,57 @@ def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print, resume: 
         # All their windows, beyond the no-answer budget: each is a "no" over a text of the right topic.
         feats += [Feature(w.input_ids, 0, 0) for w in
                   W.make_windows(tok, [e.question for e in cut], [e.context for e in cut], max_len=cfg.max_len, stride=cfg.stride)]
+    return Prepared(splits, train_ex, feats, cut, rng)
+
+
+def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print, resume: bool = False,
+          epochs: float | None = None) -> dict:
+    """Train (or, with ``resume``, continue the run saved in ``out/resume``) and write the reader to ``out``.
+
+    The run saves a resumable state every ``cfg.save_every`` minutes and when it stops.  The
+    no-answer threshold and the calibration are chosen on dev whenever it stops; the test part
+    is measured only when the schedule is complete, so a run spread over sessions reports it once.
+    ``epochs`` with ``resume`` gives the schedule a new length (a run that will not fit the time
+    left is shortened; the learning rate decays linearly from where it is to the new end).
+    """
+    import signal
+
+    import torch
+    from tqdm import tqdm
+
+    from .model import BASE_E5, base_model_folder, load_shipped, new_qa_model, save_shipped
+
+    done: dict = {"step": 0, "minutes": 0.0, "curve": []}
+    if resume:
+        cfg0, files, done = read_resume(out)
+        cfg = replace(cfg0, max_minutes=cfg.max_minutes, threads=cfg.threads or cfg0.threads, device=cfg.device,
+                      epochs=cfg0.epochs if epochs is None else epochs)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = pick_device(cfg.device)
+    # bfloat16 autocast (float32 master weights) where it is native and faster.  Not a setting of
+    # the run: a run started on a GPU may resume on a CPU that emulates it, and the reverse.
+    if device.type == "cuda":
+        bf16 = cfg.bf16 and torch.cuda.is_bf16_supported()
+    else:
+        bf16 = cfg.bf16 and bf16_pays()
+        if cfg.bf16 and not bf16:
+            log("bfloat16 is emulated on this CPU (slower than float32): training in float32")
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    t0 = time.time()
+    base = base_model_folder()
+    init_meta: dict = {}
+    if cfg.init:
+        model, _, init_meta = load_shipped(Path(cfg.init))
+    else:
+        model = new_qa_model(base)
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(base))
+    data = prepare(files, cfg, tok)
+    splits, train_ex, feats, cut, rng = data.splits, data.train_ex, data.feats, data.cut, data.rng
     feats_sha = _features_sha(feats)
     if resume and feats_sha != done["features_sha256"]:
         raise ResumeError(f"{out}: the training windows differ from the saved run's (another tokenizer or code version); "
@@ -414,6 +518,7 @@ def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print, resume: 
     log(f"train: {len(splits['train'])} questions ({len(train_ex)} weighted: {srcs}; {len(cut)} cut) -> {len(feats)} windows; "
         f"dev {len(dev)}, test {len(splits['test'])}")
 
+    model.to(device)
     for name, p in model.named_parameters():
         p.requires_grad_(name not in ("bert.embeddings.word_embeddings.weight",))
     params = [p for p in model.parameters() if p.requires_grad]
@@ -423,31 +528,34 @@ def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print, resume: 
         [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr
     )
     steps_per_epoch = math.ceil(len(feats) / cfg.batch_size)
-    total = max(1, int(steps_per_epoch * cfg.epochs))
+    total = max(1, int(steps_per_epoch * cfg.epochs)) if cfg.epochs > 0 else 0  # 0: evaluate --init only
     warm = max(1, int(cfg.warmup * total))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
-    )
+
+    def lr_at(s: int) -> float:
+        return min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
     step = 0
     order: list[int] = []
     curve: list[dict] = list(done["curve"])
     if resume:
-        blob = torch.load(out / RESUME / "state.pt", weights_only=False)
+        blob = torch.load(out / RESUME / "state.pt", weights_only=False, map_location="cpu")
         missing, unexpected = model.load_state_dict(blob["model"], strict=False)
         if unexpected or [k for k in missing if k not in ("bert.embeddings.word_embeddings.weight",) and not k.endswith("position_ids")]:
             raise ResumeError(f"{out}: the saved weights do not fit the model")
         opt.load_state_dict(blob["opt"])
         sched.load_state_dict(blob["sched"])
+        for group, base_lr in zip(opt.param_groups, sched.base_lrs):  # the schedule's own, should its length change
+            group["lr"] = base_lr * lr_at(sched.last_epoch)
         order, step = list(blob["order"]), int(done["step"])
         rng.setstate(blob["rng"])
         torch.set_rng_state(blob["torch_rng"])
+        if blob.get("cuda_rng") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(blob["cuda_rng"])
         np.random.set_state(blob["numpy_rng"])
         log(f"resumed at step {step} of {total} ({done['minutes']:.0f} minutes trained before)")
     pad = tok.pad_token_id or 0
-    reader = TransformerReader.__new__(TransformerReader)
-    reader.name, reader.max_len, reader.stride = "training", cfg.max_len, cfg.stride
-    reader.precision = "float32"  # the model being trained
-    reader._loaded = (model, tok, {})
+    reader = _training_reader(model, tok, cfg, device, bf16)
 
     def minutes() -> float:
         return done["minutes"] + (time.time() - t0) / 60
@@ -463,9 +571,15 @@ def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print, resume: 
         log(f"step {step}: " + json.dumps({k: {kk: v for kk, v in d.items() if kk in ('f1', 'em', 'no_answer_accuracy')} for k, d in m.items()}, ensure_ascii=False))
         model.train()
 
+    legs: list[dict] = list(done.get("legs", []))
+    leg = {"hardware": hardware(device), "bf16": bf16, "from_step": step, "to_step": step, "total_steps": total,
+           "started": time.strftime("%Y-%m-%d %H:%M")}
+    legs.append(leg)
+
     def checkpoint() -> None:
+        leg.update(to_step=step, minutes=round((time.time() - t0) / 60, 1))
         _save_resume(out, model=model, opt=opt, sched=sched, step=step, order=order, rng=rng, curve=curve,
-                     minutes=minutes(), cfg=cfg, files=files, feats_sha=feats_sha)
+                     minutes=minutes(), cfg=cfg, files=files, feats_sha=feats_sha, legs=legs)
 
     stop = {"signal": None}
 
@@ -484,15 +598,11 @@ def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print, resume: 
         batch = [feats[i] for i in idx]
         # Few distinct shapes: oneDNN prepares kernels per shape, and a new one costs seconds.
         n = min(cfg.max_len, -(-max(len(f.input_ids) for f in batch) // 64) * 64)
-        ids = torch.full((len(batch), n), pad, dtype=torch.long)
-        mask = torch.zeros((len(batch), n), dtype=torch.long)
-        for r, f in enumerate(batch):
-            ids[r, : len(f.input_ids)] = torch.tensor(f.input_ids)
-            mask[r, : len(f.input_ids)] = 1
-        sp = torch.tensor([f.start for f in batch])
-        ep = torch.tensor([f.end for f in batch])
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
-            res = model(input_ids=ids, attention_mask=mask, start_positions=sp, end_positions=ep)
+        ids, mask = _pad([f.input_ids for f in batch], pad, n)
+        sp = torch.tensor([f.start for f in batch], device=device)
+        ep = torch.tensor([f.end for f in batch], device=device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            res = model(input_ids=ids.to(device), attention_mask=mask.to(device), start_positions=sp, end_positions=ep)
         res.loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
@@ -521,7 +631,7 @@ def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print, resume: 
             break
     bar.close()
     signal.signal(signal.SIGTERM, old_term)
-    if step == total:
+    if step == total > 0:
         checkpoint()  # the finished run can still be read back (and a re-run with --resume does nothing)
     train_minutes = minutes()
 
@@ -544,6 +654,7 @@ def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print, resume: 
                      "train_minutes": init_meta.get("train_minutes")}} if cfg.init else {}),
         "steps": step,
         "total_steps": total,
+        "legs": legs,
         "stopped_early": stopped_early,
         "train_minutes": round(train_minutes, 1),
         "null_threshold": round(threshold, 4),

@@ -422,9 +422,15 @@ def _range(row: dict) -> str:
     return f"< {hi:.3f}" if lo is None else f"{lo:.3f}–{hi:.3f}"
 
 
+def band_source(rep: dict) -> str:
+    """Where a band report's edges come from, in words."""
+    source = rep.get("source") or "default"
+    return "default edges, not measured for this reader" if source == "default" else f"edges measured on {source}"
+
+
 def format_bands(rep: dict) -> list[str]:
     """The display bands as a Markdown table: share right here, the target, and dev's measure."""
-    out = ["", f"## Display bands (edges: {rep['source'] or 'default'})", "",
+    out = ["", f"## Display bands ({band_source(rep)})", "",
            "| shown as | confidence | answers | right | share right (F1 ≥ 0.5) | target | dev: share right (n) |",
            "|---|---|---|---|---|---|---|"]
     for r in rep["rows"]:

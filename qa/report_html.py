@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from .evaluate import BAND_NAMES, Report
+from .evaluate import BAND_NAMES, Report, band_source
 
 # (key in Report.overall, label, kind): kind "ratio" is shown as a percentage.
 METRICS = [
@@ -208,7 +208,7 @@ def report_html(report: Report) -> str:
         '<p class="muted">Each dot is a confidence bucket (size: answers in it); on the dashed diagonal, '
         "shown confidence equals the share of right answers.</p>",
         _reliability_svg(cal), _reliability_table(cal),
-        *([f"<h2>Display bands (edges: {esc(report.bands.get('source') or 'default')})</h2>",
+        *([f"<h2>Display bands ({esc(band_source(report.bands))})</h2>",
            '<p class="muted">How answers are shown, by their confidence: 高 and 中 with the span, below 中 as '
            '"not found" with the closest passages. A band\'s label holds when its share right meets the target.</p>',
            _bands(report.bands)] if report.bands else []),

@@ -6,7 +6,8 @@ Seven sections, medians over ``--repeats`` runs, ratios measured side by side in
 1. index build vs the raw model encoding the same passages, the texts the previous format
    embedded (passages + every sentence), and a batch-size sweep;
 2. ``answer()`` latency vs embedding the question alone;
-3. cold start: a fresh process to its first answer, and proof that nothing was re-embedded;
+3. cold start: a fresh process to its first answer, its peak memory, and proof that nothing
+   was re-embedded; ``qa ask`` in fresh processes, this tree and an earlier commit interleaved;
 4. scale: corpora of recombined sentences (the seed, data/wild/docs and the SQuAD-style
    contexts in ../shared/mrc for vocabulary) with synthetic vectors, one subprocess per
    size and phase (build, serve) so memory peaks don't mix;
@@ -23,6 +24,7 @@ import argparse
 import contextlib
 import cProfile
 import importlib.metadata
+import io
 import json
 import math
 import os
@@ -34,6 +36,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections import Counter
@@ -73,6 +76,7 @@ from .records import Passage
 from .retrieval import DEPTH
 from .text import Tokenizer, corpus_terms, has_cjk, split_sentences
 
+ROOT = config.PROJECT_ROOT
 QUESTIONS = config.PROJECT_ROOT / "data" / "questions"
 SEED = 20261129  # corpus generation is deterministic
 NOISE = 0.25  # norm of the Gaussian noise added to a synthetic passage vector
@@ -480,13 +484,20 @@ idx = qa_answer.default_index()
 marks["index_loaded_s"] = time.time() - t0
 idx.embedder.dim  # loads the model (answer() would load it on first use)
 marks["model_loaded_s"] = time.time() - t0
+qa_answer.default_reader().loaded  # the reader, timed apart too
+marks["reader_loaded_s"] = time.time() - t0
 a = qa_answer.answer(sys.argv[2])
 marks["first_answer_s"] = time.time() - t0
+import resource
+peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 first = dict(counts)  # the second answer below is only timed
 t = time.perf_counter(); qa_answer.answer(sys.argv[2]); marks["second_answer_s"] = time.perf_counter() - t
-print(json.dumps({"marks": marks, "counts": first, "found": a.found, "text": a.text,
+print(json.dumps({"marks": marks, "counts": first, "found": a.found, "text": a.text, "peak_rss_mb": peak_mb,
                   "generation": idx.folder.name}, ensure_ascii=False))
 """
+# The commit before one e5 encoder per process (issue 22): `qa ask` there is the "before" of the
+# cold-start comparison. QA_BENCH_BASELINE names another commit; "" skips the comparison.
+COLD_BASELINE = "870c46bef8d1f35237d0f0697ab40be9a7eadcaf"
 
 
 def _child_env(**extra: str) -> dict[str, str]:
@@ -519,6 +530,7 @@ def bench_cold_start(index_dir: Path, seeds: Path, question: str, model: str, re
     return {
         "runs": len(runs),
         "marks": marks,
+        "peak_rss_mb": med(r["peak_rss_mb"] for r in runs),
         "document_texts_embedded": max(r["counts"]["document"] for r in runs),
         "query_texts_embedded": max(r["counts"]["query"] for r in runs),
         "build_index_calls": max(r["counts"]["build_index"] for r in runs),
@@ -527,6 +539,74 @@ def bench_cold_start(index_dir: Path, seeds: Path, question: str, model: str, re
         "generation_unchanged": before == after and all(r["generation"] == before[0] for r in runs),
         "answer": {"found": runs[0]["found"], "text": runs[0]["text"]},
     }
+
+
+def _baseline_tree(ref: str, dest: Path) -> Path:
+    """The ``qa`` package of commit ``ref``, extracted under ``dest`` (a PYTHONPATH entry)."""
+    out = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", ref, "qa"],
+                         capture_output=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"git archive {ref}: {out.stderr.decode(errors='replace').strip()[-300:]}")
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(out.stdout)) as tar:
+        tar.extractall(dest, filter="data")
+    return dest
+
+
+def _ask_once(env: dict[str, str], index: Path, question: str, work: Path) -> dict:
+    """One ``python -m qa ask`` in a fresh process: wall time to exit, its own peak RSS, what it printed."""
+    out_path, err_path = work / "ask.out", work / "ask.err"
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        t = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "qa", "ask", "--index", str(index), question],
+                                env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage, not all children's
+        wall = time.perf_counter() - t
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    stdout = out_path.read_text(encoding="utf-8", errors="replace")
+    stderr = err_path.read_text(encoding="utf-8", errors="replace")
+    if proc.returncode != 0:
+        raise RuntimeError(f"qa ask failed ({proc.returncode}): {stderr[-2000:]}")
+    return {"wall_s": wall, "peak_rss_mb": usage.ru_maxrss / 1024.0, "stderr_chars": len(stderr),
+            "stderr_head": stderr.strip().replace("\r", "\n").split("\n")[0][:80] if stderr.strip() else "",
+            "answer": stdout.splitlines()[0] if stdout else ""}
+
+
+def bench_ask_cold(index_dir: Path, seeds: Path, question: str, model: str, pairs: int, work: Path,
+                   baseline: str | None = None) -> dict:
+    """``qa ask`` cold, this tree vs commit ``baseline``, in pairs of fresh processes run back to back
+    (the order alternating), so that a shared machine's load hits both alike: medians and the
+    median of the pairs' ratios.  The baseline builds its own index of ``seeds`` with its own code."""
+    ref = COLD_BASELINE if baseline is None else baseline
+    if not ref:
+        return {"skipped": "no baseline commit (QA_BENCH_BASELINE is empty)"}
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        old_root = _baseline_tree(ref, work / "baseline")
+    except (OSError, RuntimeError, tarfile.TarError) as exc:
+        return {"skipped": f"baseline {ref[:12]} unavailable: {exc}"}
+    sides = {"before": _child_env(QA_MODEL=model), "after": _child_env(QA_MODEL=model)}
+    sides["before"]["PYTHONPATH"] = os.pathsep.join([str(old_root), sides["before"]["PYTHONPATH"]])
+    old_index = work / "baseline-index"
+    built = subprocess.run([sys.executable, "-m", "qa", "index", "--seeds", str(seeds), "--index", str(old_index)],
+                           env=sides["before"], capture_output=True, text=True, check=False)
+    if built.returncode != 0:
+        return {"skipped": f"baseline {ref[:12]} could not index {seeds}: {built.stderr.strip()[-300:]}"}
+    indexes = {"before": old_index, "after": index_dir}
+    runs: dict[str, list[dict]] = {"before": [], "after": []}
+    for i in _bar(range(pairs), "3/5 qa ask, before/after"):
+        for side in ("before", "after") if i % 2 == 0 else ("after", "before"):
+            runs[side].append(_ask_once(sides[side], indexes[side], question, work))
+    med = statistics.median
+    out: dict = {"baseline": ref, "pairs": pairs, "question": question}
+    for side, rs in runs.items():
+        out[side] = {"wall_s": med(r["wall_s"] for r in rs), "peak_rss_mb": med(r["peak_rss_mb"] for r in rs),
+                     "stderr_chars": max(r["stderr_chars"] for r in rs),
+                     "stderr_head": next((r["stderr_head"] for r in rs if r["stderr_head"]), ""),
+                     "answer": rs[0]["answer"], "runs": rs}
+    for key in ("wall_s", "peak_rss_mb"):
+        out[f"{key}_ratio"] = med(a[key] / b[key] for a, b in zip(runs["after"], runs["before"], strict=True))
+    return out
 
 
 # ------------------------------------------------------------------ 4. synthetic corpora
@@ -1054,6 +1134,13 @@ def _targets(r: dict) -> list[tuple[str, str, str, bool | None]]:
         ok = c["document_texts_embedded"] == 0 and c["build_index_calls"] == 0 and c["generation_unchanged"]
         out.append(("3. cold start re-embeds nothing", "0 texts", f"{c['document_texts_embedded']} texts, "
                     f"{c['build_index_calls']} builds, generation unchanged: {c['generation_unchanged']}", ok))
+        k = c.get("ask") or {}
+        if "wall_s_ratio" in k:
+            out.append((f"3. `qa ask` cold vs `{k['baseline'][:7]}`: time, peak RSS, stderr",
+                        "less time and memory, nothing on stderr",
+                        f"{_f(k['wall_s_ratio'], 2)}× the time, {_f(k['peak_rss_mb_ratio'], 2)}× the peak RSS, "
+                        f"{k['after']['stderr_chars']} characters on stderr",
+                        k["wall_s_ratio"] < 1 and k["peak_rss_mb_ratio"] < 1 and k["after"]["stderr_chars"] == 0))
     _scale_targets(r, out)
     st = r.get("store")
     if st:
@@ -1244,18 +1331,47 @@ def _cold_section(r: dict, add: Callable[[str], None]) -> None:
     add(f"A fresh `python -c \"from qa import answer; …; answer(q)\"` with the index already built "
         f"(`QA_INDEX`, `QA_SEEDS` set), median of {c['runs']} processes, seconds since the parent "
         "started the process (warm OS file cache):\n")
-    add("| interpreter up | `import qa` | index loaded (`default_index`) | model loaded | first answer "
-        "| next answer (its own time) |")
-    add("|---|---|---|---|---|---|")
+    add("| interpreter up | `import qa` | index loaded (`default_index`) | embedder loaded | reader loaded "
+        "| first answer | next answer (its own time) | peak RSS MiB (to the first answer) |")
+    add("|---|---|---|---|---|---|---|---|")
     add(f"| {_f(mk['interpreter_s'], 2)} | {_f(mk['import_s'], 2)} | {_f(mk['index_loaded_s'], 2)} | "
-        f"{_f(mk['model_loaded_s'], 2)} | **{_f(mk['first_answer_s'], 2)}** | {_f(mk['second_answer_s'], 3)} |")
+        f"{_f(mk['model_loaded_s'], 2)} | {_f(mk.get('reader_loaded_s'), 2)} | **{_f(mk['first_answer_s'], 2)}** | "
+        f"{_f(mk['second_answer_s'], 3)} | {_f(c.get('peak_rss_mb'), 0)} |")
     add("")
     add(f"Proof that nothing was re-embedded: the child counted the texts sent to the model by kind "
         f"(documents: **{c['document_texts_embedded']}**, queries: {c['query_texts_embedded']}), "
         f"`build_index` was called {c['build_index_calls']} times, and the index generation is the same "
         f"before and after (`{c['generation_before']}` → `{c['generation_after']}`, meta.json untouched: "
-        f"{c['generation_unchanged']}). First answer: {c['answer']['text']!r}. The model is loaded once "
-        "per process, on first use (here touched explicitly to time it apart).\n")
+        f"{c['generation_unchanged']}). First answer: {c['answer']['text']!r}. The models are loaded once "
+        "per process, on first use (here touched explicitly to time them apart).\n")
+    if c.get("ask"):
+        _ask_section(c["ask"], add)
+
+
+def _ask_section(k: dict, add: Callable[[str], None]) -> None:
+    if "skipped" in k:
+        add(f"`qa ask` before/after: skipped ({k['skipped']}).\n")
+        return
+    ref = k["baseline"][:7]
+    what = (" (before: each model loaded on its own, the reader reading the whole base model)"
+            if k["baseline"] == COLD_BASELINE else "")
+    add(f"`qa ask QUESTION` in a fresh process, this tree (after) and commit `{ref}`{what}, "
+        f"{k['pairs']} pairs run back to back "
+        "in alternating order; wall time from spawn to exit, peak RSS of that process (`wait4`), and what "
+        "it wrote to stderr. Ratios: median of the pairs' after / before.\n")
+    b, a = k["before"], k["after"]
+    add(f"| `qa ask`, median | before (`{ref}`) | after | after / before |")
+    add("|---|---|---|---|")
+    add(f"| wall time to exit, s | {_f(b['wall_s'], 2)} | {_f(a['wall_s'], 2)} | **{_f(k['wall_s_ratio'], 2)}** |")
+    add(f"| peak RSS, MiB | {_f(b['peak_rss_mb'], 0)} | {_f(a['peak_rss_mb'], 0)} | "
+        f"**{_f(k['peak_rss_mb_ratio'], 2)}** |")
+    add(f"| stderr, characters | {b['stderr_chars']} | {a['stderr_chars']} | |")
+    add("")
+    for side, r in (("before", b), ("after", a)):
+        if r["stderr_head"]:
+            add(f"- {side}, stderr began: `{r['stderr_head']}`")
+    same = "the same" if a["answer"] == b["answer"] else "different"
+    add(f"- answers: {same} (`{a['answer']}`)\n")
 
 
 def _incremental_section(r: dict, add: Callable[[str], None]) -> None:
@@ -1557,6 +1673,8 @@ def run_bench(args: argparse.Namespace) -> int:
             report["answer"] = bench_answer(index, embedder, timing, dev, repeats)
         if "cold_start" in sections:
             report["cold_start"] = bench_cold_start(index_dir, seeds, dev[0], embedder.name, min(repeats, 3))
+            report["cold_start"]["ask"] = bench_ask_cold(index_dir, seeds, dev[0], embedder.name, min(repeats, 5),
+                                                         work, os.environ.get("QA_BENCH_BASELINE"))
         if "store" in sections:
             report["store"] = bench_store(seeds, embedder, work)
         if "incremental" in sections:

@@ -42,6 +42,7 @@ def test_bench_smoke(seeds, tmp_path, tiny_reader_dir, monkeypatch):
     from qa.reader import TransformerReader
 
     monkeypatch.setenv("QA_READER", str(tiny_reader_dir))  # the subprocesses read with the tiny reader
+    monkeypatch.setenv("QA_BENCH_BASELINE", "")  # `qa ask` before/after: test_ask_cold_start_before_and_after
     monkeypatch.setattr(qa.answering, "_reader", TransformerReader(tiny_reader_dir))  # and so does this one
     out, js = tmp_path / "bench.md", tmp_path / "bench.json"
     out.write_text(f"old report\n{NOTES_MARK}\nhand-written notes\n", encoding="utf-8")
@@ -55,7 +56,9 @@ def test_bench_smoke(seeds, tmp_path, tiny_reader_dir, monkeypatch):
     assert any(name.startswith("reader:") and s["calls"] > 0 for name, s in stages.items()), stages
     cold = report["cold_start"]
     assert cold["document_texts_embedded"] == 0 and cold["build_index_calls"] == 0
-    assert cold["generation_unchanged"]
+    assert cold["generation_unchanged"] and cold["peak_rss_mb"] > 0
+    assert cold["marks"]["model_loaded_s"] <= cold["marks"]["reader_loaded_s"] <= cold["marks"]["first_answer_s"]
+    assert cold["ask"] == {"skipped": "no baseline commit (QA_BENCH_BASELINE is empty)"}
     small, big = report["scale"]  # below and above the lowered compression threshold
     assert small["n"] == 200 and small["disk_mb"] > 0 and small["index_memory_mb"] > 0
     assert small["serve"]["faiss_type"] == "IndexFlatIP"
@@ -89,6 +92,34 @@ def test_bench_sections(seeds, tmp_path, tiny_reader_dir, monkeypatch, capsys):
     args.sections = "answer,speed"
     assert run_bench(args) == 2
     assert "unknown bench section speed" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # three fresh processes (an index build and two `qa ask`): about a minute on a busy machine
+def test_ask_cold_start_before_and_after(seeds, tmp_path, tiny_reader_dir, fake_embedder, monkeypatch):
+    """`qa ask` in fresh processes, a commit (HEAD here) against this tree: time, peak RSS, a silent start."""
+    from qa.bench import ROOT, _ask_section, _targets, bench_ask_cold
+
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout: no commit to compare with")
+    monkeypatch.setenv("QA_READER", str(tiny_reader_dir))
+    build_index(seeds, tmp_path / "ix", embedder=fake_embedder)
+    k = bench_ask_cold(tmp_path / "ix", seeds, "宣讲开展了多少场次？", fake_embedder.name, 1, tmp_path / "work",
+                       baseline="HEAD")
+    assert "skipped" not in k, k.get("skipped")
+    for side in ("before", "after"):
+        assert k[side]["wall_s"] > 0 and k[side]["peak_rss_mb"] > 50 and k[side]["answer"]
+    assert k["after"]["stderr_chars"] == 0, f"`qa ask` wrote to stderr: {k['after']['stderr_head']!r}"
+    assert k["wall_s_ratio"] > 0 and k["peak_rss_mb_ratio"] > 0
+    lines: list[str] = []
+    _ask_section(k, lines.append)
+    assert any(line.startswith("| peak RSS, MiB |") for line in lines)
+    assert any(t[0].startswith("3. `qa ask` cold vs") for t in _targets({"cold_start": _cold_stub(k)}))
+    assert bench_ask_cold(tmp_path / "ix", seeds, "问题？", fake_embedder.name, 1, tmp_path / "w2",
+                          baseline="no-such-commit")["skipped"].startswith("baseline no-such-comm")
+
+
+def _cold_stub(ask: dict) -> dict:
+    return {"document_texts_embedded": 0, "build_index_calls": 0, "generation_unchanged": True, "ask": ask}
 
 
 def test_incremental_target_is_not_applicable_below_the_append_threshold():

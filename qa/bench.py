@@ -553,13 +553,13 @@ def _baseline_tree(ref: str, dest: Path) -> Path:
     return dest
 
 
-def _ask_once(env: dict[str, str], index: Path, question: str, work: Path) -> dict:
+def _ask_once(env: dict[str, str], cwd: Path, index: Path, question: str, work: Path) -> dict:
     """One ``python -m qa ask`` in a fresh process: wall time to exit, its own peak RSS, what it printed."""
     out_path, err_path = work / "ask.out", work / "ask.err"
     with out_path.open("wb") as out, err_path.open("wb") as err:
         t = time.perf_counter()
         proc = subprocess.Popen([sys.executable, "-m", "qa", "ask", "--index", str(index), question],
-                                env=env, stdout=out, stderr=err)
+                                env=env, cwd=cwd, stdout=out, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage, not all children's
         wall = time.perf_counter() - t
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -585,22 +585,32 @@ def bench_ask_cold(index_dir: Path, seeds: Path, question: str, model: str, pair
         old_root = _baseline_tree(ref, work / "baseline")
     except (OSError, RuntimeError, tarfile.TarError) as exc:
         return {"skipped": f"baseline {ref[:12]} unavailable: {exc}"}
+    # `python -m` puts the working directory first on sys.path: each side runs from its own tree
     sides = {"before": _child_env(QA_MODEL=model), "after": _child_env(QA_MODEL=model)}
     sides["before"]["PYTHONPATH"] = os.pathsep.join([str(old_root), sides["before"]["PYTHONPATH"]])
+    cwds = {"before": old_root, "after": ROOT}
+    code, why = {}, {}
+    for side in sides:
+        where = subprocess.run([sys.executable, "-c", "import qa; print(qa.__file__)"], env=sides[side],
+                               cwd=cwds[side], capture_output=True, text=True, check=False)
+        code[side], why[side] = where.stdout.strip(), where.stderr.strip()[-300:]
+    if not code["before"] or not Path(code["before"]).resolve().is_relative_to(old_root.resolve()):
+        return {"skipped": f"the baseline's child did not import its own qa: {code['before'] or why['before']!r}"}
     old_index = work / "baseline-index"
     built = subprocess.run([sys.executable, "-m", "qa", "index", "--seeds", str(seeds), "--index", str(old_index)],
-                           env=sides["before"], capture_output=True, text=True, check=False)
+                           env=sides["before"], cwd=old_root, capture_output=True, text=True, check=False)
     if built.returncode != 0:
         return {"skipped": f"baseline {ref[:12]} could not index {seeds}: {built.stderr.strip()[-300:]}"}
     indexes = {"before": old_index, "after": index_dir}
     runs: dict[str, list[dict]] = {"before": [], "after": []}
     for i in _bar(range(pairs), "3/5 qa ask, before/after"):
         for side in ("before", "after") if i % 2 == 0 else ("after", "before"):
-            runs[side].append(_ask_once(sides[side], indexes[side], question, work))
+            runs[side].append(_ask_once(sides[side], cwds[side], indexes[side], question, work))
     med = statistics.median
     out: dict = {"baseline": ref, "pairs": pairs, "question": question}
     for side, rs in runs.items():
-        out[side] = {"wall_s": med(r["wall_s"] for r in rs), "peak_rss_mb": med(r["peak_rss_mb"] for r in rs),
+        out[side] = {"code": code[side], "wall_s": med(r["wall_s"] for r in rs),
+                     "peak_rss_mb": med(r["peak_rss_mb"] for r in rs),
                      "stderr_chars": max(r["stderr_chars"] for r in rs),
                      "stderr_head": next((r["stderr_head"] for r in rs if r["stderr_head"]), ""),
                      "answer": rs[0]["answer"], "runs": rs}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -106,6 +107,8 @@ def test_ask_cold_start_before_and_after(seeds, tmp_path, tiny_reader_dir, fake_
     k = bench_ask_cold(tmp_path / "ix", seeds, "宣讲开展了多少场次？", fake_embedder.name, 1, tmp_path / "work",
                        baseline="HEAD")
     assert "skipped" not in k, k.get("skipped")
+    assert Path(k["before"]["code"]).is_relative_to(tmp_path / "work"), "the commit's own code ran"
+    assert Path(k["after"]["code"]).is_relative_to(ROOT) and not Path(k["after"]["code"]).is_relative_to(tmp_path)
     for side in ("before", "after"):
         assert k[side]["wall_s"] > 0 and k[side]["peak_rss_mb"] > 50 and k[side]["answer"]
     assert k["after"]["stderr_chars"] == 0, f"`qa ask` wrote to stderr: {k['after']['stderr_head']!r}"

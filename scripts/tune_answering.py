@@ -23,11 +23,21 @@ one as 1 when refused, 0 when answered.  Then a Platt scaling of the chosen scor
 "the answer is right (F1 ≥ 0.5)" is fitted, so ``Answer.confidence`` is calibrated for
 open-domain answering, not only for gold paragraphs.
 
+Last, the display bands (:mod:`qa.bands`): answer() itself, with the chosen settings, answers
+the project's question sets given with ``--sets`` (their dev files), and :func:`qa.bands.fit_bands`
+finds on those answers the edges from which 高 answers are right ≥ 90% of the time and 中 ≥ 60%.
+They are stored with the settings (``answering.bands``: edges, share right and n per band).
+``--bands-only`` derives them again for the settings a reader already has (a retrained reader
+whose settings were kept, or settings tuned before bands existed) and writes nothing else.
+
 Usage (dev files only; never the test parts)::
 
     python scripts/tune_answering.py --reader qa/reader/shipped \
         --sets data/questions/dev.jsonl=seeds data/wild/dev.jsonl=data/wild/docs \
         --squad /tmp/mrc-split/cmrc2018-trial.dev.json /tmp/mrc-split/squad2-zh-dev.dev.json
+
+    python scripts/tune_answering.py --reader qa/reader/shipped --bands-only --write \
+        --sets data/questions/dev.jsonl=seeds data/wild/dev.jsonl=data/wild/docs
 """
 
 from __future__ import annotations
@@ -44,8 +54,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from qa import build_index, load_index  # noqa: E402
-from qa.answering import READ_PASSAGES, SpanChoice, _evidence_text, tightened  # noqa: E402  (collects READ_PASSAGES, the most read)
-from qa.evaluate import best_f1, load_questions  # noqa: E402
+from qa.answering import READ_PASSAGES, SpanChoice, _evidence_text, answer, tightened  # noqa: E402  (collects READ_PASSAGES, the most read)
+from qa.bands import Bands, fit_bands  # noqa: E402
+from qa.evaluate import best_f1, is_right, load_questions  # noqa: E402
 from qa.query import analyse, clean_question  # noqa: E402
 from qa.reader import TransformerReader  # noqa: E402
 from qa.reader.data import load_squad  # noqa: E402
@@ -145,6 +156,79 @@ def score(rows, bonus, threshold, literals, n=READ_PASSAGES, penalty=0.0, tighte
 READ_FLOORS = tuple(round(x, 2) for x in np.arange(0.1, 0.601, 0.05))
 
 
+def question_sets(items: list[str]) -> list[tuple[Path, Path]]:
+    """``QUESTIONS.jsonl=DOCS_FOLDER`` items as paths; a held-out (test) file is refused."""
+    out = []
+    for item in items:
+        qfile, sep, docs = item.partition("=")
+        if not sep or not qfile or not docs:
+            raise SystemExit(f"--sets takes QUESTIONS.jsonl=DOCS_FOLDER, not {item!r}")
+        if "test" in Path(qfile).stem.lower():
+            raise SystemExit(f"{qfile} is a held-out test set: tune on dev files only")
+        out.append((Path(qfile), Path(docs)))
+    return out
+
+
+def set_label(qfile: Path, docs: Path) -> str:
+    return f"{docs.name}/{qfile.name}"
+
+
+def answered_pairs(reader, sets: list[tuple[Path, Path]], tmp: Path) -> list[tuple[float, bool, str]]:
+    """``(confidence, right, set)`` for every answer answer() gives with ``reader``'s current
+    settings on the question sets (right: F1 ≥ 0.5; an answer to an unanswerable question is wrong)."""
+    from tqdm import tqdm
+
+    out = []
+    for n, (qfile, docs) in enumerate(sets):
+        root = tmp / f"bands{n}" / "ix"
+        build_index(docs, root, progress=False)
+        idx = load_index(root)
+        label = set_label(qfile, docs)
+        for q in tqdm(load_questions(qfile), desc=f"bands {label}"):
+            a = answer(q.question, index=idx, reader=reader)
+            if a.found:
+                out.append((a.confidence, is_right(a.text, q.answers), label))
+    return out
+
+
+def derive_bands(reader, sets: list[tuple[Path, Path]], cache: Path | None = None) -> Bands:
+    """The display bands for ``reader`` as it answers now (its ``answering`` settings), on ``sets``.
+
+    ``cache``: a JSON file of the answers' (confidence, right, set), reused when it was written
+    for the same weights, settings and sets (else answered again and rewritten).
+    """
+    key = {"reader": reader.meta.get("sha256"), "sets": [set_label(q, d) for q, d in sets],
+           "settings": {k: v for k, v in reader.answering.items() if k != "bands"}}
+    stored = json.loads(cache.read_text(encoding="utf-8")) if cache and cache.exists() else {}
+    if stored.get("key") == json.loads(json.dumps(key)):
+        pairs = [tuple(x) for x in stored["pairs"]]
+        print(f"answers read from {cache}")
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            pairs = answered_pairs(reader, sets, Path(tmp))
+        if cache:
+            cache.write_text(json.dumps({"key": key, "pairs": pairs}, ensure_ascii=False), encoding="utf-8")
+    labels = sorted({label for _, _, label in pairs})
+    bands = fit_bands([(c, ok) for c, ok, _ in pairs], source=", ".join(labels))
+    print(f"bands on {len(pairs)} answers ({bands.source}): 高 from {bands.high}, 中 from {bands.mid}")
+    for s in bands.measured:
+        share = "—" if s.share_right is None else f"{s.share_right:.3f}"
+        print(f"  {s.band}: {s.n} answers, {s.right} right, share right {share}")
+    return bands
+
+
+def write_answering(reader_dir: Path, sha256: object, update) -> None:
+    """Apply ``update`` to the ``answering`` entry of the reader's meta.json, read afresh; refused
+    when the weights there are no longer those the settings were measured with."""
+    meta_path = reader_dir / "meta.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    if meta.get("sha256") != sha256:
+        raise SystemExit(f"{meta_path}: the reader was replaced while this ran (sha256 changed): nothing written")
+    meta["answering"] = update(dict(meta.get("answering") or {}))
+    meta_path.write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    print(f"written to {meta_path}")
+
+
 def choose_read_floor(reader, files: list[Path], limit: int) -> float | None:
     """read()'s confidence floor: the best of READ_FLOORS by the same objective, every file
     weighing the same, each question read with its own paragraph (as ``qa eval --gold``)."""
@@ -176,11 +260,24 @@ def main() -> int:
     ap.add_argument("--squad", nargs="*", default=[], type=Path, help="SQuAD dev files, answered open-domain")
     ap.add_argument("--limit", type=int, default=300, help="questions per SQuAD file")
     ap.add_argument("--write", action="store_true", help="record the chosen settings in the reader's meta.json")
-    ap.add_argument("--cache", type=Path, default=None, help="reuse/save collected candidates (JSON)")
+    ap.add_argument("--cache", type=Path, default=None,
+                    help="reuse/save collected candidates (JSON; with --bands-only: the answers the bands are fitted on)")
     ap.add_argument("--refit-gold-calibration", action="store_true",
                     help="also refit read()'s calibration (meta.json `calibration`) on the SQuAD files' gold paragraphs")
+    ap.add_argument("--bands-only", action="store_true",
+                    help="only derive the display bands for the reader's current settings, on --sets")
     args = ap.parse_args()
+    sets = question_sets(args.sets)
     reader = TransformerReader(args.reader)
+    sha256 = reader.meta.get("sha256")
+    if args.bands_only:
+        if not sets:
+            raise SystemExit("--bands-only needs --sets (the project's dev question sets)")
+        bands = derive_bands(reader, sets, args.cache)
+        print(json.dumps(bands.to_meta(), ensure_ascii=False, indent=1))
+        if args.write:
+            write_answering(args.reader, sha256, lambda answering: answering | {"bands": bands.to_meta()})
+        return 0
     rows: list[dict] = []
     if args.cache and args.cache.exists():
         rows = json.loads(args.cache.read_text())
@@ -188,13 +285,12 @@ def main() -> int:
             raise SystemExit(f"{args.cache} was written by an older version of this script: delete it")
     else:
         with tempfile.TemporaryDirectory() as tmp:
-            for item in args.sets:
-                qfile, docs = item.split("=")
-                root = Path(tmp) / Path(qfile).stem / "ix"
-                build_index(Path(docs), root, progress=False)
+            for n, (qfile, docs) in enumerate(sets):
+                root = Path(tmp) / f"set{n}" / "ix"  # one index per set (both dev files are named dev.jsonl)
+                build_index(docs, root, progress=False)
                 idx = load_index(root)
                 qs = load_questions(qfile)
-                rows += collect(idx, [(q.question, q.answers) for q in qs], reader, f"{Path(docs).name}/{Path(qfile).name}")
+                rows += collect(idx, [(q.question, q.answers) for q in qs], reader, set_label(qfile, docs))
             for f in args.squad:
                 exs = load_squad(f)[: args.limit]
                 seeds = Path(tmp) / f.stem / "seeds"
@@ -290,19 +386,21 @@ def main() -> int:
     if tight:
         settings["tighten"] = {"delta": tight[2], "min_chars": tight[1], "types": list(tight[3]),
                                "dev_macro_score": round(tight[0], 4), "dev_per_set": tight[4]}
+    if sets:  # the display bands, measured with answer() itself under the chosen settings
+        reader.meta["answering"] = settings
+        settings["bands"] = derive_bands(reader, sets).to_meta()
     print(json.dumps(settings, ensure_ascii=False, indent=1))
     # read() has no retrieval: its confidence comes from the gold-paragraph margin, refitted here.
     gold = [e for f in args.squad for e in load_squad(f)[: args.limit]] if args.refit_gold_calibration else []
     gold_cal = fit_calibration(gold, predict_gold(reader, gold)) if gold else None
     print("gold calibration:", gold_cal)
     if args.write:
-        meta_path = args.reader / "meta.json"
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        meta["answering"] = settings
+        write_answering(args.reader, sha256, lambda _: settings)
         if gold_cal:
+            meta_path = args.reader / "meta.json"
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
             meta["calibration"] = gold_cal
-        meta_path.write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        print(f"written to {meta_path}")
+            meta_path.write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return 0
 
 

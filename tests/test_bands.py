@@ -30,17 +30,30 @@ def _pairs(*groups: tuple[float, int, int]) -> list[tuple[float, bool]]:
 # ------------------------------------------------------------------ finding the edges
 
 
+T, F = True, False
+LADDER = [(0.95, T), (0.93, T), (0.91, T), (0.9, T), (0.85, T), (0.8, F), (0.75, T), (0.7, T), (0.65, F), (0.6, T),
+          (0.5, F), (0.45, T), (0.4, F), (0.3, F), (0.2, F)]
+
+
 def test_the_lowest_edge_whose_answers_are_right_often_enough():
-    pairs = _pairs((0.9, 5, 0), (0.8, 4, 1), (0.5, 2, 3))
-    # at or above 0.9: 5/5; 0.8: 9/10; 0.5: 11/15
-    assert lowest_edge(pairs, 0.9, min_answers=1) == 0.8
-    assert lowest_edge(pairs, 0.95, min_answers=1) == 0.9
-    assert lowest_edge(pairs, 0.7, min_answers=1) == 0.5
-    assert lowest_edge(pairs, 0.9, min_answers=11) == math.inf  # only 10 answers reach 90%
-    assert lowest_edge(pairs, 0.6, min_answers=1, below=0.8) == math.inf  # 0.5 alone: 2 of 5
+    # from 0.85: 5 of 5 right (from 0.8: 5 of 6 = 0.83)
+    assert lowest_edge(LADDER, 0.9, min_answers=4) == 0.85
+    # below 0.85, from 0.6: 3 of 5 right, the 4 nearest the edge 3 of 4 (from 0.5: 3 of 6)
+    assert lowest_edge(LADDER, 0.6, min_answers=4, below=0.85) == 0.6
+    assert lowest_edge(LADDER, 0.9, min_answers=6) == math.inf  # 5 answers reach 90%, not 6
     assert lowest_edge([], 0.9) == math.inf
     with pytest.raises(ValueError, match="target"):
-        lowest_edge(pairs, 0.0)
+        lowest_edge(LADDER, 0.0)
+    with pytest.raises(ValueError, match="min_answers"):
+        lowest_edge(LADDER, 0.9, min_answers=0)
+
+
+def test_right_answers_far_above_do_not_carry_a_tail_of_wrong_ones_into_a_band():
+    pairs = _pairs((0.9, 30, 0)) + [(0.2 + i / 100, False) for i in range(10)]
+    # From 0.2 the band is right 30 of 40 times (0.75), but its 10 answers nearest the edge never are;
+    # from 0.26 those 10 are 6 right of 10 (4 wrong below 0.3, then 0.9's right ones).
+    assert lowest_edge(pairs, 0.6, min_answers=10) == pytest.approx(0.26)
+    assert lowest_edge(pairs, 0.9, min_answers=10) == pytest.approx(0.29)  # 1 wrong of the 10 nearest
 
 
 def test_a_lucky_few_at_the_top_do_not_set_an_edge():
@@ -51,14 +64,11 @@ def test_a_lucky_few_at_the_top_do_not_set_an_edge():
 
 
 def test_fit_bands_finds_both_edges_and_measures_each_band():
-    pairs = _pairs((0.95, 18, 0), (0.8, 9, 2), (0.6, 8, 4), (0.4, 6, 6), (0.2, 1, 9))
-    b = fit_bands(pairs, source="dev", min_answers=10)
-    # 高: from 0.8, 27 of 29 = 0.93 (from 0.6: 35 of 41 = 0.85);  中: answers below 0.8 from 0.6: 8 of 12 = 0.67
-    # (from 0.4: 14 of 24 = 0.58 < 0.6)
-    assert (b.high, b.mid, b.source) == (0.8, 0.6, "dev")
-    assert b.measured == (BandStat("high", 29, 27), BandStat("mid", 12, 8), BandStat("low", 22, 7))
+    b = fit_bands(LADDER, source="dev", min_answers=4)
+    assert (b.high, b.mid, b.source) == (0.85, 0.6, "dev")
+    assert b.measured == (BandStat("high", 5, 5), BandStat("mid", 5, 3), BandStat("low", 5, 1))
     assert b.stat("high").share_right >= 0.9 and b.stat("mid").share_right >= 0.6
-    assert [b.band(c) for c in (0.95, 0.8, 0.79, 0.6, 0.59, 0.0)] == ["high", "high", "mid", "mid", "low", "low"]
+    assert [b.band(c) for c in (0.95, 0.85, 0.84, 0.6, 0.59, 0.0)] == ["high", "high", "mid", "mid", "low", "low"]
 
 
 def test_bands_no_edge_satisfies_are_empty():
@@ -70,9 +80,9 @@ def test_bands_no_edge_satisfies_are_empty():
 
 
 def test_bands_round_trip_through_meta_json():
-    b = fit_bands(_pairs((0.95, 18, 0), (0.8, 9, 2), (0.6, 8, 4), (0.2, 1, 9)), source="seeds/dev.jsonl", min_answers=10)
+    b = fit_bands(LADDER, source="seeds/dev.jsonl", min_answers=4)
     stored = json.loads(json.dumps(b.to_meta()))
-    assert stored["high"] == 0.8 and stored["measured"]["high"] == {"n": 29, "right": 27, "share_right": 0.931}
+    assert stored["high"] == 0.85 and stored["measured"]["mid"] == {"n": 5, "right": 3, "share_right": 0.6}
     assert Bands.from_meta(stored) == b
     empty = fit_bands(_pairs((0.5, 1, 1)), min_answers=5)
     assert empty.to_meta()["high"] is None and Bands.from_meta(json.loads(json.dumps(empty.to_meta()))) == empty
@@ -211,3 +221,47 @@ def test_qa_ask_shows_the_band(seeds, tmp_path, fake_embedder, monkeypatch, caps
     assert cli.main(["ask", "--index", str(tmp_path / "ix"), QUESTION]) == 0
     out = capsys.readouterr().out
     assert shown in out and ("答案:" in out) == (high < 0.9 or mid < 0.9)
+
+
+# ------------------------------------------------------------------ scripts/tune_answering.py
+
+
+@pytest.fixture
+def tune(monkeypatch, fake_embedder):
+    """scripts/tune_answering.py as a module, building its indexes with the fake embedder."""
+    import importlib.util
+
+    from conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("tune_answering", ROOT / "scripts" / "tune_answering.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    monkeypatch.setattr(mod, "build_index", lambda docs, root, progress: build_index(docs, root, embedder=fake_embedder))
+    monkeypatch.setattr(mod, "load_index", lambda root: load_index(root, embedder=fake_embedder))
+    return mod
+
+
+def test_the_tune_script_refuses_held_out_question_sets(tune):
+    for item in ("data/wild/test.jsonl=data/wild/docs", "data/questions/test.jsonl=seeds"):
+        with pytest.raises(SystemExit, match="held-out"):
+            tune.question_sets(["data/questions/dev.jsonl=seeds", item])
+    with pytest.raises(SystemExit, match="QUESTIONS.jsonl=DOCS_FOLDER"):
+        tune.question_sets(["data/questions/dev.jsonl"])
+
+
+def test_the_tune_script_fits_bands_on_what_answer_gives(tune, seeds, tmp_path):
+    """Any reader: its answers on the sets, right or wrong by F1, give the bands (the fake answers 1300余)."""
+    rows = [{"id": f"q{i}", "question": QUESTION, "answers": [gold] if gold else []}
+            for i, gold in enumerate(["1300余场次"] * 22 + ["六万"] * 3 + [""] * 2)]
+    qfile = tmp_path / "dev.jsonl"
+    qfile.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    reader = BandedReader(0.95, 0.92)
+    reader.meta = {"sha256": {"reader.safetensors": "fake"}, "answering": reader.answering}
+    cache = tmp_path / "answers.json"
+    b = tune.derive_bands(reader, tune.question_sets([f"{qfile}={seeds}"]), cache)
+    # 27 answers at confidence 0.9, 1300余 right (F1 0.67) for 22 of them: 0.81
+    assert b.high == math.inf and b.mid == pytest.approx(0.9) and b.measured[1] == BandStat("mid", 27, 22)
+    assert b.source == f"seeds/{qfile.name}" and json.loads(cache.read_text())["pairs"]
+    calls = len(reader.calls)
+    assert tune.derive_bands(reader, tune.question_sets([f"{qfile}={seeds}"]), cache) == b
+    assert len(reader.calls) == calls  # read back, not answered again

@@ -137,6 +137,20 @@ def test_the_reader_works_without_the_embedder(fresh, tiny_e5, tiny_shipped):
     assert torch.equal(_word(reader.loaded[0]), _base_word(tiny_e5))
 
 
+def test_a_refused_reader_loads_nothing_of_the_base(fresh, tiny_shipped, tmp_path):
+    import shutil
+
+    from qa.reader import ReaderError
+
+    folder = shutil.copytree(tiny_shipped, tmp_path / "tampered")
+    data = bytearray((folder / "reader.safetensors").read_bytes())
+    data[-1] ^= 0xFF
+    (folder / "reader.safetensors").write_bytes(bytes(data))
+    with pytest.raises(ReaderError, match="checksum"):
+        TransformerReader(folder).read(QUESTION, TEXTS)
+    assert E._shared == {}, "refused before the base's matrix or tokenizer was read"
+
+
 def test_different_precisions_share_nothing(fresh, tiny_shipped):
     import torch
 

@@ -22,8 +22,10 @@ import json
 import math
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -108,14 +110,19 @@ def read_meta(folder: Path) -> dict:
     return meta
 
 
-def load_shipped(folder: Path, *, word_embeddings=None, tokenizer=None):
+def load_shipped(folder: Path):
     """The model and tokenizer of a shipped reader folder (checksums verified), and its meta.
 
-    The frozen word-embedding matrix is ``word_embeddings`` when given (a tensor of the base
-    model's shape, used as it is: not copied, not cast), else that one tensor read from the
-    base model's file in float32; ``tokenizer`` likewise (else loaded from the base folder).
-    Without them the model is float32 throughout, as training wants it.
+    The model is float32 throughout, its frozen word-embedding matrix read from the base
+    model's file (that one tensor), as training wants it.
     """
+    return _build_shipped(folder)
+
+
+def _build_shipped(folder: Path, word: Callable[[Path], Any] | None = None,
+                   tokenizer: Callable[[Path], Any] | None = None) -> tuple:
+    """:func:`load_shipped`; ``word(base)`` and ``tokenizer(base)``, when given, provide the frozen
+    matrix (used as it is: not copied, not cast) and the tokenizer, once the folder is checked."""
     from safetensors.torch import load_file
     from transformers import AutoConfig, AutoModelForQuestionAnswering, AutoTokenizer
 
@@ -134,9 +141,8 @@ def load_shipped(folder: Path, *, word_embeddings=None, tokenizer=None):
         config = AutoConfig.from_pretrained(str(base))
         with _no_init():  # every weight is assigned below: no random init of 250k x 384 values
             model = AutoModelForQuestionAnswering.from_config(config)
-        word = word_embeddings if word_embeddings is not None else base_word_embeddings(base)
         state = {k: v.float() for k, v in load_file(str(weights)).items()}
-        state[FROZEN[0]] = word
+        state[FROZEN[0]] = word(base) if word is not None else base_word_embeddings(base)
         own = model.state_dict()
         wrong = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
         if wrong:
@@ -146,9 +152,9 @@ def load_shipped(folder: Path, *, word_embeddings=None, tokenizer=None):
         missing = [k for k in missing if not k.endswith("position_ids")]
         if missing or unexpected:
             raise ReaderError(f"{weights}: weights do not fit the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
-        model.bert.embeddings.word_embeddings.weight.requires_grad_(word_embeddings is None)
+        model.bert.embeddings.word_embeddings.weight.requires_grad_(word is None)
         model.eval()
-        tok = tokenizer if tokenizer is not None else AutoTokenizer.from_pretrained(str(base))
+        tok = tokenizer(base) if tokenizer is not None else AutoTokenizer.from_pretrained(str(base))
     return model, tok, meta
 
 
@@ -232,16 +238,16 @@ class TransformerReader:
         return model, tok, meta
 
     def _load_shipped(self, path: Path) -> tuple:
-        """:func:`load_shipped`, with the process's one e5 word-embedding matrix and tokenizer."""
+        """:func:`load_shipped`, with the process's one e5 word-embedding matrix (in this reader's
+        precision) and tokenizer: the embedder's when it loaded them first."""
         from transformers import AutoTokenizer
 
-        if read_meta(path).get("base") != BASE_E5:
-            return load_shipped(path)  # refused there, with the reason
-        base = base_model_folder()
-        word = E.shared(base, E.word_embeddings_part(self.precision), lambda: base_word_embeddings(base, self.precision))
-        with E.quiet_loading():
-            tok = E.shared_tokenizer(base, lambda: AutoTokenizer.from_pretrained(str(base)))
-        return load_shipped(path, word_embeddings=word, tokenizer=tok)
+        part = E.word_embeddings_part(self.precision)
+        return _build_shipped(
+            path,
+            word=lambda base: E.shared(base, part, lambda: base_word_embeddings(base, self.precision)),
+            tokenizer=lambda base: E.shared_tokenizer(base, lambda: AutoTokenizer.from_pretrained(str(base))),
+        )
 
     @property
     def meta(self) -> dict:

@@ -107,32 +107,43 @@ def word_embeddings_part(precision: str) -> str:
     return f"word_embeddings:{precision}"
 
 
+_quiet = {"depth": 0, "saved": None}
+_quiet_lock = threading.Lock()
+
+
 @contextlib.contextmanager
 def quiet_loading() -> Iterator[None]:
     """Load models without library noise on stdout/stderr, whatever the user's environment.
 
     Inside, transformers' and the hub's progress bars ("Loading weights 199/199") are off,
     their loggers and sentence-transformers' show errors only, and Python warnings are
-    ignored; everything is restored after.
+    ignored; everything is restored when the last of overlapping loads (threads) leaves.
     """
     from transformers.utils import logging as hf_logging
 
-    bars = hf_logging.is_progress_bar_enabled()
-    level = hf_logging.get_verbosity()
     st_log = logging.getLogger("sentence_transformers")
-    st_level = st_log.level
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
-    st_log.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings():
+    with _quiet_lock:
+        if _quiet["depth"] == 0:
+            caught = warnings.catch_warnings()
+            caught.__enter__()
             warnings.simplefilter("ignore")
-            yield
+            _quiet["saved"] = (hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity(), st_log.level, caught)
+            hf_logging.disable_progress_bar()
+            hf_logging.set_verbosity_error()
+            st_log.setLevel(logging.ERROR)
+        _quiet["depth"] += 1
+    try:
+        yield
     finally:
-        st_log.setLevel(st_level)
-        hf_logging.set_verbosity(level)
-        if bars:
-            hf_logging.enable_progress_bar()
+        with _quiet_lock:
+            _quiet["depth"] -= 1
+            if _quiet["depth"] == 0:
+                bars, level, st_level, caught = _quiet["saved"]
+                caught.__exit__(None, None, None)
+                st_log.setLevel(st_level)
+                hf_logging.set_verbosity(level)
+                if bars:
+                    hf_logging.enable_progress_bar()
 
 
 def _share_encoder(model, folder: Path, precision: str) -> None:

@@ -235,6 +235,27 @@ def test_loading_and_first_use_print_nothing(fresh, tiny_shipped, capfd):
     assert hf_logging.is_progress_bar_enabled() == bars, "the library's settings are restored after loading"
 
 
+def test_overlapping_quiet_loads_restore_the_settings_when_the_last_one_leaves():
+    """Two threads loading at once may leave in either order: the first out must not restore
+    the noise under the other, nor the last out leave it silenced."""
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.enable_progress_bar()
+    hf_logging.set_verbosity_warning()
+    filters = list(warnings.filters)
+    a, b = E.quiet_loading(), E.quiet_loading()
+    a.__enter__()
+    b.__enter__()
+    a.__exit__(None, None, None)  # the first in leaves first
+    assert not hf_logging.is_progress_bar_enabled() and hf_logging.get_verbosity() == hf_logging.ERROR
+    assert warnings.filters[0][0] == "ignore"
+    b.__exit__(None, None, None)
+    assert hf_logging.is_progress_bar_enabled() and hf_logging.get_verbosity() == hf_logging.WARNING
+    assert list(warnings.filters) == filters
+
+
 def test_loading_an_extractive_qa_folder_prints_nothing(fresh, tiny_reader_dir, capfd):
     reader = TransformerReader(tiny_reader_dir, max_len=48, stride=16, precision="float32")
     _spans(reader)

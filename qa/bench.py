@@ -580,6 +580,7 @@ def bench_ask_cold(index_dir: Path, seeds: Path, question: str, model: str, pair
     ref = COLD_BASELINE if baseline is None else baseline
     if not ref:
         return {"skipped": "no baseline commit (QA_BENCH_BASELINE is empty)"}
+    seeds, index_dir, work = seeds.resolve(), index_dir.resolve(), work.resolve()  # the children run elsewhere
     work.mkdir(parents=True, exist_ok=True)
     try:
         old_root = _baseline_tree(ref, work / "baseline")

@@ -333,7 +333,7 @@ class Index:
                 expected = self.meta["documents"].get(doc, {}).get("sha256")
                 if expected and hashlib.sha256(data).hexdigest() != expected:
                     raise DocumentError(f"{doc} has changed since the index was built: rebuild the index")
-                text, _ = read_text(path, data)
+                text, _ = read_text(path, data, recognised=recognised_dir(self.root))
                 self._sources[doc] = text
             return self._sources[doc]
 
@@ -658,6 +658,33 @@ def _previous(root: Path, fingerprint: str, chunk: dict, precision: str = FLOAT3
     return prev
 
 
+RECOGNISED = "recognised"
+
+
+def recognised_dir(root: Path | str) -> Path:
+    """Where the text that OCR read from scanned documents is kept, beside the index's
+    generations, under each file's hash: a rebuild does not read an unchanged scan again, and
+    a citation's offsets can be checked against the text they were taken from."""
+    return Path(root) / RECOGNISED
+
+
+def _page_bar(name: str):
+    """A progress callback that shows ``n of N pages read`` while a scanned document is read."""
+    bar = None
+
+    def update(page: int, pages: int) -> None:
+        nonlocal bar
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=pages, desc=f"reading {name} (OCR)", unit="page", bar_format="{desc}: {n} of {total} pages read")
+        bar.update(page - bar.n)
+        if page >= pages:
+            bar.close()
+
+    return update
+
+
 def build_index(
     seeds_dir: Path | str,
     index_dir: Path | str,
@@ -736,7 +763,9 @@ def build_index(
                 seen_hash[digest] = name
                 continue
             try:
-                doc: Document = read_document(path, name)
+                doc: Document = read_document(
+                    path, name, recognised=recognised_dir(root), progress=_page_bar(name) if progress else None,
+                )
             except DocumentError as exc:
                 report.skipped.append(str(exc))
                 unreadable[name] = digest

@@ -159,3 +159,41 @@ def test_ocr_of_a_rendered_page_against_its_truth(name, least):
     width, height = Image.open(SCANS / name).size
     assert doc.lines and all(ln.page == 1 for ln in doc.lines)
     assert all(-5 <= ln.box[0] < ln.box[2] <= width + 5 and -5 <= ln.box[1] < ln.box[3] <= height + 5 for ln in doc.lines)
+
+
+def _page_of_text(calls: list) -> object:
+    """A fake OCR engine that counts its pages: a headline and a paragraph."""
+
+    def fake(image):
+        calls.append(1)
+        return [TextBox((0, 0, 480, 30), "龙山区探索党建引领基层治理新途径", 0.97),
+                TextBox((0, 40, 300, 60), "本报讯（记者董博）为进一步实现创新社区治理，推动业委会规范履职。", 0.6)]
+
+    return fake
+
+
+def test_the_index_keeps_recognised_text_and_never_reads_a_scan_twice(tmp_path, monkeypatch, fake_embedder, capfd):
+    from qa.chunking import ChunkSettings
+    from qa.index import build_index, load_index, recognised_dir
+
+    calls: list = []
+    monkeypatch.setattr(ocr, "recognise", _page_of_text(calls))
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    Image.new("L", (500, 80), 255).save(seeds / "scan.png")
+    root = tmp_path / "ix"
+    build_index(seeds, root, embedder=fake_embedder, progress=True)
+    assert calls == [1]
+    assert "reading scan.png (OCR): 1 of 1 pages read" in capfd.readouterr().err
+    sha = hashlib.sha256((seeds / "scan.png").read_bytes()).hexdigest()
+    assert (recognised_dir(root) / f"{sha}.json").is_file()
+    # A citation is checked against the kept text, not a new OCR run.
+    index = load_index(root, embedder=fake_embedder)
+    text = index.source_text("scan.png")
+    assert calls == [1]
+    for i in range(len(index.passages)):  # every passage's offsets point at its text in the kept text
+        p = index.passages[i]
+        assert all(text[s:e] and text[s:e] in p.text for s, e in p.spans)
+    # A rebuild that reads every document again (another chunker) reads the scan from the store.
+    build_index(seeds, root, embedder=fake_embedder, settings=ChunkSettings(max_chars=300))
+    assert calls == [1]

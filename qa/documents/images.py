@@ -34,7 +34,7 @@ MAX_PAGES = 200
 LOW_CONFIDENCE = 0.8  # a line that OCR read with less confidence than this is marked in citations
 STORE_VERSION = 1
 
-Progress = Callable[[int, int], None]  # (page done, pages)
+Progress = Callable[[int, int], None]  # (pages read, pages): (0, N) before the first is read through OCR
 
 
 def open_pages(data: bytes) -> list:
@@ -117,6 +117,8 @@ def image_source(data: bytes, progress: Progress | None = None) -> Source:
     """An image file's recognised text (see the module's description)."""
     pages = open_pages(data)
     found: list[list[TextBox]] = []
+    if progress is not None:
+        progress(0, len(pages))
     for i, page in enumerate(pages):
         found.append(recognise_page(page))
         if progress is not None:

@@ -123,6 +123,8 @@ def _pdf_source(data: bytes, progress: Progress | None = None) -> Source:
         if not page_text.strip() and ocr_error is None:
             image = _page_image(page)
             if image is not None:
+                if progress is not None:
+                    progress(n - 1, len(reader.pages))  # this page is read through OCR now
                 try:
                     text, lines = scanned_text([recognise_page(image)], [n])
                 except DocumentError as exc:  # no OCR here: the text pages are still read

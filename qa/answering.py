@@ -21,10 +21,12 @@ from typing import NamedTuple
 from . import config, messages
 from .bands import DEFAULT as DEFAULT_BANDS
 from .bands import Bands
+from .documents import LOW_CONFIDENCE, TextLine
+from .documents.images import lines_at
 from .index import Index, IndexError_, build_index, load_index, stale_documents
 from .query import MAX_QUESTION_CHARS, Query, analyse, clean_question, question_type
 from .reader import Reader, ReaderError, SpanScore, TransformerReader
-from .records import Answer, Citation, Hit, Passage
+from .records import Answer, Citation, Hit, Passage, sub_spans
 from .retrieval import retrieve
 from .seeds import documents_folder
 from .text import split_sentences
@@ -199,6 +201,35 @@ def _citation(p: Passage, start: int, end: int, score: float) -> Citation:
     )
 
 
+def _scan_lines(idx: Index, spans: Sequence[tuple[int, int]], doc: str) -> list[TextLine]:
+    """The lines of a scanned document (read through OCR) that text at ``spans`` stands on."""
+    found = getattr(idx, "scan_lines", None)
+    return lines_at(found(doc), spans) if doc and found is not None else []
+
+
+def _placed(c: Citation, idx: Index) -> Citation:
+    """A citation of a scanned page with its page, its lines' boxes and whether OCR was unsure of them."""
+    lines = _scan_lines(idx, c.spans, c.doc)
+    if not lines:
+        return c
+    return replace(c, page=lines[0].page, boxes=tuple((ln.page, *ln.box) for ln in lines),
+                   low_confidence=any(ln.confidence < LOW_CONFIDENCE for ln in lines))
+
+
+def _on_pages(a: Answer, idx: Index) -> Answer:
+    """``a``'s citations placed on their pages; an answer whose own text stands on a line that
+    OCR read with low confidence is marked, and its message says so."""
+    low = False
+    if a.found and a.citations and a.text_start >= 0:
+        first = a.citations[0]
+        spans = sub_spans(first.spans, a.text_start, a.text_start + len(a.text))
+        low = any(ln.confidence < LOW_CONFIDENCE for ln in _scan_lines(idx, spans, first.doc))
+    return replace(
+        a, citations=[_placed(c, idx) for c in a.citations], related=[_placed(c, idx) for c in a.related],
+        low_confidence=low, message=_join(a.message, messages.LOW_OCR(messages.language(a.question))) if low else a.message,
+    )
+
+
 def _related(hits: list[Hit], spans: list[SpanScore], n: int = 3) -> list[Citation]:
     """The closest passages: each one's sentence where the reader looked, else its first."""
     out: list[Citation] = []
@@ -237,7 +268,7 @@ def answer(
     try:
         idx = index if index is not None else default_index()
         query = analyse(q, note, idx, history, raw)
-        return _answer(query, idx, reader or default_reader(), k, mode)
+        return _on_pages(_answer(query, idx, reader or default_reader(), k, mode), idx)
     except (IndexError_, ReaderError, OSError, RuntimeError, ValueError) as exc:
         log.warning("answer failed: %s", exc)
         return Answer(question=raw, found=False, message=messages.CANNOT_ANSWER(lang, error=exc))

@@ -56,7 +56,8 @@ import numpy as np
 
 from . import __version__
 from .chunking import ChunkSettings, chunk_document
-from .documents import Document, DocumentError, list_documents, read_document, read_text
+from .documents import Document, DocumentError, TextLine, list_documents, read_document, read_text
+from .documents.images import load_recognised
 from .embedding import BATCH_SIZE, Embedder, make_embedder
 from .keyword import KeywordIndex
 from .precision import FLOAT32
@@ -279,6 +280,7 @@ class Index:
         self.tokenizer = tokenizer
         self._embedder = embedder
         self._sources: dict[str, str] = {}
+        self._scan_lines: dict[str, tuple[TextLine, ...]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -336,6 +338,16 @@ class Index:
                 text, _ = read_text(path, data, recognised=recognised_dir(self.root))
                 self._sources[doc] = text
             return self._sources[doc]
+
+    def scan_lines(self, doc: str) -> tuple[TextLine, ...]:
+        """The lines OCR read in a scanned document (page, box, offsets, confidence), from the
+        text kept beside the index; ``()`` for a text document (never runs OCR)."""
+        with self._lock:
+            if doc not in self._scan_lines:
+                sha = self.meta["documents"].get(doc, {}).get("sha256", "")
+                kept = load_recognised(recognised_dir(self.root), sha) if sha else None
+                self._scan_lines[doc] = kept.lines if kept is not None else ()
+            return self._scan_lines[doc]
 
     def dense_search(self, qvec: np.ndarray, k: int) -> list[tuple[int, float]]:
         if not self.passages:

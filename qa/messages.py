@@ -48,6 +48,8 @@ NO_TEXT = Message("请提供要阅读的文字。", "Please give the text to rea
 TEXT_TOO_LONG = Message("文字过长（{chars} 字），read() 最多读 {limit} 字；请建立索引后用 answer()。",
                         "The text is {chars} characters long; read() reads at most {limit}: index it and use answer().")
 TEXT_NOT_ANSWERED = Message("这段文字没有回答这个问题。", "The text does not answer this question.")
+LOW_OCR = Message("答案所在的行是从扫描页面识别出来的，识别把握不高，请对照原页核实。",
+                  "The answer stands on a line of a scanned page that OCR read with low confidence: check it on the page.")
 # the question itself
 QUESTION_CUT = Message("问题过长，只使用了前 {limit} 个字。", "The question was cut to its first {limit} characters.")
 ASK_IN_CHINESE_OR_ENGLISH = Message("请用中文或英文提问（文档是中文的）。",

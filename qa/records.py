@@ -139,6 +139,11 @@ class Citation:
     ``start``/``end`` are offsets into the decoded source document.  When the quote
     crosses a repaired break, ``source[start:end]`` contains the break (or photo
     caption) and ``quote`` leaves it out; ``spans`` lists the exact pieces.
+
+    A quote from a scanned page (read through OCR) says where it stands on the page:
+    ``page`` (1-based; 0 for a text document) and ``boxes``, one ``(page, x0, y0, x1, y1)``
+    per printed line it stands on, in the pixels of the page image.  ``low_confidence``:
+    OCR read one of those lines with less confidence than ``qa.documents.LOW_CONFIDENCE``.
     """
 
     doc: str
@@ -154,6 +159,9 @@ class Citation:
     doc_title: str = ""  # the document's human title, date and source, when known
     date: str = ""
     source: str = ""
+    page: int = 0
+    boxes: tuple[tuple[int, int, int, int, int], ...] = ()
+    low_confidence: bool = False
 
     @property
     def label(self) -> str:
@@ -173,6 +181,8 @@ class Answer:
     ``message`` explains refusals and input problems in plain words, in the question's language.
     ``band`` is how sure a found answer is shown, from its confidence (:mod:`qa.bands`):
     ``"high"`` (高), ``"mid"`` (中) or ``"low"`` (shown as not found); ``""`` when not set.
+    ``low_confidence``: the answer's own text stands on a line of a scanned page that OCR
+    read with low confidence (``message`` says so too).
     """
 
     question: str
@@ -186,3 +196,4 @@ class Answer:
     related: list[Citation] = field(default_factory=list)
     text_start: int = -1  # offset of ``text`` within ``sentence``
     band: str = ""
+    low_confidence: bool = False

@@ -43,6 +43,10 @@ GAP_AFTER = Message("（后略 {n} 段）", "({n} paragraphs after)")
 PLACE_CAPTION = Message("图片说明", "photo caption")
 PLACE_HEADER = Message("标题/署名", "headline / byline")
 PLACE_PARAGRAPH = Message("第{n}段", "paragraph {n}")
+PLACE_PAGE = Message("扫描件第{n}页", "scanned page {n}")
+OCR_UNSURE = Message("识别把握不高", "OCR unsure")
+OCR_UNSURE_TIP = Message("这段引文是从扫描页面识别出来的，有的行识别把握不高，请对照原页核实。",
+                         "This quote was read from a scanned page by OCR, some of its lines with low confidence: check it on the page.")
 
 # HTML specials, and characters that Markdown, autolinks or LaTeX would act on, as decimal
 # entities (the chat's Markdown renderer shows hexadecimal ones literally).
@@ -332,6 +336,8 @@ def citation_where(c: Citation, lang: Lang = "zh") -> tuple[str, str, str]:
     article's headline; the file name only when nothing else exists), its date and source,
     and the place in it (article · paragraph)."""
     place = f"{c.title} · {citation_place(c, lang)}" if c.title else citation_place(c, lang)
+    if c.page:
+        place += f" · {PLACE_PAGE(lang, n=c.page)}"
     title = c.doc_title or c.title or c.doc
     if title == c.title:  # the headline is the title: say it once
         title = ""
@@ -355,6 +361,8 @@ def citation_html(
         f'<span class="qa-label">{esc(title)}</span> ' if title else "",
         f'<span class="qa-place">{esc(place)}</span>',
         f' <span class="qa-meta">{esc(meta)}</span>' if meta else "",
+        f' <span class="qa-ocr-low" title="{esc(OCR_UNSURE_TIP(lang))}">{esc(OCR_UNSURE(lang))}</span>'
+        if c.low_confidence else "",
     ])
     return (
         f'<details class="qa-cite"><summary><span class="qa-num">[{number}]</span> {label}{preview}</summary>'
@@ -554,6 +562,9 @@ def _citation_dict(c: Citation) -> dict:
         "spans": [list(s) for s in c.spans],
         "score": c.score,
         "passage_id": c.passage_id,
+        "page": c.page,
+        "boxes": [list(b) for b in c.boxes],
+        "low_confidence": c.low_confidence,
     }
 
 
@@ -579,6 +590,7 @@ def answer_to_dict(a: Answer) -> dict:
         "text_start": a.text_start,
         "confidence": a.confidence,
         "answer_type": a.answer_type,
+        "low_confidence": a.low_confidence,
         "message": message,
         "citations": [_citation_dict(c) for c in a.citations],
         "related": [_citation_dict(c) for c in a.related],
@@ -666,6 +678,7 @@ CSS = """
 .qa-num { font-weight: 700; color: var(--color-accent); }
 .qa-label { font-weight: 600; }
 .qa-meta, .qa-where { font-size: .8em; opacity: .7; }
+.qa-ocr-low { font-size: .75em; padding: 0 .5em; border-radius: 999px; background: #ffedd5; color: #9a3412; }
 .qa-snippet { display: block; font-size: .85em; opacity: .8; }
 .qa-viewer { position: relative; max-height: 45vh; overflow-y: auto; margin: .4em 0; padding: .4em .7em;
   background: var(--background-fill-secondary); border-radius: 4px; }

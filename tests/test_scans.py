@@ -197,3 +197,39 @@ def test_the_index_keeps_recognised_text_and_never_reads_a_scan_twice(tmp_path, 
     # A rebuild that reads every document again (another chunker) reads the scan from the store.
     build_index(seeds, root, embedder=fake_embedder, settings=ChunkSettings(max_chars=300))
     assert calls == [1]
+
+
+@pytest.mark.parametrize("read", [0.55, 0.95])
+def test_a_citation_of_a_scanned_page_carries_its_page_boxes_and_ocr_confidence(read, tmp_path, monkeypatch,
+                                                                                fake_embedder, fake_reader):
+    from qa.answering import answer
+    from qa.index import build_index, load_index
+    from qa.render import answer_html, answer_to_dict
+
+    def fake(image):
+        return [
+            TextBox((0, 0, 480, 30), "龙山区探索党建引领基层治理新途径", 0.98),
+            TextBox((44, 60, 440, 80), "本报讯（记者董博）今年以来，龙山区业委会", 0.97),
+            TextBox((0, 93, 440, 113), "联席会共办治理难点问题132件，营造了良好", read),  # badly, or well
+            TextBox((0, 126, 220, 146), "的社区治理氛围。", 0.96),
+        ]
+
+    monkeypatch.setattr(ocr, "recognise", fake)
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    Image.new("L", (500, 160), 255).save(seeds / "scan.png")
+    build_index(seeds, tmp_path / "ix", embedder=fake_embedder)
+    index = load_index(tmp_path / "ix", embedder=fake_embedder)
+    a = answer("龙山区业委会联席会共办了多少件治理难点问题？", index=index, reader=fake_reader)
+    assert a.found and a.text.startswith("132")
+    c = a.citations[0]
+    assert c.doc == "scan.png" and c.page == 1
+    assert (1, 0, 93, 440, 113) in c.boxes  # the line the answer stands on, in the image's pixels
+    low = read < 0.8
+    assert c.low_confidence == a.low_confidence == low
+    assert ("识别把握不高" in a.message) == low
+    html = answer_html(a)
+    assert "扫描件第1页" in html and ("qa-ocr-low" in html) == low
+    d = answer_to_dict(a)
+    assert d["low_confidence"] is low and d["citations"][0]["page"] == 1
+    assert [1, 0, 93, 440, 113] in d["citations"][0]["boxes"]

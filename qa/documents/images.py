@@ -20,7 +20,7 @@ import io
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import ocr
@@ -127,6 +127,11 @@ def image_source(data: bytes, progress: Progress | None = None) -> Source:
     if not text.strip():
         raise DocumentError("OCR found no text on the image")
     return Source(text, "ocr", False, lines=lines, pages=len(pages))
+
+
+def lines_at(lines: Sequence[TextLine], spans: Sequence[tuple[int, int]]) -> list[TextLine]:
+    """The recognised ``lines`` that text at ``spans`` (offsets into the document's text) stands on."""
+    return [ln for ln in lines if any(s < ln.end and ln.start < e for s, e in spans)]
 
 
 # ---------------------------------------------------------------- the recognised text beside the index

@@ -15,12 +15,17 @@ sentence and the answer span marked.  A reply is in the question's language
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import io
 import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 from . import bands
+from .documents.reading import page_image
 from .library import BuildProgress, DocumentInfo, IndexStatus, UpdateResult
 from .messages import Lang, Message, language
 from .records import Answer, Citation, Passage
@@ -45,6 +50,8 @@ PLACE_HEADER = Message("标题/署名", "headline / byline")
 PLACE_PARAGRAPH = Message("第{n}段", "paragraph {n}")
 PLACE_PAGE = Message("扫描件第{n}页", "scanned page {n}")
 OCR_UNSURE = Message("识别把握不高", "OCR unsure")
+PAGE_ALT = Message("扫描件第{n}页，引文所在的行已框出", "Scanned page {n}, the quoted lines outlined")
+PAGE_FIGURE_WIDTH = 560  # pixels: the crop of a scanned page shown beside the recognised text
 OCR_UNSURE_TIP = Message("这段引文是从扫描页面识别出来的，有的行识别把握不高，请对照原页核实。",
                          "This quote was read from a scanned page by OCR, some of its lines with low confidence: check it on the page.")
 
@@ -194,6 +201,7 @@ class IndexParagraphs:
     def __init__(self, index, keep: int = 32) -> None:
         self.index, self.keep = index, keep
         self._docs: OrderedDict[str, Paragraphs] = OrderedDict()
+        self._pages: OrderedDict[tuple[str, int], object] = OrderedDict()  # the last scanned pages shown
         self._lock = threading.Lock()
 
     def _for(self, doc: str) -> Paragraphs | None:
@@ -220,6 +228,73 @@ class IndexParagraphs:
     def context(self, c: Citation) -> tuple[str, int, int] | None:
         p = self._for(c.doc)
         return p.context(c) if p is not None else None
+
+    def page_html(self, c: Citation, lang: Lang = "zh") -> str:
+        """A scanned page's part that ``c`` stands on, its lines outlined (:func:`page_figure_html`);
+        ``""`` for a text document, or when the file is gone or no longer the one indexed."""
+        if not c.boxes:
+            return ""
+        info = self.index.meta["documents"].get(c.doc)
+        path = Path(self.index.meta.get("seeds_dir", "")) / c.doc
+        key = (c.doc, c.page)
+        with self._lock:
+            image = self._pages.get(key)
+        if image is None:
+            try:
+                data = path.read_bytes()
+            except OSError:
+                return ""
+            if info is None or hashlib.sha256(data).hexdigest() != info.get("sha256"):
+                return ""  # changed since it was indexed: its boxes would point elsewhere
+            image = page_image(path, c.page)
+            if image is None:
+                return ""
+            with self._lock:
+                self._pages[key] = image
+                while len(self._pages) > 4:
+                    self._pages.popitem(last=False)
+        return page_figure_html(image, c.boxes, c.page, lang)
+
+
+def page_figure_html(image, boxes: Sequence[tuple[int, int, int, int, int]], page: int, lang: Lang = "zh") -> str:
+    """The parts of a page image that a quote's lines (``(page, x0, y0, x1, y1)``, in reading
+    order) stand on, each line outlined in red, as inline PNGs at most :data:`PAGE_FIGURE_WIDTH`
+    pixels wide: one crop per run of lines down a column (a quote that goes on at the top of
+    the next column is two crops), with a margin of two lines."""
+    mine = [b[1:] for b in boxes if b[0] == page]
+    if not mine:
+        return ""
+    runs: list[list[tuple[int, int, int, int]]] = [[mine[0]]]
+    for b in mine[1:]:
+        a = runs[-1][-1]
+        height = a[3] - a[1]
+        if b[0] < a[2] and a[0] < b[2] and a[1] <= b[1] <= a[3] + 3 * height:  # under it, in its column
+            runs[-1].append(b)
+        else:
+            runs.append([b])
+    alt = esc(PAGE_ALT(lang, n=page))
+    imgs = "".join(f'<img src="data:image/png;base64,{_crop_png(image, run)}" alt="{alt}">' for run in runs)
+    return f'<figure class="qa-page">{imgs}<figcaption>{alt}</figcaption></figure>'
+
+
+def _crop_png(image, lines: list[tuple[int, int, int, int]]) -> str:
+    """The crop of ``image`` around ``lines``, each outlined, as base64 PNG."""
+    from PIL import Image, ImageDraw
+
+    w, h = image.size
+    pad = 2 * sorted(b[3] - b[1] for b in lines)[len(lines) // 2]
+    left, top = max(0, min(b[0] for b in lines) - pad), max(0, min(b[1] for b in lines) - pad)
+    right, bottom = min(w, max(b[2] for b in lines) + pad), min(h, max(b[3] for b in lines) + pad)
+    crop = image.convert("RGB").crop((left, top, right, bottom))
+    draw = ImageDraw.Draw(crop)
+    for x0, y0, x1, y1 in lines:
+        draw.rectangle((x0 - left - 3, y0 - top - 3, x1 - left + 3, y1 - top + 3), outline=(220, 38, 38), width=3)
+    if crop.width > PAGE_FIGURE_WIDTH:
+        crop = crop.resize((PAGE_FIGURE_WIDTH, max(1, round(crop.height * PAGE_FIGURE_WIDTH / crop.width))),
+                           Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    crop.convert("P", palette=Image.Palette.ADAPTIVE, colors=16).save(buf, "PNG", optimize=True)
+    return base64.b64encode(buf.getvalue()).decode()
 
 
 _last: tuple[object, IndexParagraphs] | None = None
@@ -352,6 +427,8 @@ def citation_html(
     """One numbered citation, labelled by title, date and source, that expands into a viewer of
     the whole article scrolled to the quote (``span``: the answer's place in the quote)."""
     title, meta, place = citation_where(c, lang)
+    page_html = getattr(paragraphs, "page_html", None)
+    figure = page_html(c, lang) if page_html is not None and c.boxes else ""
     article = paragraphs.article_html(c, span, lang) if paragraphs is not None else None
     if article is None:
         body = highlight(c.quote, *span) if span else esc(c.quote)
@@ -366,7 +443,7 @@ def citation_html(
     ])
     return (
         f'<details class="qa-cite"><summary><span class="qa-num">[{number}]</span> {label}{preview}</summary>'
-        f'<div class="qa-viewer">{article}</div>'
+        f'{figure}<div class="qa-viewer">{article}</div>'
         f'<div class="qa-where">{esc(QUOTE_AT(lang, start=c.start, end=c.end))}</div></details>'
     )
 
@@ -678,6 +755,10 @@ CSS = """
 .qa-num { font-weight: 700; color: var(--color-accent); }
 .qa-label { font-weight: 600; }
 .qa-meta, .qa-where { font-size: .8em; opacity: .7; }
+.qa-page { margin: .4em 0; }
+.qa-page img { display: block; max-width: 100%; margin-bottom: .3em; border: 1px solid var(--border-color-primary);
+  border-radius: 4px; }
+.qa-page figcaption { font-size: .75em; opacity: .7; }
 .qa-ocr-low { font-size: .75em; padding: 0 .5em; border-radius: 999px; background: #ffedd5; color: #9a3412; }
 .qa-snippet { display: block; font-size: .85em; opacity: .8; }
 .qa-viewer { position: relative; max-height: 45vh; overflow-y: auto; margin: .4em 0; padding: .4em .7em;

@@ -233,3 +233,47 @@ def test_a_citation_of_a_scanned_page_carries_its_page_boxes_and_ocr_confidence(
     d = answer_to_dict(a)
     assert d["low_confidence"] is low and d["citations"][0]["page"] == 1
     assert [1, 0, 93, 440, 113] in d["citations"][0]["boxes"]
+
+
+def test_the_viewer_shows_the_page_with_the_quoted_lines_outlined(tmp_path, monkeypatch, fake_embedder, fake_reader):
+    import base64
+    import re
+
+    from qa.answering import answer
+    from qa.index import build_index, load_index
+    from qa.render import answer_html, page_figure_html, paragraphs_for
+
+    def fake(image):
+        return [TextBox((0, 0, 480, 30), "龙山区探索党建引领基层治理新途径", 0.98),
+                TextBox((20, 60, 440, 80), "本报讯（记者董博）龙山区共办治理难点问题132件。", 0.9)]
+
+    monkeypatch.setattr(ocr, "recognise", fake)
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    Image.new("L", (500, 400), 255).save(seeds / "scan.png")
+    build_index(seeds, tmp_path / "ix", embedder=fake_embedder)
+    index = load_index(tmp_path / "ix", embedder=fake_embedder)
+    a = answer("龙山区共办了多少件治理难点问题？", index=index, reader=fake_reader)
+    html = answer_html(a, paragraphs_for(index))
+    assert '<figure class="qa-page"><img src="data:image/png;base64,' in html and "扫描件第1页，引文所在的行已框出" in html
+    # The figure: the line and two line heights around it, the line outlined in red.
+    png = base64.b64decode(re.search(r"base64,([^\"]+)", html).group(1))
+    img = Image.open(io.BytesIO(png)).convert("RGB")
+    assert img.size == (440 + 40, 20 + 2 * 40)  # from the page's left edge (the margin is cut there)
+    r, g, b = img.getpixel((20 - 3, 40))  # the outline, 3 pixels out from the line's box
+    assert img.getpixel((0, 0)) == (255, 255, 255) and r > 180 and g < 90 and b < 90
+    # A page that changed since it was indexed is not shown (its boxes would point elsewhere).
+    Image.new("L", (500, 400), 0).save(seeds / "scan.png")
+    assert "qa-page" not in answer_html(a, paragraphs_for(load_index(tmp_path / "ix", embedder=fake_embedder)))
+    assert page_figure_html(Image.new("L", (50, 50)), [(2, 0, 0, 10, 10)], 1) == ""  # no line on that page
+
+
+def test_a_quote_that_goes_on_in_the_next_column_is_shown_in_two_crops():
+    from qa.render import page_figure_html
+
+    page = Image.new("L", (1000, 1000), 255)
+    foot = [(1, 40, 900, 480, 920), (1, 40, 933, 480, 953)]  # the foot of column 1
+    top = [(1, 520, 100, 960, 120)]  # the top of column 2
+    html = page_figure_html(page, foot + top, 1, "en")
+    assert html.count("<img ") == 2 and "Scanned page 1, the quoted lines outlined" in html
+    assert page_figure_html(page, foot, 1).count("<img ") == 1

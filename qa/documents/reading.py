@@ -10,9 +10,9 @@ from pathlib import Path
 from .decoding import _text_source
 from .docx import _docx_source
 from .html import _html_source
-from .images import Progress, image_source, load_recognised, save_recognised
+from .images import Progress, image_source, load_recognised, open_pages, save_recognised
 from .markdown import _markdown_source
-from .pdf import _pdf_source
+from .pdf import _page_image, _pdf_source
 from .records import (
     IMAGE_SUFFIXES,
     MARKDOWN_SUFFIXES,
@@ -104,6 +104,31 @@ def read_document(
     except DocumentError as exc:
         raise DocumentError(f"{path.name}: {exc}") from exc
     return parse_text(src.text, name or path.name, hashlib.sha256(data).hexdigest(), src.encoding, meta=src)
+
+
+def page_image(path: Path, page: int):
+    """The image of a scanned document's ``page`` (1-based) as OCR read it, so its lines' boxes
+    are in its pixels: an image file's page (a TIFF's frame) or the scan on a PDF page; None
+    when there is none or the file cannot be read (the caller shows the text alone)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    try:
+        data = path.read_bytes()
+        if suffix in IMAGE_SUFFIXES:
+            pages = open_pages(data)
+            return pages[page - 1] if 0 < page <= len(pages) else None
+        if suffix == ".pdf":
+            import io
+
+            from pypdf import PdfReader
+
+            reader = PdfReader(io.BytesIO(data))
+            if reader.is_encrypted:
+                reader.decrypt("")
+            return _page_image(reader.pages[page - 1]) if 0 < page <= len(reader.pages) else None
+    except Exception as exc:  # unreadable now (gone, corrupt, encrypted): no image, not an error
+        log.warning("cannot show page %d of %s: %s: %s", page, path.name, type(exc).__name__, exc)
+    return None
 
 
 def list_documents(seeds_dir: Path) -> list[Path]:

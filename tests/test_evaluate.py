@@ -172,6 +172,7 @@ GATE = {
 }
 
 
+@pytest.mark.slow  # the real embedder and reader over the test split: minutes
 def test_quality_gate_on_the_test_split(real_index, real_reader):
     rep = evaluate(real_index, load_questions(QUESTIONS / "test.jsonl"), reader=real_reader)
     o = rep.overall

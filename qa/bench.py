@@ -1381,8 +1381,10 @@ def _ask_section(k: dict, add: Callable[[str], None]) -> None:
     for side, r in (("before", b), ("after", a)):
         if r["stderr_head"]:
             add(f"- {side}, stderr began: `{r['stderr_head']}`")
-    same = "the same" if a["answer"] == b["answer"] else "different"
-    add(f"- answers: {same} (`{a['answer']}`)\n")
+    if a["answer"] == b["answer"]:
+        add(f"- answers: the same (`{a['answer']}`)\n")
+    else:  # the display may have changed between the two commits too
+        add(f"- answers: before `{b['answer']}`, after `{a['answer']}`\n")
 
 
 def _incremental_section(r: dict, add: Callable[[str], None]) -> None:

@@ -104,7 +104,8 @@ def test_ask_cold_start_before_and_after(seeds, tmp_path, tiny_reader_dir, fake_
         pytest.skip("not a git checkout: no commit to compare with")
     monkeypatch.setenv("QA_READER", str(tiny_reader_dir))
     build_index(seeds, tmp_path / "ix", embedder=fake_embedder)
-    k = bench_ask_cold(tmp_path / "ix", seeds, "宣讲开展了多少场次？", fake_embedder.name, 1, tmp_path / "work",
+    monkeypatch.chdir(tmp_path)  # relative paths, as `qa bench --seeds seeds` gives them
+    k = bench_ask_cold(Path("ix"), Path(seeds.name), "宣讲开展了多少场次？", fake_embedder.name, 1, Path("work"),
                        baseline="HEAD")
     assert "skipped" not in k, k.get("skipped")
     assert Path(k["before"]["code"]).is_relative_to(tmp_path / "work"), "the commit's own code ran"

@@ -265,3 +265,16 @@ def test_the_tune_script_fits_bands_on_what_answer_gives(tune, seeds, tmp_path):
     calls = len(reader.calls)
     assert tune.derive_bands(reader, tune.question_sets([f"{qfile}={seeds}"]), cache) == b
     assert len(reader.calls) == calls  # read back, not answered again
+
+
+def test_example_questions_are_ones_the_chat_shows_an_answer_for(seeds, tmp_path, fake_embedder, monkeypatch):
+    import qa.answering
+    from qa.library import Library
+
+    lib = Library(seeds, tmp_path / "ix", embedder=fake_embedder)
+    lib.open()
+    monkeypatch.setattr(qa.answering, "_reader", BandedReader(0.85, 0.5))
+    shown = lib.examples(4)
+    assert shown
+    monkeypatch.setattr(qa.answering, "_reader", BandedReader(0.95, 0.92))  # every answer below 中
+    assert lib.examples(5) == []  # (another count: not the examples made above)

@@ -303,11 +303,11 @@ def main() -> int:
                 rows += collect(idx, [(e.question, e.answer_texts) for e in exs], reader, f.name)
         if args.cache:
             args.cache.write_text(json.dumps(rows, ensure_ascii=False))
-    sets = sorted({r["set"] for r in rows})
+    labels = sorted({r["set"] for r in rows})
 
     def macro(bonus, thr, lit, n, pen):
         _, per = score(rows, bonus, thr, lit, n, pen)
-        return float(np.mean([per[s] for s in sets])), per
+        return float(np.mean([per[s] for s in labels])), per
 
     grid = []
     for n in READ_CHOICES:
@@ -339,18 +339,18 @@ def main() -> int:
         for chars in TIGHTEN_CHARS:
             for delta in TIGHTEN_DELTAS:
                 _, tper = score(rows, bonus, thr, lit, n_read, pen, (chars, delta, types))
-                tm = float(np.mean([tper[s] for s in sets]))
+                tm = float(np.mean([tper[s] for s in labels]))
                 print(f"tighten {'+'.join(types)} min_chars {chars} delta {delta}: macro {tm:.4f} {tper}")
                 if tm > (tight[0] if tight else m):
                     tight = (tm, chars, delta, types, tper)
     # Then the early exit, on top of everything chosen so far.
     tset = tight[1:4] if tight else None
     _, fper = score(rows, bonus, thr, lit, n_read, pen, tset)
-    full = float(np.mean([fper[s] for s in sets]))
+    full = float(np.mean([fper[s] for s in labels]))
     curve = []
     for x in EXIT_CHOICES:
         _, eper = score(rows, bonus, thr, lit, n_read, pen, tset, x)
-        em = float(np.mean([eper[s] for s in sets]))
+        em = float(np.mean([eper[s] for s in labels]))
         share = exits(rows, bonus, lit, pen, x)
         print(f"early exit at {x}: macro {em:.4f} (reading all: {full:.4f}), first passage only for {share:.1%} {eper}")
         curve.append((x, em, share, eper))
@@ -376,7 +376,7 @@ def main() -> int:
     settings = {"retrieval_bonus": bonus, "threshold": round(thr, 4), "literals": lit, "read_passages": n_read, "type_penalty": pen,
                 "calibration": {"a": round(a, 5), "b": round(c, 5), "input": "score - threshold", "n": len(xs),
                                 "weights": "equal per set"},
-                "dev_macro_score": round(m, 4), "dev_per_set": per, "tuned_on": sets}
+                "dev_macro_score": round(m, 4), "dev_per_set": per, "tuned_on": labels}
     read_floor = choose_read_floor(reader, args.squad, args.limit)
     if read_floor is not None:
         settings["read_min_confidence"] = read_floor

@@ -76,10 +76,20 @@ def test_english_questions_get_chinese_spans(real_index, real_reader):
     ],
 )
 def test_unanswerable_questions_are_refused(real_index, real_reader, question):
+    """Refused as the user sees it: not found, or a span below 中, which the chat and ``/ask``
+    show as not found.  (The English question sits at the reader's threshold in bfloat16: on an
+    AMX Xeon the shipped reader gives 6万余 at confidence 0.18, band low; float32 and an AMD EPYC
+    with AVX512-BF16 refuse it outright.)"""
+    from qa import render
+    from qa.bands import LOW
+
     a = answer(question, index=real_index, reader=real_reader)
-    assert not a.found
-    assert a.text == "" and a.citations == []
-    assert a.message
+    if a.found:
+        assert a.band == LOW, (a.text, a.confidence, a.band)
+        assert render.answer_to_dict(a)["level"] == "not_found"
+    else:
+        assert a.text == "" and a.citations == []
+        assert a.message
     assert a.related, "a refusal still shows the closest passages"
     _check_citations(real_index, a)
 

@@ -10,7 +10,7 @@ date, source, author).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from .documents import BODY_KINDS, Article, Block, Document, article_author
 from .records import Passage, Span, join_spans, sub_spans
@@ -134,8 +134,10 @@ def chunk_document(doc: Document, settings: ChunkSettings | None = None) -> list
             elif b.kind == "caption":
                 n_cap += 1
                 out += _block_passages(doc, art, b, "caption", 0, sections.take(), settings, f"{prefix}.c{n_cap}")
-        # Headings that end an article with nothing under them are indexed as text.
+        # Headings that end an article with nothing under them are indexed as text, each whole
+        # (a heading is a name: cut in two, neither half names the section).
         for h in sections.uncarried:
             n_par += 1
-            out += _block_passages(doc, art, h, "body", n_par, "", settings, f"{prefix}.p{n_par}")
+            whole = replace(settings, max_chars=max(settings.max_chars, len(h.text)))
+            out += _block_passages(doc, art, h, "body", n_par, "", whole, f"{prefix}.p{n_par}")
     return out

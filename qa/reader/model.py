@@ -279,20 +279,15 @@ class TransformerReader:
 
         model, tok, _ = self.loaded
         pad = tok.pad_token_id or 0
+        device = next(model.parameters()).device  # a model being trained may sit on a GPU
         out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(wins)
         order = sorted(range(len(wins)), key=lambda i: len(wins[i].input_ids))
         with torch.inference_mode():
             for b in range(0, len(order), batch_size):
                 idx = order[b : b + batch_size]
-                n = max(len(wins[i].input_ids) for i in idx)
-                ids = torch.full((len(idx), n), pad, dtype=torch.long)
-                mask = torch.zeros((len(idx), n), dtype=torch.long)
-                for r, i in enumerate(idx):
-                    seq = wins[i].input_ids
-                    ids[r, : len(seq)] = torch.tensor(seq)
-                    mask[r, : len(seq)] = 1
-                res = model(input_ids=ids, attention_mask=mask)
-                s, e = res.start_logits.float().numpy(), res.end_logits.float().numpy()
+                ids, mask = pad_batch([wins[i].input_ids for i in idx], pad, max(len(wins[i].input_ids) for i in idx))
+                res = model(input_ids=ids.to(device), attention_mask=mask.to(device))
+                s, e = res.start_logits.float().cpu().numpy(), res.end_logits.float().cpu().numpy()
                 for r, i in enumerate(idx):
                     m = len(wins[i].input_ids)
                     out[i] = (s[r, :m], e[r, :m])
@@ -320,6 +315,18 @@ class TransformerReader:
         for (t, a, b), score in ranked:
             out.append(SpanScore(t, a, b, score, null[t], self.probability(score - null[t])))
         return out[:top_k] if top_k else out
+
+
+def pad_batch(seqs: list[tuple[int, ...]], pad: int, n: int):
+    """Token ids padded to ``n`` and their attention mask, as two ``(len(seqs), n)`` tensors."""
+    import torch
+
+    ids = torch.full((len(seqs), n), pad, dtype=torch.long)
+    mask = torch.zeros((len(seqs), n), dtype=torch.long)
+    for r, seq in enumerate(seqs):
+        ids[r, : len(seq)] = torch.tensor(seq)
+        mask[r, : len(seq)] = 1
+    return ids, mask
 
 
 def _strip(text: str, a: int, b: int) -> tuple[int, int]:

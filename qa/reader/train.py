@@ -311,36 +311,14 @@ def _training_reader(model, tok, cfg: TrainConfig, device, bf16: bool):
 
     class TrainingReader(TransformerReader):
         def logits(self, wins: list[W.Window], batch_size: int = 32) -> list[tuple[np.ndarray, np.ndarray]]:
-            pad = tok.pad_token_id or 0
-            out: list = [None] * len(wins)
-            order = sorted(range(len(wins)), key=lambda i: len(wins[i].input_ids))
-            with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                for b in range(0, len(order), batch_size):
-                    idx = order[b : b + batch_size]
-                    ids, mask = _pad([wins[i].input_ids for i in idx], pad, max(len(wins[i].input_ids) for i in idx))
-                    res = model(input_ids=ids.to(device), attention_mask=mask.to(device))
-                    st, en = res.start_logits.float().cpu().numpy(), res.end_logits.float().cpu().numpy()
-                    for r, i in enumerate(idx):
-                        m = len(wins[i].input_ids)
-                        out[i] = (st[r, :m], en[r, :m])
-            return out
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                return super().logits(wins, batch_size)
 
     reader = TrainingReader.__new__(TrainingReader)
     reader.name, reader.max_len, reader.stride = "training", cfg.max_len, cfg.stride
     reader.precision = "bfloat16" if bf16 else "float32"
     reader._loaded = (model, tok, {})
     return reader
-
-
-def _pad(seqs: list[tuple[int, ...]], pad: int, n: int):
-    import torch
-
-    ids = torch.full((len(seqs), n), pad, dtype=torch.long)
-    mask = torch.zeros((len(seqs), n), dtype=torch.long)
-    for r, seq in enumerate(seqs):
-        ids[r, : len(seq)] = torch.tensor(seq)
-        mask[r, : len(seq)] = 1
-    return ids, mask
 
 
 RESUME = "resume"  # OUT/resume/: state.pt (weights, optimiser, scheduler, RNG, data position) + state.json
@@ -475,7 +453,7 @@ def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print, resume: 
     import torch
     from tqdm import tqdm
 
-    from .model import BASE_E5, base_model_folder, load_shipped, new_qa_model, save_shipped
+    from .model import BASE_E5, base_model_folder, load_shipped, new_qa_model, pad_batch, save_shipped
 
     done: dict = {"step": 0, "minutes": 0.0, "curve": []}
     if resume:
@@ -598,7 +576,7 @@ def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print, resume: 
         batch = [feats[i] for i in idx]
         # Few distinct shapes: oneDNN prepares kernels per shape, and a new one costs seconds.
         n = min(cfg.max_len, -(-max(len(f.input_ids) for f in batch) // 64) * 64)
-        ids, mask = _pad([f.input_ids for f in batch], pad, n)
+        ids, mask = pad_batch([f.input_ids for f in batch], pad, n)
         sp = torch.tensor([f.start for f in batch], device=device)
         ep = torch.tensor([f.end for f in batch], device=device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):

@@ -199,11 +199,22 @@ def test_the_index_keeps_recognised_text_and_never_reads_a_scan_twice(tmp_path, 
     assert calls == [1]
 
 
+def _indexed_scan(tmp_path, monkeypatch, recognise, size, embedder):
+    """An index over one blank page image of ``size`` whose OCR is ``recognise``."""
+    from qa.index import build_index, load_index
+
+    monkeypatch.setattr(ocr, "recognise", recognise)
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    Image.new("L", size, 255).save(seeds / "scan.png")
+    build_index(seeds, tmp_path / "ix", embedder=embedder)
+    return load_index(tmp_path / "ix", embedder=embedder)
+
+
 @pytest.mark.parametrize("read", [0.55, 0.95])
 def test_a_citation_of_a_scanned_page_carries_its_page_boxes_and_ocr_confidence(read, tmp_path, monkeypatch,
                                                                                 fake_embedder, fake_reader):
     from qa.answering import answer
-    from qa.index import build_index, load_index
     from qa.render import answer_html, answer_to_dict
 
     def fake(image):
@@ -214,12 +225,7 @@ def test_a_citation_of_a_scanned_page_carries_its_page_boxes_and_ocr_confidence(
             TextBox((0, 126, 220, 146), "的社区治理氛围。", 0.96),
         ]
 
-    monkeypatch.setattr(ocr, "recognise", fake)
-    seeds = tmp_path / "seeds"
-    seeds.mkdir()
-    Image.new("L", (500, 160), 255).save(seeds / "scan.png")
-    build_index(seeds, tmp_path / "ix", embedder=fake_embedder)
-    index = load_index(tmp_path / "ix", embedder=fake_embedder)
+    index = _indexed_scan(tmp_path, monkeypatch, fake, (500, 160), fake_embedder)
     a = answer("龙山区业委会联席会共办了多少件治理难点问题？", index=index, reader=fake_reader)
     assert a.found and a.text.startswith("132")
     c = a.citations[0]
@@ -240,19 +246,14 @@ def test_the_viewer_shows_the_page_with_the_quoted_lines_outlined(tmp_path, monk
     import re
 
     from qa.answering import answer
-    from qa.index import build_index, load_index
+    from qa.index import load_index
     from qa.render import answer_html, page_figure_html, paragraphs_for
 
     def fake(image):
         return [TextBox((0, 0, 480, 30), "龙山区探索党建引领基层治理新途径", 0.98),
                 TextBox((20, 60, 440, 80), "本报讯（记者董博）龙山区共办治理难点问题132件。", 0.9)]
 
-    monkeypatch.setattr(ocr, "recognise", fake)
-    seeds = tmp_path / "seeds"
-    seeds.mkdir()
-    Image.new("L", (500, 400), 255).save(seeds / "scan.png")
-    build_index(seeds, tmp_path / "ix", embedder=fake_embedder)
-    index = load_index(tmp_path / "ix", embedder=fake_embedder)
+    index = _indexed_scan(tmp_path, monkeypatch, fake, (500, 400), fake_embedder)
     a = answer("龙山区共办了多少件治理难点问题？", index=index, reader=fake_reader)
     html = answer_html(a, paragraphs_for(index))
     assert '<figure class="qa-page"><img src="data:image/png;base64,' in html and "扫描件第1页，引文所在的行已框出" in html
@@ -263,7 +264,7 @@ def test_the_viewer_shows_the_page_with_the_quoted_lines_outlined(tmp_path, monk
     r, g, b = img.getpixel((20 - 3, 40))  # the outline, 3 pixels out from the line's box
     assert img.getpixel((0, 0)) == (255, 255, 255) and r > 180 and g < 90 and b < 90
     # A page that changed since it was indexed is not shown (its boxes would point elsewhere).
-    Image.new("L", (500, 400), 0).save(seeds / "scan.png")
+    Image.new("L", (500, 400), 0).save(tmp_path / "seeds" / "scan.png")
     assert "qa-page" not in answer_html(a, paragraphs_for(load_index(tmp_path / "ix", embedder=fake_embedder)))
     assert page_figure_html(Image.new("L", (50, 50)), [(2, 0, 0, 10, 10)], 1) == ""  # no line on that page
 

@@ -297,9 +297,9 @@ def pick_device(name: str):
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
-        raise ResumeError("--device cuda: torch sees no GPU here (a CPU build, or no driver); use --device cpu")
+        raise ValueError("device cuda: torch sees no GPU here (a CPU build, or no driver); use cpu")
     if name not in ("cpu", "cuda"):
-        raise ResumeError(f"--device {name!r}: use auto, cpu or cuda")
+        raise ValueError(f"device {name!r}: use auto, cpu or cuda")
     return torch.device(name)
 
 

@@ -204,3 +204,19 @@ def test_a_resumed_run_can_be_given_a_shorter_schedule(tiny_training, tmp_path):
     done = train([], tmp_path / "r", TrainConfig(), log=lambda *_: None, resume=True, epochs=cfg.epochs / 2)
     assert done["steps"] == done["total_steps"] < first["total_steps"] and "test" in done
     assert [(leg["from_step"], leg["total_steps"]) for leg in done["legs"]] == [(0, first["total_steps"]), (1, done["total_steps"])]
+
+
+def test_a_resume_trusts_the_saved_weights_over_a_state_json_one_save_behind(tiny_training, tmp_path):
+    """A kill between the two renames of a save leaves state.json older than state.pt."""
+    import torch
+
+    data, cfg = tiny_training
+    whole = train([data], tmp_path / "whole", cfg, log=lambda *_: None)
+    train([data], tmp_path / "cut", TrainConfig(**{**cfg.__dict__, "max_minutes": 1e-9}), log=lambda *_: None)
+    state = tmp_path / "cut" / "resume" / "state.json"
+    info = json.loads(state.read_text())
+    state.write_text(json.dumps({**info, "step": 0}))
+    done = train([], tmp_path / "cut", TrainConfig(), log=lambda *_: None, resume=True)
+    assert done["steps"] == whole["steps"]
+    a, b = _weights(tmp_path / "whole"), _weights(tmp_path / "cut")
+    assert all(torch.equal(a[k], b[k]) for k in a)

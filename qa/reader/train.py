@@ -379,6 +379,9 @@ def _save_resume(out: Path, *, model, opt, sched, step: int, order: list[int], r
         "opt": opt.state_dict(),
         "sched": sched.state_dict(),
         "order": order,
+        "step": step,  # state.pt is the truth: a kill between the two renames leaves state.json one save behind
+        "minutes": minutes,
+        "curve": curve,
         "rng": rng.getstate(),
         "torch_rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
@@ -525,7 +528,8 @@ def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print, resume: 
         sched.load_state_dict(blob["sched"])
         for group, base_lr in zip(opt.param_groups, sched.base_lrs):  # the schedule's own, should its length change
             group["lr"] = base_lr * lr_at(sched.last_epoch)
-        order, step = list(blob["order"]), int(done["step"])
+        order, step = list(blob["order"]), int(blob.get("step", done["step"]))
+        done["minutes"], curve[:] = blob.get("minutes", done["minutes"]), blob.get("curve", curve)
         rng.setstate(blob["rng"])
         torch.set_rng_state(blob["torch_rng"])
         if blob.get("cuda_rng") is not None and torch.cuda.is_available():

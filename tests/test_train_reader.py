@@ -217,6 +217,6 @@ def test_a_resume_trusts_the_saved_weights_over_a_state_json_one_save_behind(tin
     info = json.loads(state.read_text())
     state.write_text(json.dumps({**info, "step": 0}))
     done = train([], tmp_path / "cut", TrainConfig(), log=lambda *_: None, resume=True)
-    assert done["steps"] == whole["steps"]
+    assert done["steps"] == whole["steps"] and done["legs"][-1]["from_step"] == 1, "continued from the weights' step"
     a, b = _weights(tmp_path / "whole"), _weights(tmp_path / "cut")
     assert all(torch.equal(a[k], b[k]) for k in a)

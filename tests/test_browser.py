@@ -160,7 +160,8 @@ def _log(d) -> str:
 
 
 def _file_input(d):
-    return _wait(d, lambda d: [e for e in _css(d, "input[type=file]") if ".docx" in (e.get_attribute("accept") or "")])[0]
+    """The upload button's file input (it accepts any file: the app checks the type itself)."""
+    return _wait(d, lambda d: _css(d, "input[type=file][data-testid$='-upload-button']"))[0]
 
 
 def _upload(d, path: Path) -> str:
@@ -287,6 +288,13 @@ def test_chat_citations_documents_and_literal_html(driver, server, tmp_path):
     assert "Batches" not in _page_text(d) and "steps |" not in _page_text(d)  # no library-internal bars
     assert "松江 图书馆.txt" in _css(d, "#documents")[0].text
     _both(d, "06-documents-uploaded")
+    # A wrong file type is refused by the app in Chinese, not by Gradio's English toast.
+    bad = tmp_path / "bad.xlsx"
+    bad.write_bytes(b"PK\x03\x04 not a document")
+    _file_input(d).send_keys(str(bad))
+    _wait(d, lambda d: "不能上传 bad.xlsx" in _log(d))
+    assert "“.xlsx”" in _log(d) and ".docx" in _log(d)
+    assert "Invalid file type" not in _page_text(d) and "bad.xlsx" not in _css(d, "#documents")[0].text
     reply = _ask(d, "松江市图书馆今年举办读书会多少场？")
     assert "27" in _shown_answer(reply)
     assert "松江图书馆" in reply.find_element("css selector", ".qa-cite summary").text

@@ -278,3 +278,75 @@ def test_a_quote_that_goes_on_in_the_next_column_is_shown_in_two_crops():
     html = page_figure_html(page, foot + top, 1, "en")
     assert html.count("<img ") == 2 and "Scanned page 1, the quoted lines outlined" in html
     assert page_figure_html(page, foot, 1).count("<img ") == 1
+
+
+def _by_size(texts: dict, calls: list) -> object:
+    """A fake OCR engine that reads ``texts[image size]`` (a headline and a paragraph; [] for
+    none: no text found) and counts its pages by size."""
+
+    def fake(image):
+        calls.append(image.size)
+        body = texts[image.size]
+        return [TextBox((0, 0, 480, 30), body[0], 0.97), TextBox((0, 40, 300, 60), body[1], 0.9)] if body else []
+
+    return fake
+
+
+def test_a_scan_that_could_not_be_read_is_not_read_again_until_it_changes(tmp_path, monkeypatch, fake_embedder):
+    from qa.index import build_index, load_index
+
+    calls: list = []
+    monkeypatch.setattr(ocr, "recognise", _by_size({(500, 80): [], (510, 80): ["青石镇新闻", "青石镇今年修缮古桥7座。"], (1200, 1000): []}, calls))
+    opened: list = []
+    real_open = images.open_pages
+    monkeypatch.setattr(images, "open_pages", lambda data: opened.append(1) or real_open(data))
+    seeds, root = tmp_path / "seeds", tmp_path / "ix"
+    seeds.mkdir()
+    (seeds / "note.txt").write_text("江城消息\n\n江城市今年新建口袋公园42个。\n", encoding="utf-8")
+    Image.new("L", (500, 80), 255).save(seeds / "blank.png")  # OCR finds no text on it
+    buf = io.BytesIO()
+    Image.new("L", (400, 300), 255).save(buf, "JPEG")
+    (seeds / "cut.jpg").write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])  # corrupt
+    (seeds / "copy.png").write_bytes((seeds / "blank.png").read_bytes())  # the same file: read once
+    monkeypatch.setattr(images, "MAX_PIXELS", 1000 * 1000)
+    Image.new("1", (1200, 1000), 1).save(seeds / "big.png")  # over the pixel limit
+    first = build_index(seeds, root, embedder=fake_embedder)
+    assert calls == [(500, 80)] and len(opened) == 3
+    why = sorted(first.skipped)
+    assert [m.split(":")[0] for m in why] == ["big.png", "blank.png", "copy.png", "cut.jpg"]
+    assert "over the limit of 1 MP" in why[0] and "OCR found no text" in why[1] == why[2].replace("copy", "blank")
+    assert "corrupt or truncated" in why[3]
+    # Built again (and again, in full): nothing is read again, and the user is told the same reasons.
+    for full in (False, True):
+        again = build_index(seeds, root, embedder=fake_embedder, full=full)
+        assert calls == [(500, 80)] and len(opened) == 3
+        assert sorted(again.skipped) == why
+    # A changed file is read again: the page now has text, and it is indexed.
+    Image.new("L", (510, 80), 255).save(seeds / "blank.png")
+    fixed = build_index(seeds, root, embedder=fake_embedder)
+    assert calls == [(500, 80), (510, 80)] and "blank.png" in load_index(root, embedder=fake_embedder).meta["documents"]
+    assert not any(m.startswith("blank.png") for m in fixed.skipped)
+    # Limits changed since: the remembered failures no longer hold, the files are read again.
+    monkeypatch.setattr(images, "MAX_PIXELS", 2000 * 2000)
+    build_index(seeds, root, embedder=fake_embedder)
+    assert calls[2:] == [(1200, 1000), (500, 80)]
+
+
+def test_ocr_missing_here_is_not_remembered_as_the_files_fault(tmp_path, monkeypatch, fake_embedder):
+    from qa.documents.records import ReaderUnavailable
+    from qa.index import build_index
+
+    def missing(image):
+        raise ReaderUnavailable("reading images needs the OCR extra (pip install -e '.[ocr]')")
+
+    monkeypatch.setattr(ocr, "recognise", missing)
+    seeds, root = tmp_path / "seeds", tmp_path / "ix"
+    seeds.mkdir()
+    (seeds / "note.txt").write_text("江城消息\n\n江城市今年新建口袋公园42个。\n", encoding="utf-8")
+    Image.new("L", (510, 80), 255).save(seeds / "scan.png")
+    assert any("needs the OCR extra" in m for m in build_index(seeds, root, embedder=fake_embedder).skipped)
+    calls: list = []
+    monkeypatch.setattr(ocr, "recognise", _by_size({(510, 80): ["青石镇新闻", "青石镇今年修缮古桥7座。"]}, calls))
+    report = build_index(seeds, root, embedder=fake_embedder)  # installed since: the same file is read now
+    assert calls == [(510, 80)] and not report.skipped
+

@@ -11,7 +11,10 @@ it, and every recognised line keeps its page, box and confidence (:class:`.TextL
 
 OCR is slow, and a second run need not read the same: :func:`save_recognised` keeps a
 document's recognised text in a folder beside the index, under its file's SHA-256, and
-:func:`load_source` reads it from there instead of running OCR again.
+:func:`load_source` reads it from there instead of running OCR again.  A file that could not
+be read (corrupt, too large, no text found) is remembered there too (:func:`save_failure`),
+with its reason, so an unchanged file is not read again on every build; a changed file has
+another hash and is read anew.
 """
 
 from __future__ import annotations
@@ -141,19 +144,58 @@ def _store_path(folder: Path, sha256: str) -> Path:
     return Path(folder) / f"{sha256}.json"
 
 
+def _failure_path(folder: Path, sha256: str) -> Path:
+    return Path(folder) / f"{sha256}.failed.json"
+
+
+def _write_atomic(path: Path, body: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def save_recognised(folder: Path, sha256: str, src: Source) -> None:
     """Keep a document's recognised text (and its lines) under its file's hash, atomically."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     body = {
         "version": STORE_VERSION, "engine": ocr.ENGINE, "sha256": sha256, "encoding": src.encoding,
         "markdown": src.markdown, "title": src.title, "date": src.date, "source": src.source,
         "author": src.author, "pages": src.pages, "text": src.text, "lines": [ln.to_json() for ln in src.lines],
     }
-    path = _store_path(folder, sha256)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
+    _write_atomic(_store_path(folder, sha256), body)
+    _failure_path(folder, sha256).unlink(missing_ok=True)
+
+
+def _limits() -> list[int]:
+    """What a remembered failure depends on besides the file: a failure under other limits is read again."""
+    return [MAX_PIXELS, MAX_PAGES, ocr.MAX_SIDE]
+
+
+def save_failure(folder: Path, sha256: str, reason: str) -> None:
+    """Remember that the file with this hash could not be read, and why (the reason without
+    the file's name), so that a build does not read it again while it is unchanged."""
+    body = {"version": STORE_VERSION, "engine": ocr.ENGINE, "limits": _limits(), "sha256": sha256, "reason": reason}
+    _write_atomic(_failure_path(folder, sha256), body)
+
+
+def load_failure(folder: Path | None, sha256: str) -> str | None:
+    """Why the file with this hash could not be read, when :func:`save_failure` remembered it
+    with this engine and these limits; else None (read it)."""
+    if folder is None:
+        return None
+    path = _failure_path(folder, sha256)
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+        if (body.get("version"), body.get("engine"), body.get("limits"), body.get("sha256")) != (
+            STORE_VERSION, ocr.ENGINE, _limits(), sha256
+        ):
+            return None
+        return str(body["reason"])
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("remembered failure %s unreadable (%s): reading the file again", path, exc)
+        return None
 
 
 def load_recognised(folder: Path | None, sha256: str) -> Source | None:

@@ -15,7 +15,7 @@ import threading
 from dataclasses import replace
 
 from .reading_order import Box, TextBox
-from .records import DocumentError
+from .records import DocumentError, ReaderUnavailable
 
 ENGINE = "rapidocr-onnxruntime 1.4.4 PP-OCRv4"
 MAX_SIDE = 4000  # longer side, in pixels, that OCR sees (the engine's own default, 2000, blurs small print)
@@ -31,11 +31,11 @@ def _load():
         from rapidocr_onnxruntime import RapidOCR
     except ImportError as exc:
         if ".so" in str(exc):  # OpenCV is there, the system libraries it loads are not
-            raise DocumentError(
+            raise ReaderUnavailable(
                 f"OCR cannot start: OpenCV needs a system library ({exc}); on Debian or Ubuntu: "
                 "apt-get install libgl1 libglib2.0-0"
             ) from exc
-        raise DocumentError(
+        raise ReaderUnavailable(
             f"reading images needs the OCR extra ({INSTALL_HINT}, which installs rapidocr-onnxruntime)"
         ) from exc
     logging.getLogger("RapidOCR").setLevel(logging.WARNING)

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from .images import Progress, recognise_page, scanned_text
 from .layout import _without_page_furniture
-from .records import DocumentError, Source, TextLine
+from .records import DocumentError, ReaderUnavailable, Source, TextLine
 from .tables import _squash, _table_lines
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ def _pdf_source(data: bytes, progress: Progress | None = None) -> Source:
         try:
             opened = reader.decrypt("")
         except Exception as exc:  # e.g. AES without a crypto library
-            raise DocumentError(f"the PDF is encrypted and cannot be opened here ({exc}); it is skipped") from exc
+            raise ReaderUnavailable(f"the PDF is encrypted and cannot be opened here ({exc}); it is skipped") from exc
         if not opened:
             raise DocumentError("the PDF is protected by a password; it is skipped")
     pages, tables = [], False

@@ -10,7 +10,15 @@ from pathlib import Path
 from .decoding import _text_source
 from .docx import _docx_source
 from .html import _html_source
-from .images import Progress, image_source, load_recognised, open_pages, save_recognised
+from .images import (
+    Progress,
+    image_source,
+    load_failure,
+    load_recognised,
+    open_pages,
+    save_failure,
+    save_recognised,
+)
 from .markdown import _markdown_source
 from .pdf import _page_image, _pdf_source
 from .records import (
@@ -20,6 +28,7 @@ from .records import (
     SUPPORTED_SUFFIXES,
     Document,
     DocumentError,
+    ReaderUnavailable,
     Source,
 )
 from .structure import parse_text
@@ -34,7 +43,10 @@ def load_source(
 
     ``recognised`` is the folder where text read through OCR is kept (beside the index):
     a scanned document found there under its file's hash is not read again, and one read
-    now is kept there.  ``progress(page, pages)`` is called after each page read through OCR.
+    now is kept there.  So is a scanned document that could not be read (corrupt, too large,
+    no text found): the same file raises the same :class:`DocumentError` without being read
+    again, unless the failure was this installation's (:class:`ReaderUnavailable`).
+    ``progress(page, pages)`` is called after each page read through OCR.
     """
     suffix = path.suffix.lower()
     if data is None:
@@ -45,6 +57,9 @@ def load_source(
         kept = load_recognised(recognised, sha256)
         if kept is not None:
             return kept
+        failed = load_failure(recognised, sha256)
+        if failed is not None:
+            raise DocumentError(failed)
     try:
         if suffix in (".html", ".htm"):
             return _html_source(data)
@@ -56,10 +71,15 @@ def load_source(
             src = image_source(data, progress)
         else:
             src = None
-    except DocumentError:
+    except ReaderUnavailable:
+        raise
+    except DocumentError as exc:
+        _remember_failure(recognised, sha256, str(exc), path.name)
         raise
     except Exception as exc:  # library-specific parse errors
-        raise DocumentError(f"cannot parse {suffix} file: {type(exc).__name__}: {exc}") from exc
+        error = DocumentError(f"cannot parse {suffix} file: {type(exc).__name__}: {exc}")
+        _remember_failure(recognised, sha256, str(error), path.name)
+        raise error from exc
     if src is not None:
         if sha256 and src.lines:
             try:
@@ -70,6 +90,15 @@ def load_source(
     if suffix in MARKDOWN_SUFFIXES:
         return _markdown_source(data)
     return _text_source(data)
+
+
+def _remember_failure(recognised: Path | None, sha256: str, reason: str, name: str) -> None:
+    if not sha256 or recognised is None:
+        return
+    try:
+        save_failure(recognised, sha256, reason)
+    except OSError as exc:  # the next build reads the file again, no worse than before
+        log.warning("cannot remember why %s was not read: %s", name, exc)
 
 
 def read_text(path: Path, data: bytes | None = None, *, recognised: Path | None = None) -> tuple[str, str]:

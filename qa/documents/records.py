@@ -19,6 +19,12 @@ class DocumentError(ValueError):
     """A document that can't be read; the message names the file and the reason."""
 
 
+class ReaderUnavailable(DocumentError):
+    """A document that this installation cannot read (a missing extra, system library or
+    decryption library), not a fault of the file: the same file may read elsewhere, or
+    here once it is installed, so the failure is never remembered as the file's."""
+
+
 @dataclass(frozen=True)
 class Block:
     """A piece of an article.

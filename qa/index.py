@@ -57,7 +57,7 @@ import numpy as np
 from . import __version__
 from .chunking import ChunkSettings, chunk_document
 from .documents import Document, DocumentError, TextLine, list_documents, read_document, read_text
-from .documents.images import load_recognised
+from .documents.images import load_recognised, prune_recognised
 from .embedding import BATCH_SIZE, Embedder, make_embedder
 from .keyword import KeywordIndex
 from .precision import FLOAT32
@@ -729,6 +729,10 @@ def build_index(
     An index with documents is never emptied by a missing folder or one with no documents
     (:func:`check_folder` raises :class:`FolderUnusable`) unless ``allow_empty``: the user
     removed the last document.
+
+    Scanned documents are read through OCR once: their recognised text, or why they could not
+    be read, is kept under their file's hash in :func:`recognised_dir`; what is kept there for
+    files no longer in the folder (removed or replaced) is removed.
     """
     t0 = time.perf_counter()
     seeds_dir, root = Path(seeds_dir).resolve(), Path(index_dir)
@@ -753,13 +757,17 @@ def build_index(
         seen_hash: dict[str, str] = {}
         unreadable: dict[str, str] = {}  # skipped files by hash, so they don't look stale forever
         paths = list_documents(seeds_dir)
+        in_folder: set[str] | None = set()  # hashes of the folder's files (None: one could not be read)
         for path in paths:
             name = path.relative_to(seeds_dir).as_posix()
             try:
                 digest = _sha256_file(path)
             except OSError as exc:
                 report.skipped.append(f"{name}: cannot read: {exc.strerror or exc}")
+                in_folder = None
                 continue
+            if in_folder is not None:
+                in_folder.add(digest)
             if digest in seen_hash:
                 report.skipped.append(f"{name}: same content as {seen_hash[digest]}, indexed once")
                 continue
@@ -785,6 +793,8 @@ def build_index(
                 continue
             if doc.sha256 != digest:  # changed while we were reading: take what we read
                 digest = doc.sha256
+                if in_folder is not None:
+                    in_folder.add(digest)
             passages = chunk_document(doc, settings)
             if not passages:
                 report.skipped.append(f"{name}: no text to index (empty document)")
@@ -851,6 +861,10 @@ def build_index(
                 root, prev, parts, embedder, settings, str(seeds_dir), unreadable, spec, compress_limit, _crash_after
             )
             report.mode = "full"
+        if in_folder is not None:  # the recognised text of scans removed or replaced
+            pruned = prune_recognised(recognised_dir(root), in_folder)
+            if pruned:
+                log.info("removed the recognised text of %d files no longer in %s", len(pruned), seeds_dir)
         report.documents = len(parts)
         report.articles = sum(p.articles for p in parts)
         report.embedded = n_new

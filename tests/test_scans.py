@@ -350,3 +350,36 @@ def test_ocr_missing_here_is_not_remembered_as_the_files_fault(tmp_path, monkeyp
     report = build_index(seeds, root, embedder=fake_embedder)  # installed since: the same file is read now
     assert calls == [(510, 80)] and not report.skipped
 
+
+def test_the_recognised_text_of_a_removed_or_replaced_scan_is_removed(tmp_path, monkeypatch, fake_embedder):
+    from qa.index import build_index, load_index, recognised_dir
+
+    texts = {(500, 80): ["甲镇新闻", "甲镇今年修缮古桥7座。"], (510, 80): ["乙镇新闻", "乙镇今年新建步道12公里。"],
+             (520, 80): ["乙镇新闻", "乙镇今年新建步道15公里。"], (530, 80): []}
+    calls: list = []
+    monkeypatch.setattr(ocr, "recognise", _by_size(texts, calls))
+    seeds, root = tmp_path / "seeds", tmp_path / "ix"
+    seeds.mkdir()
+    (seeds / "note.txt").write_text("江城消息\n\n江城市今年新建口袋公园42个。\n", encoding="utf-8")
+    for name, width in (("a.png", 500), ("b.png", 510), ("blank.png", 530)):
+        Image.new("L", (width, 80), 255).save(seeds / name)
+
+    def sha(name: str) -> str:
+        return hashlib.sha256((seeds / name).read_bytes()).hexdigest()
+
+    build_index(seeds, root, embedder=fake_embedder)
+    store = recognised_dir(root)
+    a, b, blank = sha("a.png"), sha("b.png"), sha("blank.png")
+    assert sorted(p.name for p in store.iterdir()) == sorted([f"{a}.json", f"{b}.json", f"{blank}.failed.json"])
+    (store / "README.txt").write_text("not the index's", encoding="utf-8")  # not ours: left alone
+    (seeds / "a.png").unlink()  # removed
+    Image.new("L", (520, 80), 255).save(seeds / "b.png")  # replaced
+    build_index(seeds, root, embedder=fake_embedder)
+    b2 = sha("b.png")
+    assert sorted(p.name for p in store.iterdir()) == sorted([f"{b2}.json", f"{blank}.failed.json", "README.txt"])
+    index = load_index(root, embedder=fake_embedder)
+    assert "15公里" in index.source_text("b.png") and index.scan_lines("b.png")  # the kept one still serves
+    (seeds / "blank.png").unlink()
+    build_index(seeds, root, embedder=fake_embedder)
+    assert sorted(p.name for p in store.iterdir()) == sorted([f"{b2}.json", "README.txt"])
+    assert calls == [(500, 80), (510, 80), (530, 80), (520, 80)]  # each file read once

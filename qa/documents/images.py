@@ -14,7 +14,8 @@ document's recognised text in a folder beside the index, under its file's SHA-25
 :func:`load_source` reads it from there instead of running OCR again.  A file that could not
 be read (corrupt, too large, no text found) is remembered there too (:func:`save_failure`),
 with its reason, so an unchanged file is not read again on every build; a changed file has
-another hash and is read anew.
+another hash and is read anew.  :func:`prune_recognised` removes what is kept for files that
+are gone.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import io
 import json
 import logging
 import os
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from . import ocr
@@ -140,6 +142,9 @@ def lines_at(lines: Sequence[TextLine], spans: Sequence[tuple[int, int]]) -> lis
 # ---------------------------------------------------------------- the recognised text beside the index
 
 
+_STORED = re.compile(r"([0-9a-f]{64})(?:\.failed)?\.json")  # what the store holds: recognised text, failures
+
+
 def _store_path(folder: Path, sha256: str) -> Path:
     return Path(folder) / f"{sha256}.json"
 
@@ -196,6 +201,30 @@ def load_failure(folder: Path | None, sha256: str) -> str | None:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         log.warning("remembered failure %s unreadable (%s): reading the file again", path, exc)
         return None
+
+
+def prune_recognised(folder: Path, keep: Iterable[str]) -> list[str]:
+    """Remove the recognised text and remembered failures of files whose hash is not in
+    ``keep`` (documents removed or replaced); returns the names of the files removed.
+    Nothing else in ``folder`` is touched."""
+    keep = set(keep)
+    removed: list[str] = []
+    try:
+        entries = list(Path(folder).iterdir())
+    except FileNotFoundError:
+        return removed
+    for path in entries:
+        m = _STORED.fullmatch(path.name)
+        if m and m.group(1) not in keep:
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                log.warning("cannot remove %s: %s", path, exc)
+                continue
+            removed.append(path.name)
+    return sorted(removed)
 
 
 def load_recognised(folder: Path | None, sha256: str) -> Source | None:

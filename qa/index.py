@@ -48,7 +48,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -680,6 +680,9 @@ def recognised_dir(root: Path | str) -> Path:
     return Path(root) / RECOGNISED
 
 
+PageProgress = Callable[[str, int, int], None]  # (document, pages read, pages) while OCR reads a document
+
+
 def _page_bar(name: str):
     """A progress callback that shows ``n of N pages read`` while a scanned document is read."""
     bar = None
@@ -697,6 +700,20 @@ def _page_bar(name: str):
     return update
 
 
+def _page_progress(name: str, bar: bool, pages: PageProgress | None) -> Callable[[int, int], None] | None:
+    """The ``progress(page, pages)`` given to the reader of ``name``: the CLI's bar, ``pages``, both or neither."""
+    shown = _page_bar(name) if bar else None
+    if pages is None:
+        return shown
+
+    def update(page: int, total: int) -> None:
+        if shown is not None:
+            shown(page, total)
+        pages(name, page, total)
+
+    return update
+
+
 def build_index(
     seeds_dir: Path | str,
     index_dir: Path | str,
@@ -710,6 +727,7 @@ def build_index(
     full: bool = False,
     append_min: int = APPEND_MIN,
     allow_empty: bool = False,
+    pages: PageProgress | None = None,
     _crash_after: str | None = None,
 ) -> BuildReport:
     """Build or update the index of every document in ``seeds_dir`` into ``index_dir``.
@@ -732,7 +750,8 @@ def build_index(
 
     Scanned documents are read through OCR once: their recognised text, or why they could not
     be read, is kept under their file's hash in :func:`recognised_dir`; what is kept there for
-    files no longer in the folder (removed or replaced) is removed.
+    files no longer in the folder (removed or replaced) is removed.  While a document is read
+    through OCR, ``pages(name, pages read, pages)`` is called (``progress`` shows it as a bar).
     """
     t0 = time.perf_counter()
     seeds_dir, root = Path(seeds_dir).resolve(), Path(index_dir)
@@ -784,7 +803,7 @@ def build_index(
                 continue
             try:
                 doc: Document = read_document(
-                    path, name, recognised=recognised_dir(root), progress=_page_bar(name) if progress else None,
+                    path, name, recognised=recognised_dir(root), progress=_page_progress(name, progress, pages),
                 )
             except DocumentError as exc:
                 report.skipped.append(str(exc))

@@ -38,6 +38,7 @@ from .index import (
     check_folder,
     indexed_documents,
     load_index,
+    recognised_dir,
     stale_documents,
 )
 from .records import Answer, Passage
@@ -136,6 +137,11 @@ class IndexStatus:
     passages: int
     building: bool
     pending: tuple[str, ...]  # documents added, changed or removed since the build
+
+
+def reading_stage(name: str, page: int, pages: int) -> str:
+    """The stage shown while OCR reads ``name``: the page being read now (``page`` pages done)."""
+    return f"识别第 {min(page + 1, pages)}/{pages} 页：{name}"
 
 
 @dataclass(frozen=True)
@@ -367,8 +373,7 @@ class Library:
         old = self._index
         signature = seeds_signature(self.seeds)  # before the build: later changes are noticed next time
         names = tuple(stale_documents(old, self.seeds)) if old is not None else ()
-        total = self._texts_to_embed(names) if old is not None else 0
-        done = 0
+        total = done = 0
 
         def stage(text: str, fraction: float) -> None:
             self._progress = BuildProgress(text, names, done, total, time.perf_counter() - t0)
@@ -381,7 +386,12 @@ class Library:
             total = max(total, done)  # an estimate: never show more done than the total
             stage("计算向量", 0.1 + 0.8 * min(1.0, done / total) if total else 0.5)
 
+        def reading(name: str, page: int, pages: int) -> None:  # a scanned document, through OCR
+            stage(reading_stage(name, page, pages) if page < pages else "读取文档", 0.05)
+
         stage("读取文档", 0.05)
+        if old is not None:
+            total = self._texts_to_embed(names, reading)
         inner = self._embedder or (old.embedder if old is not None else None)
         if inner is None:
             from .embedding import make_embedder
@@ -389,7 +399,8 @@ class Library:
             inner = make_embedder(None)
         try:
             report = build_index(
-                self.seeds, self.index_dir, embedder=_CountingEmbedder(inner, embedded), allow_empty=allow_empty
+                self.seeds, self.index_dir, embedder=_CountingEmbedder(inner, embedded), allow_empty=allow_empty,
+                pages=reading,
             )
             stage("加载新索引", 0.95)
             self._index = load_index(self.index_dir, embedder=inner)
@@ -400,15 +411,22 @@ class Library:
         log.info("index updated: %s", report.summary().replace("\n", "; "))
         return report
 
-    def _texts_to_embed(self, names: Sequence[str]) -> int:
-        """Passages of the documents that will be embedded (for the time left)."""
+    def _texts_to_embed(self, names: Sequence[str], pages: Callable[[str, int, int], None] | None = None) -> int:
+        """Passages of the documents that will be embedded (for the time left).
+
+        A scanned document is read through OCR here, once: the build then finds its recognised
+        text (or why it could not be read) beside the index.  ``pages(name, page, pages)``:
+        see :func:`qa.index.build_index`."""
         total = 0
         for name in names:
             path = self.seeds / name
             if not path.is_file():
                 continue
+            shown = None if pages is None else (lambda page, n, name=name: pages(name, page, n))
             try:
-                total += len(chunk_document(read_document(path, name)))
+                total += len(chunk_document(
+                    read_document(path, name, recognised=recognised_dir(self.index_dir), progress=shown)
+                ))
             except (DocumentError, OSError, ValueError):
                 continue
         return total
@@ -516,10 +534,14 @@ class Library:
             pending=tuple(self.pending()),
         )
 
-    def save_upload(self, src: Path | str, filename: str, *, replace: bool = False) -> str:
+    def save_upload(
+        self, src: Path | str, filename: str, *, replace: bool = False, progress: ProgressFn | None = None
+    ) -> str:
         """Validate an uploaded file and store it in the seeds folder; returns the stored name.
 
         Never overwrites another document unless ``replace``; the file must parse as a document.
+        A scan is read through OCR here, its pages shown in :meth:`progress` (and ``progress``),
+        and what it read is kept beside the index: the build that follows does not read it again.
         """
         src = Path(src)
         name = safe_filename(filename)
@@ -537,10 +559,20 @@ class Library:
         tmp = self.seeds / f".upload-{uuid.uuid4().hex}{target.suffix}"
         try:
             shutil.copyfile(src, tmp)
+            t0 = time.perf_counter()
+
+            def reading(page: int, pages: int) -> None:
+                text = reading_stage(name, page, pages)
+                self._progress = BuildProgress(text, (name,), 0, 0, time.perf_counter() - t0)
+                if progress:
+                    progress(0.0, text)
+
             try:
-                doc = read_document(tmp, name)
+                doc = read_document(tmp, name, recognised=recognised_dir(self.index_dir), progress=reading)
             except DocumentError as exc:
                 raise UploadError(f"{name}：无法读取：{str(exc).replace(tmp.name, name)}") from exc
+            finally:
+                self._progress = None
             if not any(a.paragraphs or a.title for a in doc.articles):
                 raise UploadError(f"{name} 中没有文字。")
             if replace:
@@ -576,7 +608,7 @@ class Library:
                     return result
                 for src, filename in files:
                     try:
-                        result.saved.append(self.save_upload(src, filename, replace=replace))
+                        result.saved.append(self.save_upload(src, filename, replace=replace, progress=progress))
                     except UploadError as exc:
                         result.errors.append(str(exc))
                 if result.saved:

@@ -230,6 +230,58 @@ def test_documents_dropped_in_are_indexed_before_the_answer(serve):
     assert r["citations"][0]["doc"] == "新闻.txt" and lib.pending() == []
 
 
+def test_the_documents_tab_shows_the_page_ocr_is_reading(seeds, tmp_path, fake_embedder, monkeypatch):
+    """An uploaded scan, then one dropped in and indexed by 重建索引: while OCR reads a page, the log
+    that follows the build says which (识别第 n/N 页：name). The fake engine reads a page only once
+    that page was shown (or after 5 s, and the test fails), and each page is read once."""
+    import threading
+
+    from PIL import Image
+
+    from qa.documents import ocr
+    from qa.documents.reading_order import TextBox
+
+    monkeypatch.setattr(app, "TICK_S", 0.02)
+    lib = Library(seeds, tmp_path / "ix", embedder=fake_embedder)
+    lib.open()
+    pages = {"扫描.tif": [threading.Event(), threading.Event()], "手放.png": [threading.Event()]}
+    read: list[tuple[str, int, bool]] = []
+
+    def fake(image):
+        name = "扫描.tif" if image.size[0] == 600 else "手放.png"
+        n = sum(r[0] == name for r in read)
+        read.append((name, n + 1, pages[name][n].wait(5)))
+        return [TextBox((0, 0, 480, 30), f"{name}第{n + 1}页", 0.97),
+                TextBox((0, 40, 300, 60), f"青石镇今年修缮古桥{n + 7}座。", 0.9)]
+
+    def follow(work) -> tuple[list[str], object]:
+        shown = []
+        steps = app._follow(lib, work)
+        while True:
+            try:
+                html = next(steps)
+            except StopIteration as stop:
+                return shown, stop.value
+            shown.append(html)
+            for name, events in pages.items():
+                for k, event in enumerate(events, 1):
+                    if f"识别第 {k}/{len(events)} 页：{name}" in html:
+                        event.set()
+
+    monkeypatch.setattr(ocr, "recognise", fake)
+    scan = tmp_path / "uploads" / "扫描.tif"
+    scan.parent.mkdir()
+    Image.new("L", (600, 80), 255).save(scan, save_all=True, append_images=[Image.new("L", (600, 80), 255)])
+    shown, result = follow(lambda: lib.add([(scan, scan.name)]))
+    assert result.saved == ["扫描.tif"] and not result.errors and not result.report.skipped
+    assert read == [("扫描.tif", 1, True), ("扫描.tif", 2, True)]  # each page shown, and read once
+    assert any("识别第 2/2 页：扫描.tif" in h and "qa-progress" in h for h in shown)
+    Image.new("L", (500, 80), 255).save(lib.seeds / "手放.png")
+    shown, result = follow(lib.rebuild)
+    assert read[2:] == [("手放.png", 1, True)] and not result.report.skipped
+    assert {"扫描.tif", "手放.png"} <= {d.name for d in lib.documents()}
+
+
 # ------------------------------------------------------------------ a real app.py process (real model)
 
 

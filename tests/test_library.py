@@ -218,8 +218,8 @@ def test_a_name_taken_while_an_upload_is_checked_is_not_overwritten(lib, tmp_pat
     other = "另一个上传 another upload\n"
     read_document = library.read_document
 
-    def taken_meanwhile(path, name):
-        doc = read_document(path, name)
+    def taken_meanwhile(path, name, **kw):
+        doc = read_document(path, name, **kw)
         (lib.seeds / "news.txt").write_text(other, encoding="utf-8")  # a concurrent upload of the same name
         return doc
 

@@ -440,3 +440,98 @@ def test_an_unsure_answer_is_shown_as_a_possible_one(zh_driver, seeds, tmp_path,
         marked = reply.find_element("css selector", ".qa-sentence mark").text
         assert marked and marked in reply.find_element("css selector", ".qa-sentence").text
         _both(d, "14-possible-answer", scroll_to=reply)
+
+
+FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")  # Debian's fonts-wqy-microhei
+
+
+def _needs(ok: bool, reason: str) -> None:
+    """Skip without ``ok``, except in CI (``CI=true``), where it is a failure."""
+    if not ok:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}; the browser test must run in CI")
+        pytest.skip(reason)
+
+
+def _small_scan(path: Path) -> None:
+    """A small scanned notice (720×200 pixels, a headline and a paragraph over two lines), rendered
+    with a CJK font: the real OCR engine reads it in a second or two."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    img = Image.new("L", (720, 200), 255)
+    draw = ImageDraw.Draw(img)
+    draw.text((40, 24), "青石镇修复古桥", font=ImageFont.truetype(str(FONT), 40), fill=0)
+    body = ImageFont.truetype(str(FONT), 24)
+    draw.text((40, 96), "本报讯 青石镇今年修复古桥7座，新建步道", font=body, fill=0)
+    draw.text((40, 136), "12公里，受到村民欢迎。", font=body, fill=0)
+    img.save(path)
+
+
+def _red_outlines(img) -> list[tuple[int, int, int, int]]:
+    """The bounding boxes ``(x0, y0, x1, y1)``, end exclusive, of the red shapes in ``img``."""
+    w, h = img.size
+    px = img.load()
+    red = {(x, y) for x in range(w) for y in range(h) if px[x, y][0] > 180 and px[x, y][1] < 90 and px[x, y][2] < 90}
+    out = []
+    while red:
+        todo = [red.pop()]
+        xs, ys = [], []
+        while todo:
+            x, y = todo.pop()
+            xs.append(x)
+            ys.append(y)
+            for q in ((x + 1, y), (x - 1, y), (x, y + 1), (x, y - 1)):
+                if q in red:
+                    red.remove(q)
+                    todo.append(q)
+        out.append((min(xs), min(ys), max(xs) + 1, max(ys) + 1))
+    return sorted(out, key=lambda b: (b[1], b[0]))
+
+
+def test_a_scanned_page_is_cited_with_its_line_outlined(driver, seeds, tmp_path):
+    """An uploaded scan, read by the real OCR engine (hashing embedder, fake reader): the citation of
+    an answer from it opens on the page image, the answer's line outlined in red."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from qa.documents import ocr
+    from qa.embedding import HashingEmbedder
+    from qa.index import load_index
+
+    _needs(FONT.exists(), f"no CJK font at {FONT} (apt-get install -y fonts-wqy-microhei)")
+    _needs(ocr.available(), "the OCR extra is not installed (pip install -e '.[ocr]')")
+    scan = tmp_path / "青石镇公告.png"
+    _small_scan(scan)
+    d = driver
+    _size(d, DESKTOP)
+    with _in_process_app(seeds, tmp_path / "ix") as url:
+        d.get(url)
+        _wait(d, lambda d: _css(d, "#question textarea"))
+        log = _upload(d, scan)
+        assert "索引已更新" in log and "已跳过" not in log, log
+        reply = _ask(d, "青石镇今年修复古桥多少座？")
+        assert "7" in _shown_answer(reply)
+        cite = reply.find_element("css selector", ".qa-cite summary")
+        cite.click()
+        figure = _wait(d, lambda d: [e for e in reply.find_elements("css selector", "figure.qa-page") if e.is_displayed()])[0]
+        img = figure.find_element("css selector", "img")
+        assert d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img) > 0
+        assert "扫描件第1页" in figure.text and "框出" in figure.text
+        # Outlined in red (3 pixels out from its box): the line the answer stands on, with its text inside.
+        index = load_index(tmp_path / "ix", embedder=HashingEmbedder(64))
+        text = index.source_text(scan.name)
+        [line] = [ln for ln in index.scan_lines(scan.name) if "7座" in text[ln.start : ln.end]]
+        shown = Image.open(io.BytesIO(base64.b64decode(img.get_attribute("src").split(",", 1)[1]))).convert("RGB")
+        want = (line.box[2] - line.box[0] + 7, line.box[3] - line.box[1] + 7)
+        boxes = [b for b in _red_outlines(shown) if b[2] - b[0] == pytest.approx(want[0], abs=2)
+                 and b[3] - b[1] == pytest.approx(want[1], abs=2)]
+        assert len(boxes) == 1, (_red_outlines(shown), line.box)
+        x0, y0, x1, y1 = boxes[0]
+        assert shown.crop((x0 + 4, y0 + 4, x1 - 4, y1 - 4)).convert("L").getextrema()[0] < 100
+        _both(d, "15-scan-citation", figure, "center")
+        _size(d, PHONE)
+        width = d.execute_script("return arguments[0].getBoundingClientRect().width", img)
+        assert 0 < width <= PHONE[0] and d.execute_script("return document.documentElement.scrollWidth") <= PHONE[0] + 1
+        _size(d, DESKTOP)

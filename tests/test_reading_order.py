@@ -190,3 +190,44 @@ def test_vertical_text_is_read_right_to_left():
 
 def test_empty_page():
     assert order_boxes([]) == [] and page_text(page_lines([])) == ("", [])
+
+
+def test_a_box_drawn_past_its_text_is_cut_back_to_its_characters():
+    # On a grey page of small type the detector drew a column's first line from the end of the
+    # line beside it (x 413), 45 pixels before its first character (x 458).
+    from qa.documents.ocr import trim_to_words
+
+    words = [(458 + 18 * i, 104, 476 + 18 * i, 123) for i in range(20)]
+    assert trim_to_words((413, 104, 832, 123), words) == (458, 104, 832, 123)  # 14 pixels after 818: kept
+    assert trim_to_words((413, 104, 870, 123), words) == (458, 104, 818, 123)
+    assert trim_to_words((455, 104, 822, 123), words) == (455, 104, 822, 123)  # a few pixels of margin kept
+    assert trim_to_words((413, 104, 832, 123), []) == (413, 104, 832, 123)  # no character boxes
+
+
+def test_one_column_with_lines_cut_in_two_is_one_column():
+    # A one-column notice (a title, three paragraphs, a signature set flush right) where OCR
+    # cut two lines in two at characters it could not read, near the same place across the
+    # page: the white strip there is no gutter, no two lines stand side by side across it.
+    boxes = [
+        TextBox((198, 54, 516, 85), "關於暫停供水的通知"),
+        TextBox((51, 127, 662, 148), "甲a" + "文" * 26),
+        TextBox((51, 161, 420, 179), "甲b" + "文" * 15),
+        TextBox((442, 161, 662, 179), "甲c" + "文" * 8),
+        TextBox((50, 193, 189, 214), "甲d" + "文" * 4 + "。"),
+        TextBox((93, 227, 663, 247), "乙a" + "文" * 24),
+        TextBox((50, 260, 662, 279), "乙b" + "文" * 26),
+        TextBox((50, 292, 165, 314), "乙c" + "文" * 3 + "。"),
+        TextBox((93, 325, 379, 346), "丙a" + "文" * 11),
+        TextBox((413, 325, 662, 346), "丙b" + "文" * 9),
+        TextBox((50, 357, 317, 380), "丙c" + "文" * 9 + "。"),
+        TextBox((490, 425, 662, 445), "東區自來水管理處"),
+        TextBox((446, 457, 660, 477), "二〇二六年十二月十日"),
+    ]
+    lines = page_lines(boxes)
+    # The title, the text (one column: no line starts another), the signature under a wide gap.
+    assert [ln.new_column for ln in lines] == [True, True] + [False] * 7 + [True, False]
+    text, _ = page_text(lines)
+    assert [re.sub("文+。?", "", t) for t in text.split("\n")] == [
+        "# 關於暫停供水的通知", "", "甲a甲b 甲c甲d", "  乙a乙b乙c", "  丙a 丙b丙c", "",
+        "  東區自來水管理處二〇二六年十二月十日",
+    ]

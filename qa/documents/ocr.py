@@ -80,8 +80,9 @@ def text_boxes(result: list) -> list[TextBox]:
     A page scanned or photographed askew has its lines at a slant: the columns' gutters
     would close up in boxes upright to the image.  The boxes are turned by the page's skew
     (:func:`skew`) about the image's corner, so lines lie level for the reading order; each
-    keeps in ``shown`` where it stands in the image's pixels.  A box that the detector ran
-    over a gutter is cut there (:func:`split_at_gutters`).
+    keeps in ``shown`` where it stands in the image's pixels.  A box that the detector drew
+    past the end of its text is cut back to its characters (:func:`trim_to_words`), and one
+    that it ran over a gutter is cut there (:func:`split_at_gutters`).
     """
     angle = skew([r[0] for r in result])
     out: list[TextBox] = []
@@ -90,6 +91,7 @@ def text_boxes(result: list) -> list[TextBox]:
         words: list[tuple[str, Box, float]] = []
         if len(rest) >= 3 and len(rest[0]) == len(rest[1]) == len(rest[2]):
             words = [(str(w), _bounds(_turn(q, angle)), float(c)) for q, w, c in zip(rest[0], rest[1], rest[2])]
+        box = trim_to_words(box, [b for _, b, _ in words])
         for piece in split_at_gutters(box, str(text), float(score), words):
             x0, y0, x1, y1 = piece.box
             shown = _bounds(_turn([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], -angle)) if angle else None
@@ -123,6 +125,29 @@ def _turn(points, angle: float) -> list[tuple[float, float]]:
         return [(float(p[0]), float(p[1])) for p in points]
     c, s = math.cos(angle), math.sin(angle)
     return [(float(p[0]) * c + float(p[1]) * s, -float(p[0]) * s + float(p[1]) * c) for p in points]
+
+
+def trim_to_words(box: Box, words: list[Box]) -> Box:
+    """``box`` cut back, along its line, to the characters in it (their boxes ``words``) where it
+    runs on past them by more than a line height (a character and more of white).
+
+    The detector now and then draws a line's box from the gutter before it (on a grey page of
+    small type, the box of a column's first line has been seen to start at the end of the
+    line beside it in the column to the left), which would join two columns' lines; the
+    characters' own boxes say where the text is.  A box without them is kept as it is.
+    """
+    if not words:
+        return box
+    vertical = box[3] - box[1] > 1.5 * (box[2] - box[0])
+    a = 1 if vertical else 0  # along the line
+    height = (box[2] - box[0]) if vertical else (box[3] - box[1])
+    first, last = min(w[a] for w in words), max(w[a + 2] for w in words)
+    out = list(box)
+    if first - box[a] > height:
+        out[a] = max(box[a], first)
+    if box[a + 2] - last > height:
+        out[a + 2] = min(box[a + 2], last)
+    return (out[0], out[1], out[2], out[3]) if out[a] < out[a + 2] else box
 
 
 def split_at_gutters(box: Box, text: str, confidence: float, words: list[tuple[str, Box, float]]) -> list[TextBox]:

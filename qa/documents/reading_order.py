@@ -84,6 +84,7 @@ class PageLine:
 
 
 GUTTER = 0.8  # a white column at least this many line heights wide separates columns
+MIN_PAIRS = 2  # lines side by side across a gutter that parts a band of columns (see _pairs)
 BLOCK_GAP = 0.8  # a white row this many line heights high (beyond line spacing) starts a block
 BAND_GAP = 2.0  # a white row this many line heights high across a region parts its bands of columns
 LARGE = 1.15  # lines this many times the body's line height, with characters WIDE times the
@@ -193,10 +194,27 @@ def _gutters(boxes: list[TextBox], axis: int, scale: Scale, spanned: bool = Fals
             i = j
         else:
             i += 1
-    if spanned:
-        return found
+    if spanned:  # a gutter between columns has lines of both beside one another
+        return [g for g in found if _pairs(boxes, g, axis) >= MIN_PAIRS]
     across = [b for b in boxes if id(b) in spanners]
     return [g for g in found if not any(_crosses(b, g, axis, scale) for b in across)]
+
+
+def _pairs(boxes: list[TextBox], gutter: tuple[float, float], axis: int) -> int:
+    """How many boxes clear of ``gutter`` on its near side have a box clear of it on the far
+    side at the same height (overlapping down the page): the lines of two columns side by side.
+
+    A single column whose lines OCR cut in two now and then (a character it could not read
+    leaves a gap) shows a white strip where the cuts happen to line up, with lines alone at
+    their height running over it; no lines stand beside one another across it.
+    """
+    down = 1 - axis
+    near = [b for b in boxes if b.box[axis + 2] <= gutter[0]]
+    far = [b for b in boxes if b.box[axis] >= gutter[1]]
+    return sum(
+        1 for b in near
+        if any(min(b.box[down + 2], o.box[down + 2]) > max(b.box[down], o.box[down]) for o in far)
+    )
 
 
 def _crosses(b: TextBox, gutter: tuple[float, float], axis: int, scale: Scale) -> bool:

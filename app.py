@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import logging
 import os
 import sys
 import threading
@@ -25,6 +26,7 @@ from qa import config, messages, precision, render  # noqa: E402
 from qa.documents import MAX_DOCUMENT_BYTES, SUPPORTED_SUFFIXES  # noqa: E402
 from qa.index import IndexError_  # noqa: E402
 from qa.library import Library, UpdateResult  # noqa: E402
+from qa.messages import ReasonedError  # noqa: E402
 from qa.records import Answer  # noqa: E402
 
 TITLE = "文档问答"
@@ -40,6 +42,7 @@ INTRO = (
     '<br><small>也可以用英文提问，回答用英文。</small></p>'
 )
 UPLOAD_TYPES = "、".join(SUPPORTED_SUFFIXES)
+log = logging.getLogger("qa.app")
 
 
 def unsupported_upload(name: str) -> str:
@@ -52,6 +55,14 @@ def unsupported_upload(name: str) -> str:
         return ""
     kind = f"“{suffix}”文件" if suffix else "没有扩展名的文件"
     return f"不能上传 {name}：不支持{kind}。可以上传的类型：{UPLOAD_TYPES}。"
+
+
+def error_text(exc: BaseException) -> str:
+    """An error of a build, upload or removal as the documents tab shows it: its reason in Chinese
+    when it has one (a folder that is gone or emptied), else its type (the details are logged)."""
+    if isinstance(exc, ReasonedError):
+        return exc.reason.text("zh")
+    return f"出错了（{type(exc).__name__}），详情见服务器日志。"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -141,6 +152,7 @@ def _follow(lib: Library, work: Callable[[], UpdateResult]) -> Iterator[str]:
         try:
             box["result"] = work()
         except Exception as exc:  # shown in the log panel, not lost in a thread
+            log.error("%s", exc, exc_info=not isinstance(exc, ReasonedError))
             box["error"] = exc
 
     t = threading.Thread(target=run, daemon=True)
@@ -149,7 +161,7 @@ def _follow(lib: Library, work: Callable[[], UpdateResult]) -> Iterator[str]:
         yield render.progress_html(lib.progress()) or render.notice_html("正在处理…")
         t.join(TICK_S)
     if "error" in box:
-        return UpdateResult(errors=[f"出错了：{box['error']}"])
+        return UpdateResult(errors=[error_text(box["error"])])
     return box["result"]
 
 

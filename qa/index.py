@@ -60,6 +60,7 @@ from .documents import Document, DocumentError, TextLine, list_documents, read_d
 from .documents.images import load_recognised, prune_recognised
 from .embedding import BATCH_SIZE, Embedder, make_embedder
 from .keyword import KeywordIndex
+from .messages import Reason, ReasonedError
 from .precision import FLOAT32
 from .records import Passage
 from .segments import RowMap, Segment, SegmentedKeyword, SegmentedPassages, dense_search
@@ -118,8 +119,9 @@ class IndexMismatch(IndexError_):
     pass
 
 
-class FolderUnusable(IndexError_):
-    """The documents folder is missing or holds no document, while the index has some."""
+class FolderUnusable(ReasonedError, IndexError_):
+    """The documents folder is missing or holds no document, while the index has some (its
+    ``reason``: ``folder_missing`` or ``folder_empty``, see :mod:`qa.messages`)."""
 
 
 _MODE_WORDS = {
@@ -140,12 +142,17 @@ class BuildReport:
     embedded: int = 0  # passages whose vectors were computed in this build
     reused: int = 0  # passages whose vectors came from the previous index
     seconds: float = 0.0
-    skipped: list[str] = field(default_factory=list)  # one message per skipped file
+    skipped_reasons: list[Reason] = field(default_factory=list)  # why each skipped file was skipped
     unchanged: bool = False
     mode: str = ""  # "full" (one segment written), "append" (a segment added) or "unchanged"
     segments: int = 1
     deleted: int = 0  # rows of removed or changed documents kept until the next full build
     precision: str = FLOAT32  # what the vectors were computed in (qa.precision)
+
+    @property
+    def skipped(self) -> list[str]:
+        """One line per skipped file, in English (the app words :attr:`skipped_reasons` in Chinese)."""
+        return [str(r) for r in self.skipped_reasons]
 
     def summary(self) -> str:
         lines = [
@@ -334,7 +341,7 @@ class Index:
                 data = path.read_bytes()
                 expected = self.meta["documents"].get(doc, {}).get("sha256")
                 if expected and hashlib.sha256(data).hexdigest() != expected:
-                    raise DocumentError(f"{doc} has changed since the index was built: rebuild the index")
+                    raise DocumentError.of("changed", doc=doc)
                 text, _ = read_text(path, data, recognised=recognised_dir(self.root))
                 self._sources[doc] = text
             return self._sources[doc]
@@ -782,13 +789,13 @@ def build_index(
             try:
                 digest = _sha256_file(path)
             except OSError as exc:
-                report.skipped.append(f"{name}: cannot read: {exc.strerror or exc}")
+                report.skipped_reasons.append(Reason("cannot_read", {"detail": exc.strerror or str(exc)}, name))
                 in_folder = None
                 continue
             if in_folder is not None:
                 in_folder.add(digest)
             if digest in seen_hash:
-                report.skipped.append(f"{name}: same content as {seen_hash[digest]}, indexed once")
+                report.skipped_reasons.append(Reason("duplicate", {"other": seen_hash[digest]}, name))
                 continue
             reuse_name = name if prev_docs.get(name, ("",))[0] == digest else by_hash.get(digest)
             if prev is not None and reuse_name is not None and reuse_name != name:
@@ -806,7 +813,7 @@ def build_index(
                     path, name, recognised=recognised_dir(root), progress=_page_progress(name, progress, pages),
                 )
             except DocumentError as exc:
-                report.skipped.append(str(exc))
+                report.skipped_reasons.append(exc.reason)
                 unreadable[name] = digest
                 log.warning("skipped %s", exc)
                 continue
@@ -816,7 +823,7 @@ def build_index(
                     in_folder.add(digest)
             passages = chunk_document(doc, settings)
             if not passages:
-                report.skipped.append(f"{name}: no text to index (empty document)")
+                report.skipped_reasons.append(Reason("empty", {}, name))
                 unreadable[name] = digest
                 continue
             seen_hash[digest] = name
@@ -1237,15 +1244,9 @@ def check_folder(seeds_dir: Path | str, index_dir: Path | str, documents: int) -
     if documents <= 0:
         return
     if not seeds_dir.is_dir():
-        raise FolderUnusable(
-            f"the documents folder {seeds_dir} is missing (moved, renamed, or on a disk that is not mounted?): "
-            f"the index in {root} keeps its {documents} documents, nothing was rebuilt"
-        )
+        raise FolderUnusable.of("folder_missing", folder=str(seeds_dir), index=str(root), documents=documents)
     if not list_documents(seeds_dir):
-        raise FolderUnusable(
-            f"the documents folder {seeds_dir} holds no documents, but the index in {root} has {documents}: "
-            f"it was not emptied. If the documents were removed on purpose, delete {root} and build it again"
-        )
+        raise FolderUnusable.of("folder_empty", folder=str(seeds_dir), index=str(root), documents=documents)
 
 
 def _remove_leftovers(root: Path, live: str) -> None:

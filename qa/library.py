@@ -41,6 +41,7 @@ from .index import (
     recognised_dir,
     stale_documents,
 )
+from .messages import Reason
 from .records import Answer, Passage
 from .seeds import documents_folder
 
@@ -437,14 +438,19 @@ class Library:
 
     # -------------------------------------------------------------- keeping current
 
-    def folder_problem(self) -> str:
-        """Why the index can't be synced with the seeds folder now ("" when it can): the folder is
+    def folder_reason(self) -> Reason | None:
+        """Why the index can't be synced with the seeds folder now (None when it can): the folder is
         missing or holds no document while the index has some (see :func:`qa.index.check_folder`)."""
         try:
             check_folder(self.seeds, self.index_dir, len(self.index.meta["documents"]))
         except FolderUnusable as exc:
-            return str(exc)
-        return ""
+            return exc.reason
+        return None
+
+    def folder_problem(self) -> str:
+        """:meth:`folder_reason` in English, for the log ("" when the folder can be synced)."""
+        reason = self.folder_reason()
+        return str(reason) if reason else ""
 
     def pending(self) -> list[str]:
         """Documents added, changed or removed in the seeds folder since the index was built.
@@ -570,7 +576,7 @@ class Library:
             try:
                 doc = read_document(tmp, name, recognised=recognised_dir(self.index_dir), progress=reading)
             except DocumentError as exc:
-                raise UploadError(f"{name}：无法读取：{str(exc).replace(tmp.name, name)}") from exc
+                raise UploadError(f"{exc.reason.named(name).text('zh')}，没有保存。") from exc
             finally:
                 self._progress = None
             if not any(a.paragraphs or a.title for a in doc.articles):
@@ -602,9 +608,9 @@ class Library:
         with self._build:
             self._building = True
             try:
-                problem = self.folder_problem()
+                problem = self.folder_reason()
                 if problem:
-                    result.errors.append(problem)
+                    result.errors.append(problem.text("zh"))
                     return result
                 for src, filename in files:
                     try:

@@ -616,7 +616,7 @@ def update_html(result: UpdateResult) -> str:
             f"沿用 {r.reused} 段），用时 {r.seconds:.1f} 秒</div>"
         )
     if r is not None:  # skipped files are named even when nothing else changed
-        out += [f'<div class="qa-error">已跳过：{esc(m)}</div>' for m in r.skipped]
+        out += [f'<div class="qa-error">已跳过：{esc(m.text("zh"))}</div>' for m in r.skipped_reasons]
     if len(out) == 1:
         out.append("<div>没有要处理的文件。</div>")
     out.append("</div>")

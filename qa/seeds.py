@@ -19,10 +19,12 @@ from pathlib import Path
 
 from . import config
 from .index import IndexError_, current_meta, indexed_documents
+from .messages import ReasonedError
 
 
-class FolderMismatch(IndexError_):
-    """A documents folder was named that is not the one the index was built from."""
+class FolderMismatch(ReasonedError, IndexError_):
+    """A documents folder was named that is not the one the index was built from (its ``reason``:
+    ``folder_mismatch``, see :mod:`qa.messages`)."""
 
 
 def recorded_folder(index_dir: Path | str) -> Path | None:
@@ -69,8 +71,4 @@ def documents_folder(index_dir: Path | str, given: Path | str | None = None) -> 
         return given
     if holds_documents(given, indexed_documents(index_dir)):
         return given
-    raise FolderMismatch(
-        f"the index in {index_dir} was built from the documents in {recorded}, not from {given}: "
-        f"nothing was changed. Leave out --seeds/QA_SEEDS to use the index with its own documents, "
-        f"or give another --index folder to index {given}"
-    )
+    raise FolderMismatch.of("folder_mismatch", index=str(index_dir), recorded=str(recorded), given=str(given))

@@ -277,7 +277,7 @@ def test_a_running_library_keeps_its_documents_when_the_folder_goes(idx2, tmp_pa
     upload.parent.mkdir()
     upload.write_text(CAMP, encoding="utf-8")
     result = lib.add([(upload, "夏令营.txt")])
-    assert result.saved == [] and "is missing" in result.errors[0]
+    assert result.saved == [] and "不见了" in result.errors[0] and "is missing" not in result.errors[0]  # the app's words
     assert _state(idx2.root) == idx2.before and lib.ask(Q_READING).text == "27场"
     hidden.rename(idx2.docs)  # mounted again: nothing to do
     assert lib.folder_problem() == "" and lib.refresh() == []

@@ -113,7 +113,7 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
         text = str(best)
         if _looks_like_text(text):
             return text, best.encoding
-    raise DocumentError("cannot detect a text encoding (binary file, or an unsupported encoding)")
+    raise DocumentError.of("no_encoding")
 
 
 def _text_source(data: bytes, markdown: bool = False) -> Source:

@@ -28,6 +28,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from ..messages import REASONS, Reason
 from . import ocr
 from .reading_order import TextBox, page_lines, page_text
 from .records import DocumentError, Source, TextLine
@@ -55,26 +56,23 @@ def open_pages(data: bytes) -> list:
         with Image.open(io.BytesIO(data)) as img:
             frames = getattr(img, "n_frames", 1)
             if frames > MAX_PAGES:
-                raise DocumentError(f"the image has {frames} pages, over the limit of {MAX_PAGES}")
+                raise DocumentError.of("too_many_pages", pages=frames, limit=MAX_PAGES)
             pages = []
             for frame in ImageSequence.Iterator(img):
                 w, h = frame.size
                 if w * h > MAX_PIXELS:
-                    raise DocumentError(
-                        f"the image is {w}×{h} pixels ({w * h / 1e6:.0f} MP), over the limit of "
-                        f"{MAX_PIXELS / 1e6:.0f} MP per page; scan it at a lower resolution"
-                    )
+                    raise DocumentError.of("too_many_pixels", w=w, h=h, mp=w * h / 1e6, limit=MAX_PIXELS / 1e6)
                 pages.append(frame.convert("RGB"))
     except DocumentError:
         raise
     except UnidentifiedImageError as exc:
-        raise DocumentError("not an image file, or an image format that cannot be read") from exc
+        raise DocumentError.of("not_an_image") from exc
     except Image.DecompressionBombError as exc:
-        raise DocumentError(f"the image is too large to open safely ({exc})") from exc
+        raise DocumentError.of("image_bomb", detail=str(exc)) from exc
     except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt data
-        raise DocumentError(f"the image is corrupt or truncated ({exc})") from exc
+        raise DocumentError.of("image_corrupt", detail=str(exc)) from exc
     if not pages:
-        raise DocumentError("the image has no pages")
+        raise DocumentError.of("no_pages")
     return pages
 
 
@@ -130,7 +128,7 @@ def image_source(data: bytes, progress: Progress | None = None) -> Source:
             progress(i + 1, len(pages))
     text, lines = scanned_text(found)
     if not text.strip():
-        raise DocumentError("OCR found no text on the image")
+        raise DocumentError.of("ocr_no_text")
     return Source(text, "ocr", False, lines=lines, pages=len(pages))
 
 
@@ -176,16 +174,21 @@ def _limits() -> list[int]:
     return [MAX_PIXELS, MAX_PAGES, ocr.MAX_SIDE]
 
 
-def save_failure(folder: Path, sha256: str, reason: str) -> None:
+def save_failure(folder: Path, sha256: str, reason: Reason) -> None:
     """Remember that the file with this hash could not be read, and why (the reason without
-    the file's name), so that a build does not read it again while it is unchanged."""
-    body = {"version": STORE_VERSION, "engine": ocr.ENGINE, "limits": _limits(), "sha256": sha256, "reason": reason}
+    the file's name: its kind and values, and its English for people), so that a build does
+    not read it again while it is unchanged."""
+    body = {
+        "version": STORE_VERSION, "engine": ocr.ENGINE, "limits": _limits(), "sha256": sha256,
+        "reason": reason.named("").text("en"), "kind": reason.kind, "values": dict(reason.values),
+    }
     _write_atomic(_failure_path(folder, sha256), body)
 
 
-def load_failure(folder: Path | None, sha256: str) -> str | None:
+def load_failure(folder: Path | None, sha256: str) -> Reason | None:
     """Why the file with this hash could not be read, when :func:`save_failure` remembered it
-    with this engine and these limits; else None (read it)."""
+    with this engine and these limits; else None (read it).  A failure remembered without a
+    kind that the app can word (before kinds were kept) is read again too."""
     if folder is None:
         return None
     path = _failure_path(folder, sha256)
@@ -195,7 +198,12 @@ def load_failure(folder: Path | None, sha256: str) -> str | None:
             STORE_VERSION, ocr.ENGINE, _limits(), sha256
         ):
             return None
-        return str(body["reason"])
+        reason = Reason(str(body["kind"]), dict(body["values"]))
+        if reason.kind not in REASONS:
+            return None
+        for lang in ("zh", "en"):
+            reason.text(lang)  # KeyError or ValueError when the values don't fit the words: read again
+        return reason
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError) as exc:

@@ -31,13 +31,8 @@ def _load():
         from rapidocr_onnxruntime import RapidOCR
     except ImportError as exc:
         if ".so" in str(exc):  # OpenCV is there, the system libraries it loads are not
-            raise ReaderUnavailable(
-                f"OCR cannot start: OpenCV needs a system library ({exc}); on Debian or Ubuntu: "
-                "apt-get install libgl1 libglib2.0-0"
-            ) from exc
-        raise ReaderUnavailable(
-            f"reading images needs the OCR extra ({INSTALL_HINT}, which installs rapidocr-onnxruntime)"
-        ) from exc
+            raise ReaderUnavailable.of("ocr_no_library", detail=str(exc)) from exc
+        raise ReaderUnavailable.of("ocr_not_installed", hint=INSTALL_HINT) from exc
     logging.getLogger("RapidOCR").setLevel(logging.WARNING)
     # ``max_side_len``: the engine scales larger images down before detection *and* recognition.
     # ``det_use_dilation``: off, the detector's text regions of two columns' lines at one

@@ -111,9 +111,9 @@ def _pdf_source(data: bytes, progress: Progress | None = None) -> Source:
         try:
             opened = reader.decrypt("")
         except Exception as exc:  # e.g. AES without a crypto library
-            raise ReaderUnavailable(f"the PDF is encrypted and cannot be opened here ({exc}); it is skipped") from exc
+            raise ReaderUnavailable.of("pdf_encrypted", detail=str(exc)) from exc
         if not opened:
-            raise DocumentError("the PDF is protected by a password; it is skipped")
+            raise DocumentError.of("pdf_password")
     pages, tables = [], False
     # Pages without a text layer are read through OCR: page index -> its recognised text and lines.
     scanned: dict[int, tuple[str, tuple[TextLine, ...]]] = {}
@@ -140,7 +140,7 @@ def _pdf_source(data: bytes, progress: Progress | None = None) -> Source:
     if not text.strip():
         if ocr_error is not None:
             raise ocr_error
-        raise DocumentError("the PDF has no text layer and no page image to read (a scanned document?); it is skipped")
+        raise DocumentError.of("pdf_no_text")
     if ocr_error is not None:
         log.warning("pages of a PDF without a text layer were left out: %s", ocr_error)
     meta = reader.metadata

@@ -7,6 +7,7 @@ import hashlib
 import logging
 from pathlib import Path
 
+from ..messages import Reason
 from .decoding import _text_source
 from .docx import _docx_source
 from .html import _html_source
@@ -74,11 +75,11 @@ def load_source(
     except ReaderUnavailable:
         raise
     except DocumentError as exc:
-        _remember_failure(recognised, sha256, str(exc), path.name)
+        _remember_failure(recognised, sha256, exc.reason, path.name)
         raise
     except Exception as exc:  # library-specific parse errors
-        error = DocumentError(f"cannot parse {suffix} file: {type(exc).__name__}: {exc}")
-        _remember_failure(recognised, sha256, str(error), path.name)
+        error = DocumentError.of("cannot_parse", suffix=suffix, detail=f"{type(exc).__name__}: {exc}")
+        _remember_failure(recognised, sha256, error.reason, path.name)
         raise error from exc
     if src is not None:
         if sha256 and src.lines:
@@ -92,7 +93,7 @@ def load_source(
     return _text_source(data)
 
 
-def _remember_failure(recognised: Path | None, sha256: str, reason: str, name: str) -> None:
+def _remember_failure(recognised: Path | None, sha256: str, reason: Reason, name: str) -> None:
     if not sha256 or recognised is None:
         return
     try:
@@ -114,24 +115,21 @@ def read_document(
     """Read and structure one file; raises :class:`DocumentError` with a clear reason
     (``recognised``, ``progress``: see :func:`load_source`)."""
     path = Path(path)
+    supported = ", ".join(SUPPORTED_SUFFIXES)
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise DocumentError(
-            f"{path.name}: unsupported file type {path.suffix or '(none)'}; "
-            f"supported: {', '.join(SUPPORTED_SUFFIXES)}"
-        )
+        kind, values = ("unsupported_type", {"suffix": path.suffix}) if path.suffix else ("no_suffix", {})
+        raise DocumentError(Reason(kind, {**values, "supported": supported}, path.name))
     try:
         size = path.stat().st_size
         if size > MAX_DOCUMENT_BYTES:
-            raise DocumentError(
-                f"{path.name}: {size / 1e6:.1f} MB is over the {MAX_DOCUMENT_BYTES // 2**20} MiB limit per document"
-            )
+            raise DocumentError(Reason("too_big", {"mb": size / 1e6, "limit": MAX_DOCUMENT_BYTES // 2**20}, path.name))
         data = path.read_bytes()
     except OSError as exc:
-        raise DocumentError(f"{path.name}: cannot read: {exc.strerror or exc}") from exc
+        raise DocumentError(Reason("cannot_read", {"detail": exc.strerror or str(exc)}, path.name)) from exc
     try:
         src = load_source(path, data, recognised=recognised, progress=progress)
     except DocumentError as exc:
-        raise DocumentError(f"{path.name}: {exc}") from exc
+        raise type(exc)(exc.reason.named(path.name)) from exc
     return parse_text(src.text, name or path.name, hashlib.sha256(data).hexdigest(), src.encoding, meta=src)
 
 
@@ -164,7 +162,7 @@ def list_documents(seeds_dir: Path) -> list[Path]:
     """Supported files under ``seeds_dir`` (recursive, sorted, hidden files skipped)."""
     seeds_dir = Path(seeds_dir)
     if not seeds_dir.is_dir():
-        raise DocumentError(f"seeds folder not found: {seeds_dir}")
+        raise DocumentError.of("no_folder", folder=str(seeds_dir))
     out = []
     for p in sorted(seeds_dir.rglob("*")):
         rel = p.relative_to(seeds_dir)

@@ -1,11 +1,13 @@
 """The records a document is read into: :class:`Document` (articles of blocks, with exact
 ``spans`` into the decoded text), :class:`Source` (a file's decoded text and what its format
-says), and :class:`DocumentError`, the one error a reader raises."""
+says), and :class:`DocumentError`, the one error a reader raises (its reason has a kind, so the
+app can say it in Chinese: see :mod:`qa.messages`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..messages import ReasonedError
 from ..records import Span
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")  # read through OCR
@@ -15,8 +17,9 @@ MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
 BODY_KINDS = ("paragraph", "item", "code")
 
 
-class DocumentError(ValueError):
-    """A document that can't be read; the message names the file and the reason."""
+class DocumentError(ReasonedError, ValueError):
+    """A document that can't be read: its ``reason`` (a :class:`qa.messages.Reason`) names the
+    file and why; ``str()`` is the English."""
 
 
 class ReaderUnavailable(DocumentError):

@@ -138,6 +138,7 @@ class IndexStatus:
     passages: int
     building: bool
     pending: tuple[str, ...]  # documents added, changed or removed since the build
+    folder: Reason | None = None  # why the documents folder can't be synced now (None: it can)
 
 
 def reading_stage(name: str, page: int, pages: int) -> str:
@@ -538,6 +539,7 @@ class Library:
             passages=len(idx.passages),
             building=self._building,
             pending=tuple(self.pending()),
+            folder=self.folder_reason(),
         )
 
     def save_upload(

@@ -582,13 +582,16 @@ def progress_html(p: BuildProgress | None) -> str:
 
 
 def status_html(st: IndexStatus, progress: BuildProgress | None = None) -> str:
-    """Index status: counts, model, build time, a running build, documents not yet indexed."""
+    """Index status: counts, model, build time, why the documents folder can't be used (what to
+    do), a running build, documents not yet indexed."""
     built = st.built_at.replace("T", " ").replace("+00:00", " UTC")
     out = [
         '<div class="qa-status">',
         f"<div><b>索引</b>：{st.documents} 个文档，{st.articles} 篇文章，{st.passages} 段</div>",
         f"<div>模型：<code>{esc(st.model)}</code>，建立于 {esc(built)}</div>",
     ]
+    if st.folder is not None:  # the folder is gone or emptied: the index is kept, nothing is synced
+        out.append(f'<div class="qa-error qa-folder">{esc(st.folder.text("zh"))}</div>')
     if st.building:
         out.append('<div class="qa-busy">正在建立索引，问题暂由上一版索引回答。</div>')
         out.append(progress_html(progress))

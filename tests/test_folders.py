@@ -9,7 +9,9 @@ vanished or was emptied refuses instead of emptying the index.  Fake embedder an
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
@@ -36,6 +38,7 @@ GARDEN = "青石公园改造\n\n本报讯 青石公园改造工程新栽树木80
 CAMP = "夏令营\n\n本报讯 青石区少年宫暑期夏令营招收学员120名。\n"
 Q_READING = "松江市图书馆今年举办了多少场读书会？"
 Q_CAMP = "夏令营招收了多少名学员？"
+ENGLISH = re.compile(r"[A-Za-z]{2,} [A-Za-z]{2,}")  # two English words in a row: a sentence, not a path
 
 
 def _state(root: Path) -> tuple[str, dict[str, str]]:
@@ -281,6 +284,60 @@ def test_a_running_library_keeps_its_documents_when_the_folder_goes(idx2, tmp_pa
     assert _state(idx2.root) == idx2.before and lib.ask(Q_READING).text == "27场"
     hidden.rename(idx2.docs)  # mounted again: nothing to do
     assert lib.folder_problem() == "" and lib.refresh() == []
+
+
+def _shown(html_out: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", " ", html_out))
+
+
+def test_the_documents_tab_says_when_the_folder_is_gone_or_emptied_and_what_to_do(idx2, tmp_path):
+    """The status panel of the documents tab (#status) says, in Chinese, that the folder is gone or
+    holds no document, that the index keeps its documents, and what to do; so does 重建索引's result.
+    Once the folder is back, the panel no longer says it."""
+    lib = Library(None, idx2.root, embedder=HashingEmbedder(64))
+    lib.open()
+    demo = app.build_ui(lib)
+    panels = next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "panels")
+
+    def status() -> str:
+        return _shown(panels()[0])
+
+    def rebuilt() -> list[str]:
+        steps = app._follow(lib, lib.rebuild)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as stop:
+                return stop.value.errors
+
+    assert "文档文件夹" not in status() and lib.status().folder is None
+    hidden = idx2.docs.rename(tmp_path / "unmounted")
+    gone = status()
+    assert f"文档文件夹 {idx2.docs} 不见了" in gone and "保留原有的 2 个文档" in gone, gone
+    assert "重新挂载磁盘" in gone and "重建索引" in gone and not ENGLISH.search(gone)
+    assert lib.status().folder.kind == "folder_missing" and rebuilt() == [lib.status().folder.text("zh")]
+    hidden.rename(idx2.docs)
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    for f in idx2.docs.iterdir():
+        f.rename(moved / f.name)
+    empty = status()
+    assert f"文档文件夹 {idx2.docs} 里没有文档" in empty and f"删除索引文件夹 {idx2.root}" in empty, empty
+    assert "放回这个文件夹" in empty and not ENGLISH.search(empty)
+    assert rebuilt() == [lib.status().folder.text("zh")]
+    for f in moved.iterdir():
+        f.rename(idx2.docs / f.name)
+    assert "文档文件夹" not in status() and rebuilt() == [] and _state(idx2.root) == idx2.before
+
+
+def test_a_folder_named_that_is_not_the_index_s_own_is_worded_in_chinese_too(idx2):
+    """FolderMismatch stops app.py before it serves (in English, on the terminal); its reason has
+    Chinese words too, naming both folders and what to do."""
+    with pytest.raises(FolderMismatch) as err:
+        documents_folder(idx2.root, idx2.seeds)
+    zh = err.value.reason.text("zh")
+    assert str(idx2.docs) in zh and str(idx2.seeds.resolve()) in zh and "--seeds" in zh and "--index" in zh
+    assert "没有做任何改动" in zh and not ENGLISH.search(zh)
 
 
 def test_removing_the_last_document_is_allowed_when_asked(tmp_path, fake_embedder):

@@ -148,13 +148,25 @@ def reading_stage(name: str, page: int, pages: int) -> str:
 
 @dataclass(frozen=True)
 class BuildProgress:
-    """Where a running build is: ``stage`` in words, ``done``/``total`` texts embedded, seconds so far."""
+    """Where a running build is: ``stage`` in words, ``done``/``total`` texts embedded, seconds so far.
+
+    ``share`` is how much of a stage that embeds nothing is done (0-1), when it is known: while
+    OCR reads a scan, the share of its pages read; None while texts are embedded.
+    """
 
     stage: str
     documents: tuple[str, ...]
     done: int
     total: int
     elapsed: float
+    share: float | None = None
+
+    @property
+    def fraction(self) -> float:
+        """How much of the stage shown is done (0-1): the bar's width."""
+        if self.share is not None:
+            return min(1.0, max(0.0, self.share))
+        return min(self.done, self.total) / self.total if self.total > 0 else 0.0
 
     @property
     def seconds_left(self) -> float | None:
@@ -377,8 +389,8 @@ class Library:
         names = tuple(stale_documents(old, self.seeds)) if old is not None else ()
         total = done = 0
 
-        def stage(text: str, fraction: float) -> None:
-            self._progress = BuildProgress(text, names, done, total, time.perf_counter() - t0)
+        def stage(text: str, fraction: float, share: float | None = None) -> None:
+            self._progress = BuildProgress(text, names, done, total, time.perf_counter() - t0, share)
             if progress:
                 progress(fraction, text)
 
@@ -389,7 +401,10 @@ class Library:
             stage("计算向量", 0.1 + 0.8 * min(1.0, done / total) if total else 0.5)
 
         def reading(name: str, page: int, pages: int) -> None:  # a scanned document, through OCR
-            stage(reading_stage(name, page, pages) if page < pages else "读取文档", 0.05)
+            if page < pages:
+                stage(reading_stage(name, page, pages), 0.05, page / pages)
+            else:
+                stage("读取文档", 0.05)
 
         stage("读取文档", 0.05)
         if old is not None:
@@ -571,7 +586,7 @@ class Library:
 
             def reading(page: int, pages: int) -> None:
                 text = reading_stage(name, page, pages)
-                self._progress = BuildProgress(text, (name,), 0, 0, time.perf_counter() - t0)
+                self._progress = BuildProgress(text, (name,), 0, 0, time.perf_counter() - t0, page / pages)
                 if progress:
                     progress(0.0, text)
 

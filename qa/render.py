@@ -563,7 +563,8 @@ def _seconds(s: float) -> str:
 
 
 def progress_html(p: BuildProgress | None) -> str:
-    """A running build: stage, documents, texts embedded of the total, time so far and left."""
+    """A running build: stage, documents, texts embedded of the total, time so far and left; its bar
+    shows the share of the texts embedded, or of the pages read while OCR reads a scan."""
     if p is None:
         return ""
     docs = f" {len(p.documents)} 个文档" if p.documents else "文档"
@@ -574,7 +575,7 @@ def progress_html(p: BuildProgress | None) -> str:
     left = p.seconds_left
     if left is not None and p.done < p.total:
         parts.append(f"约剩 {_seconds(left)}")
-    pct = 100 * min(p.done, p.total) / p.total if p.total else 0
+    pct = 100 * p.fraction  # texts embedded, or pages read while OCR reads a scan
     return (
         f'<div class="qa-progress"><div>{esc("，".join(parts))}</div>'
         f'<div class="qa-bar"><div style="width:{pct:.0f}%"></div></div></div>'

@@ -292,6 +292,47 @@ def test_a_build_reports_its_stage_count_and_time_left(lib, tmp_path):
     half = library.BuildProgress("计算向量", ("a.txt", "b.txt"), 50, 100, 10.0)
     assert half.seconds_left == pytest.approx(10.0) and "约剩 10 秒" in progress_html(half)
     assert "正在索引 2 个文档" in progress_html(half)
+    assert 'style="width:50%"' in progress_html(half)  # the bar: texts embedded
+
+
+def _bar(p: library.BuildProgress | None) -> int:
+    """The width of the progress bar shown for ``p``, in percent."""
+    return int(re.search(r'style="width:(\d+)%"', progress_html(p)).group(1))
+
+
+def test_the_bar_moves_while_ocr_reads_a_scan(lib, tmp_path, monkeypatch):
+    """While OCR reads a scan, nothing is embedded yet: the bar shows the share of its pages read
+    (识别第 n/N 页: (n-1)/N), on upload and in a build that found the scan in the folder; then,
+    while texts are embedded, the share of those, as before."""
+    from PIL import Image
+
+    from qa.documents import ocr
+    from qa.documents.reading_order import TextBox
+
+    seen: list[tuple[str, int]] = []
+
+    def fake(image):
+        p = lib.progress()
+        seen.append((p.stage, _bar(p)))
+        return [TextBox((0, 0, 480, 30), "青石镇新闻", 0.97),
+                TextBox((0, 40, 300, 60), f"青石镇今年修缮古桥{len(seen)}座。", 0.9)]
+
+    monkeypatch.setattr(ocr, "recognise", fake)
+    scan = tmp_path / "uploads" / "扫描.tif"
+    scan.parent.mkdir()
+    Image.new("L", (600, 80), 255).save(scan, save_all=True, append_images=[Image.new("L", (600, 80), 255)] * 3)
+    steps: list = []
+    result = lib.add([(scan, scan.name)], progress=lambda fraction, message: steps.append(lib.progress()))
+    assert result.saved == ["扫描.tif"] and not result.errors
+    assert seen == [(f"识别第 {n}/4 页：扫描.tif", 25 * (n - 1)) for n in range(1, 5)]
+    embedding = [p for p in steps if p is not None and p.stage == "计算向量"]
+    assert embedding and _bar(embedding[-1]) == 100 and embedding[-1].share is None
+    seen.clear()
+    Image.new("L", (500, 80), 255).save(lib.seeds / "手放.tif", save_all=True,
+                                        append_images=[Image.new("L", (500, 80), 255)])
+    lib.rebuild()
+    assert seen == [("识别第 1/2 页：手放.tif", 0), ("识别第 2/2 页：手放.tif", 50)]
+    assert progress_html(library.BuildProgress("识别第 3/8 页：x.png", ("x.png",), 0, 0, 1.0, 2 / 8)).count("width:25%") == 1
 
 
 class GatedEmbedder(HashingEmbedder):

@@ -25,7 +25,7 @@ import gradio as gr  # noqa: E402
 from qa import config, messages, precision, render  # noqa: E402
 from qa.documents import MAX_DOCUMENT_BYTES, SUPPORTED_SUFFIXES  # noqa: E402
 from qa.index import IndexError_  # noqa: E402
-from qa.library import Library, UpdateResult  # noqa: E402
+from qa.library import Library, UpdateResult, too_large  # noqa: E402
 from qa.messages import ReasonedError  # noqa: E402
 from qa.records import Answer  # noqa: E402
 
@@ -42,6 +42,10 @@ INTRO = (
     '<br><small>也可以用英文提问，回答用英文。</small></p>'
 )
 UPLOAD_TYPES = "、".join(SUPPORTED_SUFFIXES)
+# Gradio's own size check (launch's max_file_size) shows an English toast, so it is set well above
+# the limit per document: a file over MAX_DOCUMENT_BYTES reaches the app, which refuses it in
+# Chinese (refused_upload); Gradio stops only what is far too large to be a document.
+MAX_UPLOAD_BYTES = 10 * MAX_DOCUMENT_BYTES
 log = logging.getLogger("qa.app")
 
 
@@ -55,6 +59,19 @@ def unsupported_upload(name: str) -> str:
         return ""
     kind = f"“{suffix}”文件" if suffix else "没有扩展名的文件"
     return f"不能上传 {name}：不支持{kind}。可以上传的类型：{UPLOAD_TYPES}。"
+
+
+def refused_upload(path: str | Path, name: str) -> str:
+    """Why an upload is refused before it is saved (its type, or its size over the limit per
+    document), in Chinese; "" if it may be saved (the library checks it again, and its content)."""
+    why = unsupported_upload(name)
+    if why:
+        return why
+    try:
+        size = os.stat(path).st_size
+    except OSError:
+        return ""  # the library says why it cannot read it
+    return too_large(name, size) if size > MAX_DOCUMENT_BYTES else ""
 
 
 def error_text(exc: BaseException) -> str:
@@ -230,8 +247,8 @@ def build_ui(lib: Library, *, read_only: bool = False) -> gr.Blocks:
         if not pairs:
             yield render.notice_html("请选择要上传的文件。"), *panels(), gr.skip()
             return
-        refused = [why for _, name in pairs if (why := unsupported_upload(name))]
-        pairs = [(f, name) for f, name in pairs if not unsupported_upload(name)]
+        refused = [why for f, name in pairs if (why := refused_upload(f, name))]
+        pairs = [(f, name) for f, name in pairs if not refused_upload(f, name)]
         if not pairs:
             yield render.update_html(UpdateResult(errors=refused)), *panels(), gr.skip()
             return
@@ -297,8 +314,9 @@ def build_ui(lib: Library, *, read_only: bool = False) -> gr.Blocks:
                     gr.HTML('<div class="qa-notice">只读模式：不能上传或删除文档。</div>', elem_id="read-only")
                 else:
                     with gr.Group():
-                        # No file_types: any file is accepted here and checked by unsupported_upload,
-                        # so a wrong type gets a Chinese message, not Gradio's English toast.
+                        # No file_types: any file is accepted here and checked by refused_upload, so a
+                        # wrong type (or size: see MAX_UPLOAD_BYTES) gets a Chinese message, not
+                        # Gradio's English toast.
                         upload_btn = gr.UploadButton(
                             f"选择文件上传（{' '.join(SUPPORTED_SUFFIXES)}，每个不超过 {MAX_DOCUMENT_BYTES // 2**20} MB）",
                             file_count="multiple", elem_id="upload", variant="primary",
@@ -369,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
     login = f", login: {len(users)} user(s)" if users else ""
     print(f"serving on http://{host}:{args.port}/{login}{', read-only' if args.read_only else ''}", flush=True)
     demo.queue(default_concurrency_limit=1).launch(
-        server_name=args.host, server_port=args.port, max_file_size=MAX_DOCUMENT_BYTES, theme=theme,
+        server_name=args.host, server_port=args.port, max_file_size=MAX_UPLOAD_BYTES, theme=theme,
         css=render.CSS, head=render.HEAD_JS, footer_links=["api"], ssr_mode=False, quiet=True,
         auth=users or None, auth_message=AUTH_MESSAGE if users else None,
     )

@@ -89,6 +89,11 @@ def safe_filename(name: str) -> str:
     return clean + suffix
 
 
+def too_large(name: str, size: int) -> str:
+    """Why an upload of ``size`` bytes (over :data:`MAX_DOCUMENT_BYTES`) is refused, in Chinese."""
+    return f"{name} 太大（{size / 2**20:.1f} MiB），每个文档最多 {MAX_DOCUMENT_BYTES // 2**20} MiB，没有保存。"
+
+
 def check_upload(path: Path, name: str) -> int:
     """Refuse a file that is empty, too large or not what its suffix says; returns its size."""
     try:
@@ -98,9 +103,7 @@ def check_upload(path: Path, name: str) -> int:
     if size == 0:
         raise UploadError(f"{name} 是空文件。")
     if size > MAX_DOCUMENT_BYTES:
-        raise UploadError(
-            f"{name} 太大（{size / 2**20:.1f} MiB），每个文档最多 {MAX_DOCUMENT_BYTES // 2**20} MiB。"
-        )
+        raise UploadError(too_large(name, size))
     magic = _MAGIC.get(Path(name).suffix.lower())
     if magic:
         with open(path, "rb") as f:

@@ -98,10 +98,13 @@ def launches(monkeypatch):
 
 
 def test_main_serves_on_loopback_by_default(launches, tmp_path, capsys):
-    """Protection: the server is started on --host (default 127.0.0.1) with the upload size limit."""
+    """Protection: the server is started on --host (default 127.0.0.1) with an upload size limit: Gradio's
+    own, well above the limit per document (which the app checks itself, in Chinese), so it stops only
+    what is far too large to be a document."""
     assert app.main(["--seeds", str(tmp_path / "s"), "--index", str(tmp_path / "i")]) == 0
     [kw] = launches
-    assert kw["server_name"] == "127.0.0.1" and kw["max_file_size"] == MAX_DOCUMENT_BYTES
+    assert kw["server_name"] == "127.0.0.1" and kw["max_file_size"] == app.MAX_UPLOAD_BYTES
+    assert MAX_DOCUMENT_BYTES < app.MAX_UPLOAD_BYTES <= 10 * MAX_DOCUMENT_BYTES
     assert kw["auth"] is None and kw["quiet"] is True  # quiet: no "set share=True" hint
     assert "WARNING" not in capsys.readouterr().err
 
@@ -282,6 +285,39 @@ def test_the_documents_tab_shows_the_page_ocr_is_reading(seeds, tmp_path, fake_e
     assert {"扫描.tif", "手放.png"} <= {d.name for d in lib.documents()}
 
 
+def test_an_upload_over_the_size_limit_is_refused_by_the_app_in_chinese(seeds, tmp_path, fake_embedder, monkeypatch):
+    """A file over the 20 MB per document reaches the app (Gradio's own check, in English, is set far
+    above it), which refuses it in Chinese at once, without waiting for a running build (lib.add is not
+    called for it), and still saves the other files of the same upload."""
+    import html
+    import re
+
+    lib = Library(seeds, tmp_path / "ix", embedder=fake_embedder)
+    lib.open()
+    demo = app.build_ui(lib)
+    upload = next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "upload")
+    added: list[list[str]] = []
+    add = lib.add
+    monkeypatch.setattr(lib, "add", lambda pairs, **kw: added.append([n for _, n in pairs]) or add(pairs, **kw))
+    big = tmp_path / "up" / "大文件.pdf"
+    big.parent.mkdir()
+    with open(big, "wb") as f:
+        f.truncate(MAX_DOCUMENT_BYTES + 1)  # sparse: no disk used
+    good = tmp_path / "up" / "新文章.txt"
+    good.write_text("新增文章\n\n本报讯(记者李四)松江市图书馆今年举办读书会27场。\n", encoding="utf-8")
+
+    def log(files: list[Path]) -> str:
+        steps = list(upload([str(f) for f in files], False))
+        return html.unescape(re.sub(r"<[^>]+>", " ", steps[-1][0]))
+
+    shown = log([big])
+    assert "大文件.pdf 太大（20.0 MiB），每个文档最多 20 MiB，没有保存。" in shown, shown
+    assert added == [] and not re.search(r"[A-Za-z]{2,} [A-Za-z]{2,}", shown)
+    shown = log([big, good])
+    assert "大文件.pdf 太大" in shown and "已保存：新文章.txt" in shown and added == [["新文章.txt"]]
+    assert not (lib.seeds / "大文件.pdf").exists() and (lib.seeds / "新文章.txt").is_file()
+
+
 # ------------------------------------------------------------------ a real app.py process (real model)
 
 
@@ -374,11 +410,14 @@ def test_server_listens_on_loopback_only(server):
 
 @pytest.mark.slow
 def test_uploads_over_the_size_limit_are_refused_by_the_server(server):
-    """Protection: launch(max_file_size=...): the server stops reading an upload over 20 MB."""
+    """Protection: launch(max_file_size=...): the server stops reading an upload far too large to be a
+    document (MAX_UPLOAD_BYTES); one just over the 20 MB per document reaches the app, which refuses it."""
     import httpx
 
     url = f"{server.url}gradio_api/upload"
     ok = httpx.post(url, files={"files": ("small.txt", "短文。".encode(), "text/plain")}, timeout=60)
     assert ok.status_code == 200 and len(ok.json()) == 1
-    big = httpx.post(url, files={"files": ("big.txt", b"x" * (MAX_DOCUMENT_BYTES + 1), "text/plain")}, timeout=120)
+    over = httpx.post(url, files={"files": ("over.txt", b"x" * (MAX_DOCUMENT_BYTES + 1), "text/plain")}, timeout=120)
+    assert over.status_code == 200 and len(over.json()) == 1
+    big = httpx.post(url, files={"files": ("big.txt", b"x" * (app.MAX_UPLOAD_BYTES + 1), "text/plain")}, timeout=300)
     assert big.status_code == 413 and "maximum allowed size" in big.text

@@ -442,6 +442,29 @@ def test_an_unsure_answer_is_shown_as_a_possible_one(zh_driver, seeds, tmp_path,
         _both(d, "14-possible-answer", scroll_to=reply)
 
 
+def test_a_file_over_the_size_limit_is_refused_by_the_app_in_chinese(driver, seeds, tmp_path):
+    """Served with app.py's upload limit (MAX_UPLOAD_BYTES), a file just over the 20 MB per document is
+    uploaded and refused by the app, in Chinese, in the log; Gradio's English toast does not show."""
+    import app
+    from qa.documents import MAX_DOCUMENT_BYTES
+
+    d = driver
+    big = tmp_path / "大文件.pdf"
+    with open(big, "wb") as f:
+        f.truncate(MAX_DOCUMENT_BYTES + 1)
+    with _in_process_app(seeds, tmp_path / "ix", max_file_size=app.MAX_UPLOAD_BYTES) as url:
+        d.get(url)
+        _wait(d, lambda d: [b for b in _css(d, "button[role=tab]") if "文档" in b.text])
+        _tab(d, "文档")
+        _file_input(d).send_keys(str(big))
+        _wait(d, lambda d: "大文件.pdf 太大" in _log(d))
+        assert "每个文档最多 20 MiB" in _log(d)
+        text = _page_text(d)
+        assert "exceed" not in text and "maximum allowed size" not in text, text
+        assert "大文件.pdf" not in _css(d, "#documents")[0].text
+        _shot(d, "15-upload-too-large")
+
+
 FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")  # Debian's fonts-wqy-microhei
 
 

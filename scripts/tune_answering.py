@@ -19,7 +19,10 @@ a grid of settings offline:
   equal quality.
 
 The objective counts an answerable question by its F1 (0 when refused) and an unanswerable
-one as 1 when refused, 0 when answered.  Then a Platt scaling of the chosen score to
+one as 1 when refused, 0 when answered.  Only settings that refuse at most
+``--max-false-refusal`` (default 0.08, the product's limit) of the answerable questions of each
+project set (``--sets``) are eligible: a reader sure of its "no" on Wikipedia must not buy it
+with answerable news questions left unanswered.  Then a Platt scaling of the chosen score to
 "the answer is right (F1 ≥ 0.5)" is fitted, so ``Answer.confidence`` is calibrated for
 open-domain answering, not only for gold paragraphs.
 
@@ -84,6 +87,7 @@ def collect(index, items, reader, label):
     return rows
 
 
+MAX_FALSE_REFUSAL = 0.08  # the product's limit on answerable questions answered "not found"
 READ_TOLERANCE = 0.005
 EXIT_TOLERANCE = 0.002
 EXIT_CHOICES = tuple(float(x) for x in np.arange(2.0, 16.01, 0.5))
@@ -140,6 +144,33 @@ def choose(row, bonus, literals, n=READ_PASSAGES, penalty=0.0, tighten=None, exi
 def exits(rows, bonus, literals, penalty, exit_at) -> float:
     """Share of questions answer() would answer from the first passage alone."""
     return sum(stops_early(ranked(r, bonus, literals, penalty=penalty), exit_at) for r in rows) / max(len(rows), 1)
+
+
+def false_refusals(rows, bonus, threshold, literals, n=READ_PASSAGES, penalty=0.0, exit_at=None) -> dict[str, float]:
+    """Per set, the share of its answerable questions that would get "not found"."""
+    per: dict[str, list[bool]] = {}
+    for r in rows:
+        if r["golds"]:
+            b = choose(r, bonus, literals, n, penalty, exit_at=exit_at)
+            per.setdefault(r["set"], []).append(not (b is not None and b[0] >= threshold and not (literals and b[2])))
+    return {k: round(float(np.mean(v)), 4) for k, v in per.items()}
+
+
+def worst_refusal(rows, project: list[str], bonus, threshold, literals, n=READ_PASSAGES, penalty=0.0, exit_at=None) -> float:
+    """The highest false-refusal share over the ``project`` sets (0 for a set with no answerable row)."""
+    fr = false_refusals(rows, bonus, threshold, literals, n, penalty, exit_at)
+    return max((fr.get(s, 0.0) for s in project), default=0.0)
+
+
+def within_cap(rows, grid: list[tuple], project: list[str], cap: float) -> list[tuple]:
+    """The grid's settings ``(macro, bonus, threshold, literals, per_set, passages, penalty)`` that
+    refuse at most ``cap`` of each project set's answerable questions; SystemExit if none does."""
+    out = [g for g in grid if worst_refusal(rows, project, g[1], g[2], g[3], g[5], g[6]) <= cap]
+    if not out:
+        least = min(worst_refusal(rows, project, g[1], g[2], g[3], g[5], g[6]) for g in grid)
+        raise SystemExit(f"no setting keeps false refusals at or below {cap} on {project} (the least is {least:.3f}): "
+                         "this reader refuses too much; raise --max-false-refusal only knowingly")
+    return out
 
 
 def score(rows, bonus, threshold, literals, n=READ_PASSAGES, penalty=0.0, tighten=None, exit_at=None):
@@ -264,6 +295,8 @@ def main() -> int:
                     help="reuse/save collected candidates (JSON; with --bands-only: the answers the bands are fitted on)")
     ap.add_argument("--refit-gold-calibration", action="store_true",
                     help="also refit read()'s calibration (meta.json `calibration`) on the SQuAD files' gold paragraphs")
+    ap.add_argument("--max-false-refusal", type=float, default=MAX_FALSE_REFUSAL,
+                    help="the most answerable questions of each --sets file a setting may refuse (default %(default)s)")
     ap.add_argument("--bands-only", action="store_true",
                     help="only derive the display bands for the reader's current settings, on --sets")
     args = ap.parse_args()
@@ -304,6 +337,8 @@ def main() -> int:
         if args.cache:
             args.cache.write_text(json.dumps(rows, ensure_ascii=False))
     labels = sorted({r["set"] for r in rows})
+    project = [set_label(q, d) for q, d in sets] or labels
+    cap = args.max_false_refusal
 
     def macro(bonus, thr, lit, n, pen):
         _, per = score(rows, bonus, thr, lit, n, pen)
@@ -317,21 +352,19 @@ def main() -> int:
                     for thr in np.arange(-4.0, 6.01, 0.25):
                         m, per = macro(bonus, float(thr), lit, n, pen)
                         grid.append((m, bonus, float(thr), lit, per, n, pen))
+    eligible = within_cap(rows, grid, project, cap)
+    print(f"{len(eligible)} of {len(grid)} settings refuse at most {cap:.0%} of the answerable questions of {project}")
+    grid = eligible
     grid.sort(key=lambda g: (-g[0], -g[2]))  # ties: the higher threshold (refuse when dev cannot tell)
     for g in grid[:8]:
         print(f"macro {g[0]:.4f} passages {g[5]} type penalty {g[6]} bonus {g[1]} threshold {g[2]:.2f} "
               f"literals {g[3]} {g[4]}")
-    for pen in PENALTIES:
-        g = max((g for g in grid if g[6] == pen), key=lambda g: g[0])
-        print(f"best with type penalty {pen}: macro {g[0]:.4f} {g[4]}")
-    for n in READ_CHOICES:
-        g = max((g for g in grid if g[5] == n), key=lambda g: g[0])
-        print(f"best reading {n} passages: macro {g[0]:.4f} {g[4]}")
-    for lit in (False, True):
-        g = max((g for g in grid if g[3] == lit), key=lambda g: g[0])
-        print(f"best with literals={lit}: macro {g[0]:.4f} {g[4]}")
+    for what, col, values in (("type penalty", 6, PENALTIES), ("reading passages:", 5, READ_CHOICES), ("literals", 3, (False, True))):
+        for v in values:
+            g = max((g for g in grid if g[col] == v), key=lambda g: g[0], default=None)
+            print(f"best with {what} {v}: " + (f"macro {g[0]:.4f} {g[4]}" if g else "none eligible"))
     top = grid[0][0]
-    n_read = min(n for n in READ_CHOICES if max(g[0] for g in grid if g[5] == n) >= top - READ_TOLERANCE)
+    n_read = min(g[5] for g in grid if g[0] >= top - READ_TOLERANCE)
     m, bonus, thr, lit, per, _, pen = max((g for g in grid if g[5] == n_read), key=lambda g: g[0])
     # Then the span tightening, on top of the chosen settings.
     tight = None
@@ -358,7 +391,8 @@ def main() -> int:
     # noisy curve does not decide.
     exit_at = None
     for i, c in enumerate(curve):
-        if all(d[1] >= full - EXIT_TOLERANCE for d in curve[i:]):
+        if all(d[1] >= full - EXIT_TOLERANCE and worst_refusal(rows, project, bonus, thr, lit, n_read, pen, d[0]) <= cap
+               for d in curve[i:]):
             exit_at = c
             break
     xs, ys, names = [], [], []
@@ -376,7 +410,9 @@ def main() -> int:
     settings = {"retrieval_bonus": bonus, "threshold": round(thr, 4), "literals": lit, "read_passages": n_read, "type_penalty": pen,
                 "calibration": {"a": round(a, 5), "b": round(c, 5), "input": "score - threshold", "n": len(xs),
                                 "weights": "equal per set"},
-                "dev_macro_score": round(m, 4), "dev_per_set": per, "tuned_on": labels}
+                "dev_macro_score": round(m, 4), "dev_per_set": per, "tuned_on": labels,
+                "max_false_refusal": cap,
+                "dev_false_refusal": false_refusals(rows, bonus, thr, lit, n_read, pen, exit_at[0] if exit_at else None)}
     read_floor = choose_read_floor(reader, args.squad, args.limit)
     if read_floor is not None:
         settings["read_min_confidence"] = read_floor

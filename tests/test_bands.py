@@ -278,3 +278,20 @@ def test_example_questions_are_ones_the_chat_shows_an_answer_for(seeds, tmp_path
     assert shown
     monkeypatch.setattr(qa.answering, "_reader", BandedReader(0.95, 0.92))  # every answer below 中
     assert lib.examples(5) == []  # (another count: not the examples made above)
+
+
+def test_the_tune_script_only_chooses_settings_within_the_false_refusal_limit(tune):
+    """A threshold that buys refused unanswerables with refused answerable news is not eligible."""
+    def row(s, golds, margin):  # one candidate span: (passage, text, margin, literal missing, fits, start, end)
+        return {"set": s, "golds": golds, "qtype": "number", "spans": [(0, "42", margin, False, True, 0, 2)]}
+
+    news = [row("news", ["42"], m) for m in (5.0, 4.0, 3.0, 1.0)] + [row("news", [], 2.0)] * 3
+    wiki = [row("wiki", ["42"], 0.5)] * 4  # not a project set: its refusals do not count
+    rows = news + wiki
+    assert tune.false_refusals(rows, 0.0, 2.5, False) == {"news": 0.25, "wiki": 1.0}
+    assert tune.worst_refusal(rows, ["news"], 0.0, 2.5, False) == 0.25
+    grid = [(0.9, 0.0, thr, False, {}, 4, 0.0) for thr in (0.0, 2.5, 4.5)]
+    assert [g[2] for g in tune.within_cap(rows, grid, ["news"], 0.25)] == [0.0, 2.5]
+    assert [g[2] for g in tune.within_cap(rows, grid, ["news"], 0.08)] == [0.0]
+    with pytest.raises(SystemExit, match="refuses too much"):
+        tune.within_cap(rows, grid[1:], ["news"], 0.08)

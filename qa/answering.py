@@ -201,6 +201,12 @@ def _citation(p: Passage, start: int, end: int, score: float) -> Citation:
     )
 
 
+def _scanned(idx: Index, doc: str) -> bool:
+    """Whether ``doc`` was read through OCR (its text may hold a misread character)."""
+    found = getattr(idx, "scan_lines", None)
+    return bool(doc and found is not None and found(doc))
+
+
 def _scan_lines(idx: Index, spans: Sequence[tuple[int, int]], doc: str) -> list[TextLine]:
     """The lines of a scanned document (read through OCR) that text at ``spans`` stands on."""
     found = getattr(idx, "scan_lines", None)
@@ -339,7 +345,8 @@ def _answer(query: Query, idx: Index, reader: Reader, k: int, mode: str) -> Answ
     cfg = Settings.of(reader)
     read_hits = hits[: cfg.read_passages]
     missing = {
-        i: query.missing_literal(_evidence_text(h.passage)) if cfg.literals else "" for i, h in enumerate(read_hits)
+        i: query.missing_literal(_evidence_text(h.passage), scanned=_scanned(idx, h.passage.doc)) if cfg.literals
+        else "" for i, h in enumerate(read_hits)
     }
 
     def fits(s: SpanScore) -> bool:

@@ -134,14 +134,51 @@ class Query:
         span's score (its weight is chosen on dev data), not a filter."""
         return span_fits(self.qtype, span)
 
-    def missing_literal(self, evidence: str) -> str:
-        """The first of the question's literals that ``evidence`` lacks ("" when all are there)."""
-        ev = normalize(evidence)
+    def missing_literal(self, evidence: str, scanned: bool = False) -> str:
+        """The first of the question's literals that ``evidence`` lacks ("" when all are there).
+
+        White space next to Chinese characters does not count (“奋斗有我 就在辽源” is in
+        奋斗有我就在辽源: OCR reads no spaces, a wrapped line may add one).  ``scanned``: the
+        evidence was read through OCR, which misreads a character now and then (红领巾 as
+        红领币); a quoted name of :data:`FUZZY_MIN` characters or more without digits is found
+        with one character added, left out or read wrong.  Numbers, dates and 第N届 must match.
+        """
+        ev = _tight(normalize(evidence))
         for lit in self.literals:
-            norm = normalize(lit.strip("“”《》"))
-            if norm and norm not in ev:
-                return lit
+            norm = _tight(normalize(lit.strip("“”《》")))
+            if not norm or norm in ev:
+                continue
+            if scanned and lit[:1] in "“《" and len(norm) >= FUZZY_MIN and not re.search(r"\d", norm):
+                if near(norm, ev, 1):
+                    continue
+            return lit
         return ""
+
+
+FUZZY_MIN = 6  # characters of a quoted name that a scanned passage may hold with one misread
+_AROUND_CJK_SPACE = re.compile(r"(?<=[\u3400-\u9fff\uf900-\ufaff“”《》「」，、。：；！？])\s+|"
+                               r"\s+(?=[\u3400-\u9fff\uf900-\ufaff“”《》「」，、。：；！？])")
+
+
+def _tight(text: str) -> str:
+    """``text`` without the white space beside Chinese characters and punctuation."""
+    return _AROUND_CJK_SPACE.sub("", text)
+
+
+def near(needle: str, text: str, edits: int) -> bool:
+    """Whether some piece of ``text`` is ``needle`` with at most ``edits`` characters added,
+    left out or replaced (approximate substring matching, Sellers' algorithm)."""
+    if not needle:
+        return True
+    prev = list(range(len(needle) + 1))  # a match may start anywhere in text: row 0 stays 0
+    for ch in text:
+        cur = [0]
+        for i, c in enumerate(needle, 1):
+            cur.append(min(prev[i] + 1, cur[i - 1] + 1, prev[i - 1] + (c != ch)))
+        if cur[-1] <= edits:
+            return True
+        prev = cur
+    return prev[-1] <= edits
 
 
 def analyse(question: str, note: str, index, history=None, raw: str = "") -> Query:

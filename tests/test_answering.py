@@ -9,7 +9,7 @@ import pytest
 
 from qa import build_index, load_index
 from qa.answering import READ_PASSAGES, answer
-from qa.query import analyse, clean_question, literals, question_type
+from qa.query import analyse, clean_question, literals, near, question_type
 from qa.records import join_spans
 
 
@@ -179,6 +179,18 @@ def test_question_types_come_from_question_words(question, qtype):
 def test_literals_are_the_specifics_a_question_names():
     assert literals("第五届“琵琶艺术周”在2021年的GDP是多少？") == ("第五届", "2021年", "“琵琶艺术周”", "GDP")
     assert literals("How many GDP points?") == ()
+
+
+def test_a_literal_is_found_without_white_space_and_in_a_scan_with_one_misread_character(seed_index):
+    q = analyse("“奋斗有我 就在辽源”活动是谁开展的？", "", seed_index)
+    assert q.missing_literal("市人社局开展“奋斗有我就在辽源”活动") == ""  # OCR reads no spaces
+    q = analyse("团市委组织“红领巾讲解员”和《中共辽源党史大事记》第九届活动在哪里？", "", seed_index)
+    misread = "团市委组织全市“红领币讲解员”到基地，编纂《中共辽源党史大事纪》，第九届活动"
+    assert q.missing_literal(misread) == "“红领巾讲解员”"  # in a text document, a literal is as written
+    assert q.missing_literal(misread, scanned=True) == ""  # OCR misreads a character now and then
+    assert q.missing_literal(misread.replace("第九届", "第八届"), scanned=True) == "第九届"  # numbers must match
+    assert q.missing_literal("“红币讲演员”《中共辽源党史大事记》第九届", scanned=True) == "“红领巾讲解员”"  # two: no
+    assert near("人民防空、筑盾为民", "以“人民防空、，筑盾为民”", 1) and not near("七讲七进", "七进七讲", 1)
 
 
 def test_clean_question_strips_control_characters_and_markup():

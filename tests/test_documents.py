@@ -46,6 +46,18 @@ def test_bylines_and_subtitle(seed_doc):
     assert a2.paragraphs[0].text.startswith("为进一步实现创新社区治理")
 
 
+def test_a_line_between_the_headline_and_the_byline_is_the_subtitle():
+    # As OCR writes a page: the subtitle's dash —— read as 一, so it opens with no dash.
+    text = ("# 唱响时代主旋律\n\n一辽源市“强国复兴有我”群众性主题宣传教育活动记事\n  本报记者董博赵蓓蓓通讯员王思博\n\n"
+            "  今年以来，辽源市以“强国复兴有我”为主题，广泛组织开展了一系列主题宣传教育活动。\n")
+    a = parse_text(text, "p.png", "0" * 64, "ocr").articles[0]
+    assert a.subtitle.text.startswith("一辽源市") and a.byline.text == "本报记者董博赵蓓蓓通讯员王思博"
+    assert [b.kind for b in a.blocks] == ["paragraph"]
+    # Without a byline under it, such a line is a section heading as before.
+    b = parse_text(text.replace("  本报记者董博赵蓓蓓通讯员王思博\n", ""), "p.png", "0" * 64, "ocr").articles[0]
+    assert b.subtitle is None and b.blocks[0].kind == "heading"
+
+
 def test_section_headings_are_not_body(seed_doc):
     a1 = seed_doc.articles[0]
     assert [h.text for h in a1.headings] == [

@@ -330,8 +330,13 @@ def _blocks_to_articles(raws: list[_Raw], fallback_title: str, source: str) -> l
         title = join_spans(source, title_spans) if head else fallback_title
         subtitle = byline = None
         body: list[Block] = []
-        for r in rest:
-            if r.kind == "subtitle" and subtitle is None and not body and head:
+        for j, r in enumerate(rest):
+            nxt = rest[j + 1] if j + 1 < len(rest) else None
+            # A subtitle opens with a dash; a short line between the headline and the byline is
+            # one too whatever it opens with (OCR reads the dash —— as 一 now and then).
+            kicker = r.kind == "heading" and not r.md_level and nxt is not None and (
+                nxt.kind == "byline" or bool(_BYLINE_PREFIX.match(_simplified(nxt.text))))
+            if (r.kind == "subtitle" or kicker) and subtitle is None and not body and head:
                 subtitle = Block("subtitle", r.text, r.spans)
                 continue
             if r.kind == "byline" and byline is None and not body:

@@ -7,6 +7,7 @@ import html
 import json
 import math
 import re
+from pathlib import Path
 
 import pytest
 from conftest import FakeReader
@@ -295,3 +296,21 @@ def test_the_tune_script_only_chooses_settings_within_the_false_refusal_limit(tu
     assert [g[2] for g in tune.within_cap(rows, grid, ["news"], 0.08)] == [0.0]
     with pytest.raises(SystemExit, match="refuses too much"):
         tune.within_cap(rows, grid[1:], ["news"], 0.08)
+
+
+def test_reads_floor_keeps_false_refusals_within_the_limit(tune, monkeypatch):
+    """read()'s floor: refusing the two unanswerables would pay by the objective, but it would
+    also refuse half of the answerable questions, which the limit forbids."""
+    from qa.reader.data import MRCExample
+
+    probs = [0.9, 0.8, 0.5, 0.3, 0.45, 0.58, 0.56, 0.55]
+    exs = [MRCExample(f"q{i}", "s", "a", "甲乙丙", "问", (("甲", 0),) if i < 4 else ()) for i in range(8)]
+    monkeypatch.setattr(tune, "load_squad", lambda f: exs)
+    monkeypatch.setattr(tune, "predict_gold", lambda reader, e: [("甲", p) for p in probs])
+
+    class Reader:
+        probability = staticmethod(lambda m: m)
+
+    assert tune.choose_read_floor(Reader(), [Path("x.json")], 100) == 0.6  # all four unanswerables refused
+    assert tune.choose_read_floor(Reader(), [Path("x.json")], 100, cap=0.25) == 0.5  # one answerable refused
+    assert tune.choose_read_floor(Reader(), [Path("x.json")], 100, cap=0.0) == 0.3

@@ -56,8 +56,9 @@ import numpy as np
 
 from . import __version__
 from .chunking import ChunkSettings, chunk_document
-from .documents import Document, DocumentError, TextLine, list_documents, read_document, read_text
-from .documents.images import load_recognised, prune_recognised
+from .documents import Document, DocumentError, Source, TextLine, list_documents, read_document, read_text
+from .documents.images import is_kept, load_recognised, prune_recognised, reading_key
+from .documents.records import ReaderUnavailable
 from .embedding import BATCH_SIZE, Embedder, make_embedder
 from .keyword import KeywordIndex
 from .messages import Reason, ReasonedError
@@ -342,7 +343,8 @@ class Index:
                 expected = self.meta["documents"].get(doc, {}).get("sha256")
                 if expected and hashlib.sha256(data).hexdigest() != expected:
                     raise DocumentError.of("changed", doc=doc)
-                text, _ = read_text(path, data, recognised=recognised_dir(self.root))
+                kept = self._kept_scan(doc)
+                text = kept.text if kept is not None else read_text(path, data, recognised=recognised_dir(self.root))[0]
                 self._sources[doc] = text
             return self._sources[doc]
 
@@ -351,10 +353,16 @@ class Index:
         text kept beside the index; ``()`` for a text document (never runs OCR)."""
         with self._lock:
             if doc not in self._scan_lines:
-                sha = self.meta["documents"].get(doc, {}).get("sha256", "")
-                kept = load_recognised(recognised_dir(self.root), sha) if sha else None
+                kept = self._kept_scan(doc)
                 self._scan_lines[doc] = kept.lines if kept is not None else ()
             return self._scan_lines[doc]
+
+    def _kept_scan(self, doc: str) -> Source | None:
+        """A scanned document's text kept beside the index as this index read it (by the code
+        whose key it recorded: its passages' offsets point into that text), else None."""
+        info = self.meta["documents"].get(doc, {})
+        sha = info.get("sha256", "")
+        return load_recognised(recognised_dir(self.root), sha, reading=info.get("reading", "")) if sha else None
 
     def dense_search(self, qvec: np.ndarray, k: int) -> list[tuple[int, float]]:
         if not self.passages:
@@ -634,6 +642,7 @@ class _DocPart:
     passage_vectors: np.ndarray | None = None  # None: to embed
     encoding: str = ""
     reuse: tuple[str, list[int]] | None = None  # from the previous index: its name there, its live rows
+    reading: str = ""  # a scan's: the key of the code that read its text (images.reading_key)
 
     @property
     def kept_in_place(self) -> bool:
@@ -648,6 +657,12 @@ class _DocPart:
         old = [prev.passages[i] for i in ids]
         self.passages = old if old_name == self.name else [_rename(p, old_name, self.name) for p in old]
         self.passage_vectors = prev.vectors(ids)
+
+
+def _reused(name: str, digest: str, info: dict, reuse: tuple[str, list[int]]) -> _DocPart:
+    """A document whose passages and vectors are taken from the previous index (``info``: its
+    record there; ``reuse``: its name there and its rows)."""
+    return _DocPart(name, digest, info["articles"], [], None, info.get("encoding", ""), reuse, info.get("reading", ""))
 
 
 def index_precision(meta: dict) -> str:
@@ -685,6 +700,21 @@ def recognised_dir(root: Path | str) -> Path:
     generations, under each file's hash: a rebuild does not read an unchanged scan again, and
     a citation's offsets can be checked against the text they were taken from."""
     return Path(root) / RECOGNISED
+
+
+def _read_by_other_code(info: dict, root: Path) -> bool:
+    """Whether a document of the previous index (``info``, its record in meta.json) is a scan
+    whose text was read by other OCR or reading-order code than this (another
+    :func:`reading_key`): then its passages are not reused, it is read again (from its kept
+    boxes, without OCR, where they are this engine's), as a changed chunker reads every
+    document again.  An index from before the key was recorded has none: its scans are the
+    documents read through OCR, or whose recognised text is kept."""
+    reading = info.get("reading")
+    if reading is None:
+        if info.get("encoding") != "ocr" and not is_kept(recognised_dir(root), str(info.get("sha256", ""))):
+            return False
+        reading = ""
+    return reading != reading_key()
 
 
 PageProgress = Callable[[str, int, int], None]  # (document, pages read, pages) while OCR reads a document
@@ -759,6 +789,9 @@ def build_index(
     be read, is kept under their file's hash in :func:`recognised_dir`; what is kept there for
     files no longer in the folder (removed or replaced) is removed.  While a document is read
     through OCR, ``pages(name, pages read, pages)`` is called (``progress`` shows it as a bar).
+    An unchanged scan whose text other OCR or reading-order code read (see
+    :func:`_read_by_other_code`) is read again; where that needs OCR and there is none here,
+    its passages are kept.
     """
     t0 = time.perf_counter()
     seeds_dir, root = Path(seeds_dir).resolve(), Path(index_dir)
@@ -802,16 +835,28 @@ def build_index(
                 stem = Path(reuse_name).stem
                 if any(prev.passages[i].title == stem for i in prev_docs[reuse_name][1]):
                     reuse_name = None  # renamed, and titled after its old file name: read it anew
+            was = None  # the previous index's record of the same file, with its name there and its rows
             if prev is not None and reuse_name is not None:
-                info = prev.meta["documents"][reuse_name]
-                reuse = (reuse_name, prev_docs[reuse_name][1])
-                parts.append(_DocPart(name, digest, info["articles"], [], None, info.get("encoding", ""), reuse))
+                was = (prev.meta["documents"][reuse_name], (reuse_name, prev_docs[reuse_name][1]))
+            if was is not None and not _read_by_other_code(was[0], root):
+                parts.append(_reused(name, digest, *was))
                 seen_hash[digest] = name
                 continue
             try:
                 doc: Document = read_document(
                     path, name, recognised=recognised_dir(root), progress=_page_progress(name, progress, pages),
                 )
+            except ReaderUnavailable as exc:
+                if was is None:
+                    report.skipped_reasons.append(exc.reason)
+                    unreadable[name] = digest
+                    log.warning("skipped %s", exc)
+                    continue
+                # Read by older OCR or reading-order code, and it cannot be read again here.
+                log.warning("%s cannot be read again here (%s): its passages from the last build are kept", name, exc)
+                parts.append(_reused(name, digest, *was))
+                seen_hash[digest] = name
+                continue
             except DocumentError as exc:
                 report.skipped_reasons.append(exc.reason)
                 unreadable[name] = digest
@@ -827,7 +872,8 @@ def build_index(
                 unreadable[name] = digest
                 continue
             seen_hash[digest] = name
-            parts.append(_DocPart(name, digest, len(doc.articles), passages, encoding=doc.encoding))
+            parts.append(_DocPart(name, digest, len(doc.articles), passages, encoding=doc.encoding,
+                                  reading=reading_key() if doc.lines else ""))
 
         if prev is not None and all(p.reuse is not None for p in parts):
             same = {p.name: p.sha256 for p in parts} == {n: v[0] for n, v in prev_docs.items()}
@@ -1105,6 +1151,8 @@ def _documents_meta(parts: list[_DocPart]) -> dict[str, dict]:
             "title": next((q.doc_title for q in p.passages if q.doc_title), ""),
             "article_titles": [[n, t, c] for n, (t, c) in sorted(arts.items())],
         }
+        if p.reading:  # a scan: read by the code with this key (see _read_by_other_code)
+            out[p.name]["reading"] = p.reading
         row += len(p.passages)
     return out
 

@@ -427,3 +427,182 @@ def test_the_recognised_text_of_a_removed_or_replaced_scan_is_removed(tmp_path, 
     build_index(seeds, root, embedder=fake_embedder)
     assert sorted(p.name for p in store.iterdir()) == sorted([f"{b2}.json", "README.txt"])
     assert calls == [(500, 80), (510, 80), (530, 80), (520, 80)]  # each file read once
+
+
+# ---------------------------------------------------------------- kept text and the code that read it
+
+
+def _reversed_order(monkeypatch) -> None:
+    """New reading-order code, as a colleague might write it: the page's lines read bottom up,
+    with its version bumped (as whoever changes the reading order does)."""
+    from qa.documents import reading_order
+
+    real = images.page_lines
+    monkeypatch.setattr(images, "page_lines", lambda boxes: list(reversed(real(boxes))))
+    monkeypatch.setattr(reading_order, "READING_VERSION", reading_order.READING_VERSION + 1)
+
+
+HEADLINE, BODY = "龙山区探索党建引领基层治理新途径", "本报讯（记者董博）为进一步实现创新社区治理，推动业委会规范履职。"
+
+
+def test_the_pages_boxes_are_kept_with_the_text_and_the_code_that_read_it(tmp_path):
+    src = Source("甲\n", "ocr", lines=(TextLine(1, (1, 2, 3, 4), 0, 1, 0.5),), pages=1)
+    boxes = {1: [TextBox((0.5, 1.25, 30.125, 20.0), "甲", 0.8125, (1.0, 2.0, 31.0, 21.0)), TextBox((0, 30, 9, 40), "乙")]}
+    images.save_recognised(tmp_path, "ab" * 32, src, boxes)
+    assert images.load_boxes(tmp_path, "ab" * 32) == boxes  # exactly: the text can be written anew from them
+    assert images.load_recognised(tmp_path, "ab" * 32) == src
+    assert images.load_recognised(tmp_path, "ab" * 32, reading="older code") is None
+
+
+def test_text_kept_by_older_reading_code_is_read_anew_from_the_kept_boxes(tmp_path, monkeypatch):
+    from qa.documents import reading_order
+
+    calls: list = []
+    monkeypatch.setattr(ocr, "recognise", _page_of_text(calls))
+    p = tmp_path / "scan.png"
+    Image.new("L", (500, 80), 255).save(p)
+    store = tmp_path / "recognised"
+    first = read_document(p, recognised=store)
+    assert calls == [1] and first.text.index(HEADLINE) < first.text.index(BODY)
+    # The same code: the kept text is used as it is (no OCR, no reading order).
+    ordered: list = []
+    real = images.page_lines
+    monkeypatch.setattr(images, "page_lines", lambda boxes: ordered.append(1) or real(boxes))
+    assert read_document(p, recognised=store) == first and calls == [1] and ordered == []
+    # The reading order changed (and its version with it): the text is written anew from the
+    # kept boxes, without OCR, and kept under the new code's key.
+    _reversed_order(monkeypatch)
+    again = read_document(p, recognised=store)
+    assert calls == [1] and again.text.index(BODY) < again.text.index(HEADLINE)
+    assert [again.text[ln.start : ln.end] for ln in again.lines] == [BODY, HEADLINE]
+    sha = hashlib.sha256(p.read_bytes()).hexdigest()
+    assert images.load_recognised(store, sha) == images.load_recognised(store, sha, reading=images.reading_key())
+    assert images.load_recognised(store, sha).text == again.text
+    assert read_document(p, recognised=store) == again and calls == [1]
+    # Boxes made by other code from the engine's result are not used: the page is read through OCR.
+    monkeypatch.setattr(ocr, "BOXES_VERSION", ocr.BOXES_VERSION + 1)
+    read_document(p, recognised=store)
+    assert calls == [1, 1]
+    assert reading_order.READING_VERSION >= 2  # bumped for the trimmed boxes and gutters of 2026-12-05
+
+
+def test_text_kept_before_its_reading_code_was_recorded_is_read_again(tmp_path, monkeypatch):
+    # What the store held before: the text after the reading order, without boxes or the
+    # code's version.  It is not used: the page is read through OCR again, and kept anew.
+    import json
+
+    calls: list = []
+    monkeypatch.setattr(ocr, "recognise", _page_of_text(calls))
+    p = tmp_path / "scan.png"
+    Image.new("L", (500, 80), 255).save(p)
+    sha = hashlib.sha256(p.read_bytes()).hexdigest()
+    store = tmp_path / "recognised"
+    store.mkdir()
+    old = {"version": 1, "engine": ocr.ENGINE, "sha256": sha, "encoding": "ocr", "markdown": False, "title": "",
+           "date": "", "source": "", "author": "", "pages": 1, "text": f"{BODY}\n\n# {HEADLINE}\n",
+           "lines": [[1, [0, 40, 300, 60], 0, len(BODY), 0.6]]}
+    (store / f"{sha}.json").write_text(json.dumps(old, ensure_ascii=False), encoding="utf-8")
+    doc = read_document(p, recognised=store)
+    assert calls == [1] and doc.text.index(HEADLINE) < doc.text.index(BODY)
+    assert images.load_recognised(store, sha).text == doc.text and images.load_boxes(store, sha)
+    assert images.load_recognised(store, sha, reading="") is None  # the old text is gone
+
+
+def test_an_image_only_pdf_is_read_anew_from_its_kept_boxes(tmp_path, monkeypatch):
+    calls: list = []
+    monkeypatch.setattr(ocr, "recognise", _page_of_text(calls))
+    p = tmp_path / "scan.pdf"
+    Image.new("RGB", (500, 80), "white").save(p)  # one page, an image and no text layer
+    store = tmp_path / "recognised"
+    first = read_document(p, recognised=store)
+    assert calls == [1] and first.text.index(HEADLINE) < first.text.index(BODY)
+    _reversed_order(monkeypatch)
+    seen: list = []
+    again = read_document(p, recognised=store, progress=lambda page, pages: seen.append(page))
+    assert calls == [1] and seen == [] and again.text.index(BODY) < again.text.index(HEADLINE)
+    assert [(ln.page, again.text[ln.start : ln.end]) for ln in again.lines] == [(1, BODY), (1, HEADLINE)]
+
+
+def _scan_and_note(tmp_path, monkeypatch, calls: list) -> tuple[Path, Path]:
+    """A seeds folder with a scanned page (read by a counting fake OCR) and a text note."""
+    monkeypatch.setattr(ocr, "recognise", _page_of_text(calls))
+    seeds, root = tmp_path / "seeds", tmp_path / "ix"
+    seeds.mkdir()
+    (seeds / "note.txt").write_text("江城消息\n\n江城市今年新建口袋公园42个。\n", encoding="utf-8")
+    Image.new("L", (500, 80), 255).save(seeds / "scan.png")
+    return seeds, root
+
+
+def _scan_passages(index) -> list[str]:
+    return [index.passages[i].text for i in range(len(index.passages)) if index.passages[i].doc == "scan.png"]
+
+
+def test_an_unchanged_scan_is_indexed_anew_when_its_reading_code_changes(tmp_path, monkeypatch, fake_embedder):
+    from qa.index import build_index, load_index
+
+    calls: list = []
+    seeds, root = _scan_and_note(tmp_path, monkeypatch, calls)
+    build_index(seeds, root, embedder=fake_embedder)
+    index = load_index(root, embedder=fake_embedder)
+    assert calls == [1] and index.meta["documents"]["scan.png"]["reading"] == images.reading_key()
+    assert "reading" not in index.meta["documents"]["note.txt"]
+    before, lines = _scan_passages(index), index.scan_lines("scan.png")
+    # Built again by the same code: the scan's passages are reused, nothing is read.
+    assert build_index(seeds, root, embedder=fake_embedder).mode == "unchanged" and calls == [1]
+    _reversed_order(monkeypatch)
+    # Until it is rebuilt, the index cites the text it was built from, and its lines.
+    assert load_index(root, embedder=fake_embedder).scan_lines("scan.png") == lines
+    report = build_index(seeds, root, embedder=fake_embedder)
+    index = load_index(root, embedder=fake_embedder)
+    assert calls == [1]  # read anew from the kept boxes, not through OCR
+    after = _scan_passages(index)
+    assert "".join(before) == HEADLINE + BODY and "".join(after) == BODY + HEADLINE
+    assert report.embedded == len(after) and report.reused == len(index.passages) - len(after)  # the note is reused
+    assert index.meta["documents"]["scan.png"]["reading"] == images.reading_key()
+    text = index.source_text("scan.png")
+    assert [text[ln.start : ln.end] for ln in index.scan_lines("scan.png")] == [BODY, HEADLINE]
+    assert build_index(seeds, root, embedder=fake_embedder).mode == "unchanged" and calls == [1]
+
+
+def test_a_scan_indexed_before_readings_were_recorded_is_read_again(tmp_path, monkeypatch, fake_embedder):
+    # An index and store written before this change: no reading key in meta.json, the store's
+    # entry without boxes.  The next build reads the scan again (through OCR: no boxes kept).
+    import json
+
+    from qa.index import _meta_digest, build_index, current_generation, load_index, recognised_dir
+
+    calls: list = []
+    seeds, root = _scan_and_note(tmp_path, monkeypatch, calls)
+    build_index(seeds, root, embedder=fake_embedder)
+    meta_path = current_generation(root) / "meta.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    del meta["documents"]["scan.png"]["reading"]
+    meta["meta_sha256"] = _meta_digest(meta)
+    meta_path.write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    kept = recognised_dir(root) / f"{meta['documents']['scan.png']['sha256']}.json"
+    body = json.loads(kept.read_text(encoding="utf-8"))
+    body = {k: v for k, v in body.items() if k not in ("boxes_version", "reading", "boxes")} | {"version": 1}
+    kept.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
+    assert load_index(root, embedder=fake_embedder).scan_lines("scan.png")  # still cited as it was read
+    report = build_index(seeds, root, embedder=fake_embedder)
+    assert calls == [1, 1] and report.mode != "unchanged" and report.reused  # the note's passages reused
+    assert load_index(root, embedder=fake_embedder).meta["documents"]["scan.png"]["reading"] == images.reading_key()
+
+
+def test_a_scan_read_by_older_code_keeps_its_passages_where_ocr_is_missing(tmp_path, monkeypatch, fake_embedder):
+    from qa.documents.records import ReaderUnavailable
+    from qa.index import build_index, load_index
+
+    calls: list = []
+    seeds, root = _scan_and_note(tmp_path, monkeypatch, calls)
+    build_index(seeds, root, embedder=fake_embedder)
+    before = _scan_passages(load_index(root, embedder=fake_embedder))
+
+    def missing(image):
+        raise ReaderUnavailable("reading images needs the OCR extra (pip install -e '.[ocr]')")
+
+    monkeypatch.setattr(ocr, "recognise", missing)
+    monkeypatch.setattr(ocr, "BOXES_VERSION", ocr.BOXES_VERSION + 1)  # the kept boxes no longer hold
+    report = build_index(seeds, root, embedder=fake_embedder)
+    index = load_index(root, embedder=fake_embedder)
+    assert not report.skipped and _scan_passages(index) == before and index.scan_lines("scan.png")

@@ -11,7 +11,11 @@ it, and every recognised line keeps its page, box and confidence (:class:`.TextL
 
 OCR is slow, and a second run need not read the same: :func:`save_recognised` keeps a
 document's recognised text in a folder beside the index, under its file's SHA-256, and
-:func:`load_source` reads it from there instead of running OCR again.  A file that could not
+:func:`load_source` reads it from there instead of running OCR again.  Kept with it are the
+boxes OCR found on each page and what code read them (:func:`reading_key`): text read by
+other reading-order code (:data:`.reading_order.READING_VERSION`) is written anew from the
+kept boxes, without OCR; boxes of another engine, or of other code making boxes of its
+result (:data:`.ocr.BOXES_VERSION`), are read through OCR again.  A file that could not
 be read (corrupt, too large, no text found) is remembered there too (:func:`save_failure`),
 with its reason, so an unchanged file is not read again on every build; a changed file has
 another hash and is read anew.  :func:`prune_recognised` removes what is kept for files that
@@ -29,7 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from ..messages import REASONS, Reason
-from . import ocr
+from . import ocr, reading_order
 from .reading_order import TextBox, page_lines, page_text
 from .records import DocumentError, Source, TextLine
 
@@ -38,9 +42,23 @@ log = logging.getLogger(__name__)
 MAX_PIXELS = 80_000_000  # a page larger than this (in pixels) is refused: a decompression bomb, or no page
 MAX_PAGES = 200
 LOW_CONFIDENCE = 0.8  # a line that OCR read with less confidence than this is marked in citations
-STORE_VERSION = 1
+STORE_VERSION = 2  # 2: the pages' boxes are kept with the text, and what code read it (reading_key)
 
 Progress = Callable[[int, int], None]  # (pages read, pages): (0, N) before the first is read through OCR
+# A document's pages as OCR read them, page number (1-based) -> its boxes: a reader given them
+# uses them instead of OCR, and adds the pages it reads through OCR.
+Pages = dict[int, list[TextBox]]
+
+
+def reading_key() -> str:
+    """What code read a scan's text from its page images: the OCR engine, what is made of its
+    result (:data:`.ocr.BOXES_VERSION`) and the reading order (:data:`.reading_order.READING_VERSION`).
+
+    Kept text is used only under this key, and the index records it per scanned document: a
+    scan indexed under another key is read again by the next build.  ``""`` is the key of
+    text kept before keys were recorded.
+    """
+    return f"{ocr.ENGINE}; boxes v{ocr.BOXES_VERSION}; reading v{reading_order.READING_VERSION}"
 
 
 def open_pages(data: bytes) -> list:
@@ -116,16 +134,23 @@ def scanned_text(pages: list[list[TextBox]], numbers: list[int] | None = None) -
     return "".join(parts) + ("\n" if parts else ""), tuple(lines)
 
 
-def image_source(data: bytes, progress: Progress | None = None) -> Source:
-    """An image file's recognised text (see the module's description)."""
+def image_source(data: bytes, progress: Progress | None = None, boxes: Pages | None = None) -> Source:
+    """An image file's recognised text (see the module's description).
+
+    ``boxes``: pages read before, used instead of OCR; the pages read now are added to it.
+    ``progress`` is called for the pages read through OCR.
+    """
     pages = open_pages(data)
+    read = boxes if boxes is not None else {}
     found: list[list[TextBox]] = []
-    if progress is not None:
+    if progress is not None and len(read) < len(pages):
         progress(0, len(pages))
-    for i, page in enumerate(pages):
-        found.append(recognise_page(page))
-        if progress is not None:
-            progress(i + 1, len(pages))
+    for i, page in enumerate(pages, 1):
+        if i not in read:
+            read[i] = recognise_page(page)
+            if progress is not None:
+                progress(i, len(pages))
+        found.append(read[i])
     text, lines = scanned_text(found)
     if not text.strip():
         raise DocumentError.of("ocr_no_text")
@@ -158,12 +183,30 @@ def _write_atomic(path: Path, body: dict) -> None:
     os.replace(tmp, path)
 
 
-def save_recognised(folder: Path, sha256: str, src: Source) -> None:
-    """Keep a document's recognised text (and its lines) under its file's hash, atomically."""
+def _box_json(b: TextBox) -> list:
+    return [list(b.box), b.text, b.confidence, list(b.shown) if b.shown else None]
+
+
+def _box_from_json(d: list) -> TextBox:
+    box, text, confidence, shown = d
+    return TextBox(_four(box), str(text), float(confidence), _four(shown) if shown else None)
+
+
+def _four(v: list) -> tuple[float, float, float, float]:
+    x0, y0, x1, y1 = v
+    return (x0, y0, x1, y1)
+
+
+def save_recognised(folder: Path, sha256: str, src: Source, boxes: Pages | None = None) -> None:
+    """Keep a document's recognised text (and its lines) under its file's hash, atomically,
+    with the pages' ``boxes`` as OCR read them (exactly: the text can be written anew from
+    them) and the key of the code that read it (:func:`reading_key`)."""
     body = {
-        "version": STORE_VERSION, "engine": ocr.ENGINE, "sha256": sha256, "encoding": src.encoding,
+        "version": STORE_VERSION, "engine": ocr.ENGINE, "boxes_version": ocr.BOXES_VERSION,
+        "reading": reading_key(), "sha256": sha256, "encoding": src.encoding,
         "markdown": src.markdown, "title": src.title, "date": src.date, "source": src.source,
         "author": src.author, "pages": src.pages, "text": src.text, "lines": [ln.to_json() for ln in src.lines],
+        "boxes": {str(n): [_box_json(b) for b in page] for n, page in sorted((boxes or {}).items())},
     }
     _write_atomic(_store_path(folder, sha256), body)
     _failure_path(folder, sha256).unlink(missing_ok=True)
@@ -235,21 +278,55 @@ def prune_recognised(folder: Path, keep: Iterable[str]) -> list[str]:
     return sorted(removed)
 
 
-def load_recognised(folder: Path | None, sha256: str) -> Source | None:
-    """A document's recognised text kept by :func:`save_recognised`, or None."""
-    if folder is None:
-        return None
+def is_kept(folder: Path, sha256: str) -> bool:
+    """Whether recognised text is kept for the file with this hash (read by any code)."""
+    return _store_path(folder, sha256).is_file()
+
+
+def _kept_body(folder: Path, sha256: str) -> dict | None:
+    """What :func:`save_recognised` kept for this hash (or a version-1 entry), else None."""
     path = _store_path(folder, sha256)
     try:
         body = json.loads(path.read_text(encoding="utf-8"))
-        if body.get("version") != STORE_VERSION or body.get("sha256") != sha256:
-            return None
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        log.warning("recognised text %s unreadable (%s): reading the file again", path, exc)
+        return None
+    if not isinstance(body, dict) or body.get("version") not in (1, STORE_VERSION) or body.get("sha256") != sha256:
+        return None
+    return body
+
+
+def load_boxes(folder: Path | None, sha256: str) -> Pages | None:
+    """The pages' boxes kept with a document's recognised text when this engine and this
+    version of :func:`.ocr.text_boxes` read them (its text can then be written anew without
+    OCR), else None."""
+    body = _kept_body(folder, sha256) if folder is not None else None
+    if body is None or (body.get("engine"), body.get("boxes_version")) != (ocr.ENGINE, ocr.BOXES_VERSION):
+        return None
+    try:
+        return {int(n): [_box_from_json(b) for b in page] for n, page in body["boxes"].items()}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        log.warning("boxes kept for %s unreadable (%s): reading the file through OCR again", sha256, exc)
+        return None
+
+
+def load_recognised(folder: Path | None, sha256: str, reading: str | None = None) -> Source | None:
+    """A document's recognised text kept by :func:`save_recognised` when the code that read it
+    had the key ``reading`` (default: this code's, :func:`reading_key`; an index asks for the
+    key it recorded, so its offsets point at the text they were taken from), else None."""
+    if folder is None:
+        return None
+    path = _store_path(folder, sha256)
+    body = _kept_body(folder, sha256)
+    if body is None or body.get("reading", "") != (reading_key() if reading is None else reading):
+        return None
+    try:
         return Source(
             body["text"], body["encoding"], bool(body["markdown"]), body["title"], body["date"], body["source"],
             body["author"], tuple(TextLine.from_json(x) for x in body["lines"]), int(body["pages"]),
         )
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         log.warning("recognised text %s unreadable (%s): reading the file again", path, exc)
         return None

@@ -21,6 +21,11 @@ ENGINE = "rapidocr-onnxruntime 1.4.4 PP-OCRv4"
 MAX_SIDE = 4000  # longer side, in pixels, that OCR sees (the engine's own default, 2000, blurs small print)
 INSTALL_HINT = "pip install -e '.[ocr]'"
 SPLIT_GAP = 1.2  # a gap in a recognised line this many line heights wide is a gutter, not a space
+# What :func:`text_boxes` makes of the engine's result (skew, trimming, gutter splits).  The boxes
+# kept beside the index are used only with this engine and this version: bump it when that
+# changes, and the next build reads kept scans through OCR again (1: skew and gutter splits;
+# 2: boxes trimmed to their characters, :func:`trim_to_words`).
+BOXES_VERSION = 2
 
 _engine = None
 _lock = threading.Lock()

@@ -8,7 +8,7 @@ import logging
 import re
 from dataclasses import replace
 
-from .images import Progress, recognise_page, scanned_text
+from .images import Pages, Progress, recognise_page, scanned_text
 from .layout import _without_page_furniture
 from .records import DocumentError, ReaderUnavailable, Source, TextLine
 from .tables import _squash, _table_lines
@@ -101,7 +101,9 @@ def _page_image(page):
     return max(images, key=lambda im: im.size[0] * im.size[1]) if images else None
 
 
-def _pdf_source(data: bytes, progress: Progress | None = None) -> Source:
+def _pdf_source(data: bytes, progress: Progress | None = None, boxes: Pages | None = None) -> Source:
+    """A PDF's text; a page without a text layer is read through OCR, or from ``boxes`` when
+    read before (by page number; the pages read now are added to it)."""
     import io
 
     from pypdf import PdfReader
@@ -118,18 +120,23 @@ def _pdf_source(data: bytes, progress: Progress | None = None) -> Source:
     # Pages without a text layer are read through OCR: page index -> its recognised text and lines.
     scanned: dict[int, tuple[str, tuple[TextLine, ...]]] = {}
     ocr_error: DocumentError | None = None
+    read = boxes if boxes is not None else {}
     for n, page in enumerate(reader.pages, 1):
         page_text, found = _pdf_page_text(page)
-        if not page_text.strip() and ocr_error is None:
+        if not page_text.strip() and n in read:  # read through OCR before
+            scanned[len(pages)] = scanned_text([read[n]], [n])
+            page_text = scanned[len(pages)][0]
+        elif not page_text.strip() and ocr_error is None:
             image = _page_image(page)
             if image is not None:
                 if progress is not None:
                     progress(n - 1, len(reader.pages))  # this page is read through OCR now
                 try:
-                    text, lines = scanned_text([recognise_page(image)], [n])
+                    read[n] = recognise_page(image)
                 except DocumentError as exc:  # no OCR here: the text pages are still read
                     ocr_error = exc
                 else:
+                    text, lines = scanned_text([read[n]], [n])
                     scanned[len(pages)] = (text, lines)
                     page_text = text
             if progress is not None:

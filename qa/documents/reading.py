@@ -12,8 +12,10 @@ from .decoding import _text_source
 from .docx import _docx_source
 from .html import _html_source
 from .images import (
+    Pages,
     Progress,
     image_source,
+    load_boxes,
     load_failure,
     load_recognised,
     open_pages,
@@ -44,9 +46,12 @@ def load_source(
 
     ``recognised`` is the folder where text read through OCR is kept (beside the index):
     a scanned document found there under its file's hash is not read again, and one read
-    now is kept there.  So is a scanned document that could not be read (corrupt, too large,
-    no text found): the same file raises the same :class:`DocumentError` without being read
-    again, unless the failure was this installation's (:class:`ReaderUnavailable`).
+    now is kept there, with its pages' boxes.  Text that other reading-order code wrote
+    (another :func:`.images.reading_key`) is written anew from the kept boxes, without OCR
+    (OCR runs again only for boxes of another engine or :data:`.ocr.BOXES_VERSION`).  Why a
+    scanned document could not be read (corrupt, too large, no text found) is kept too: the same
+    file raises the same :class:`DocumentError` without being read again, unless the failure
+    was this installation's (:class:`ReaderUnavailable`).
     ``progress(page, pages)`` is called after each page read through OCR.
     """
     suffix = path.suffix.lower()
@@ -54,6 +59,7 @@ def load_source(
         data = path.read_bytes()
     scannable = suffix in IMAGE_SUFFIXES or suffix == ".pdf"
     sha256 = hashlib.sha256(data).hexdigest() if scannable and recognised is not None else ""
+    boxes: Pages = {}  # pages read through OCR: kept ones, and those read now
     if sha256:
         kept = load_recognised(recognised, sha256)
         if kept is not None:
@@ -61,15 +67,18 @@ def load_source(
         failed = load_failure(recognised, sha256)
         if failed is not None:
             raise DocumentError(failed)
+        boxes = load_boxes(recognised, sha256) or {}
+    if boxes:  # no page is read through OCR: no progress to show
+        progress = None
     try:
         if suffix in (".html", ".htm"):
             return _html_source(data)
         if suffix == ".docx":
             return _docx_source(data)
         if suffix == ".pdf":
-            src = _pdf_source(data, progress)
+            src = _pdf_source(data, progress, boxes)
         elif suffix in IMAGE_SUFFIXES:
-            src = image_source(data, progress)
+            src = image_source(data, progress, boxes)
         else:
             src = None
     except ReaderUnavailable:
@@ -84,7 +93,7 @@ def load_source(
     if src is not None:
         if sha256 and src.lines:
             try:
-                save_recognised(recognised, sha256, src)
+                save_recognised(recognised, sha256, src, boxes)
             except OSError as exc:  # the index can still be built; the next run reads it again
                 log.warning("cannot keep the recognised text of %s: %s", path.name, exc)
         return src

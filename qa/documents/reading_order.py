@@ -31,6 +31,15 @@ from ..text import has_cjk
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1: left, top, right, bottom, in pixels
 
+# The version of the code that turns a page's boxes into its text: the reading order here, how
+# :mod:`.images` writes pages as one text and :mod:`.pdf` puts them among text pages.  A scan's
+# text kept beside the index records it: bump it when that code reads a page otherwise, and
+# the next build writes kept scans' text anew from their kept boxes, without OCR, and
+# re-indexes them (1: before it was recorded; 2: a gutter needs two lines side by side, _pairs).
+# Structure recovery (:mod:`.structure`) runs on every read and is not kept: its changes bump
+# :attr:`qa.chunking.ChunkSettings.version` instead.
+READING_VERSION = 2
+
 
 @dataclass(frozen=True)
 class TextBox:

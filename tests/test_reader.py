@@ -283,3 +283,20 @@ def test_an_answer_cut_context_drops_exactly_the_answers_sentences():
     assert answer_cut(again) is None
     assert answer_cut(MRCExample("q3", "s", "art", ctx, "谁？", ())) is None
     assert answer_cut(MRCExample("q4", "s", "art", "年加工柑橘两万吨。其他。", ex.question, (("两万吨", 5),))) is None
+
+
+def test_a_span_loses_half_a_quote_or_bracket_pair_at_its_edges():
+    """The reader's token edges can cut a quote or bracket in half: “强国复兴有我 is shown as
+    强国复兴有我; a whole pair stays, inside or around the span."""
+    from qa.reader.model import _strip
+
+    def shown(text: str) -> str:
+        a, b = _strip(text, 0, len(text))
+        return text[a:b]
+
+    assert shown("“强国复兴有我") == "强国复兴有我"
+    assert shown("（1562年") == "1562年" and shown("1562年）") == "1562年"
+    assert shown(" “强国复兴有我，") == "强国复兴有我"  # edge punctuation first, then the quote
+    for whole in ("《红楼梦》", "“七讲七进”宣讲", "宣讲“七讲七进”", "永禄5年（1562年）", "（注：见上）"):
+        assert shown(whole) == whole
+    assert shown("“") == ""

@@ -330,10 +330,22 @@ def pad_batch(seqs: list[tuple[int, ...]], pad: int, n: int):
 
 
 def _strip(text: str, a: int, b: int) -> tuple[int, int]:
-    """Drop whitespace and edge punctuation the tokenizer glued to a span."""
+    """Drop whitespace and edge punctuation the tokenizer glued to a span, and half a bracket
+    or quote pair at its edges (``“强国复兴有我`` → ``强国复兴有我``)."""
     edge = " \t\r\n\u3000，。、；：！？,.;:!?"
-    while a < b and text[a] in edge:
-        a += 1
-    while b > a and text[b - 1] in edge:
-        b -= 1
-    return a, b
+    while True:
+        a0, b0 = a, b
+        while a < b and text[a] in edge:
+            a += 1
+        while b > a and text[b - 1] in edge:
+            b -= 1
+        if a < b and text[a] in PAIRS and PAIRS[text[a]] not in text[a + 1 : b]:
+            a += 1
+        if a < b and text[b - 1] in CLOSERS and CLOSERS[text[b - 1]] not in text[a : b - 1]:
+            b -= 1
+        if (a, b) == (a0, b0):
+            return a, b
+
+
+PAIRS = {"（": "）", "(": ")", "《": "》", "「": "」", "『": "』", "“": "”", "‘": "’", "【": "】", "〈": "〉", "[": "]"}
+CLOSERS = {c: o for o, c in PAIRS.items()}

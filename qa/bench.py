@@ -13,7 +13,10 @@ Seven sections, medians over ``--repeats`` runs, ratios measured side by side in
    size and phase (build, serve) so memory peaks don't mix;
 5. FAISS: exact vs HNSW vs IVF with compressed codes, recall@10 against exact search;
 6. vector store: FAISS files vs Milvus (milvus-lite), same answers;
-7. incremental update: one day's change to a large index, full vs incremental build.
+7. incremental update: one day's change to a large index, full vs incremental build;
+8. OCR (only when asked for, ``--sections ocr``: minutes of OCR): a few scans of data/scans
+   indexed the way ``qa index`` reads them, pages per minute, and a second build of the
+   unchanged files, which must not run OCR again.
 
 The subprocesses run ``python -m qa.bench _child MODE PARAMS_JSON`` and print one JSON line.
 """
@@ -991,7 +994,8 @@ def _child_serve(params: dict) -> dict:
 
 
 WILD = config.PROJECT_ROOT / "data" / "wild"
-SECTIONS = ("build", "answer", "cold_start", "scale", "store", "incremental")
+SECTIONS = ("build", "answer", "cold_start", "scale", "store", "incremental")  # run by default
+OPTIONAL_SECTIONS = ("ocr",)  # run only when --sections names them
 
 
 def bench_store(seeds: Path, embedder: Embedder, work: Path) -> dict:
@@ -1247,6 +1251,8 @@ def format_report(r: dict) -> str:
         _store_section(r, add)
     if r.get("incremental"):
         _incremental_section(r, add)
+    if r.get("ocr"):
+        _ocr_section(r, add)
     _method_notes(r, add)
     return "\n".join(L) + "\n"
 
@@ -1450,6 +1456,31 @@ def _store_section(r: dict, add: Callable[[str], None]) -> None:
     add("")
 
 
+def _ocr_section(r: dict, add: Callable[[str], None]) -> None:
+    o = r["ocr"]
+    add("## 8. OCR: scanned pages per minute\n")
+    if o.get("skipped"):
+        add(f"Skipped: {o['skipped']}.\n")
+        return
+    threads = o["ort_intra_op_threads"]
+    add(f"{', '.join(o['files'])} ({o['pages']} pages) indexed the way `qa index` reads them ({o['engine']}, "
+        "reading order, structure recovery, passages embedded), then built again unchanged, in one process. "
+        f"CPU: {o['cpu']}, {o['cores']} cores ({o['cores_usable']} usable), onnxruntime intra-op threads "
+        f"{threads if threads else 'its default (one per physical core)'}. Load average (1 min) at start/end: "
+        f"{_f(o['loadavg_start'], 2)} / {_f(o['loadavg_end'], 2)}: OCR uses every core, so a busy machine reads "
+        "slower.\n")
+    add("| | value |")
+    add("|---|---|")
+    add(f"| pages per minute (first build) | {_f(o['pages_per_minute'], 2)} |")
+    add(f"| seconds per page (first build / OCR engine alone, median) | {_f(o['seconds_per_page'], 1)} / "
+        f"{_f(o['ocr_seconds_per_page'], 1)} |")
+    add(f"| first build, s | {_f(o['first_build_s'], 1)} |")
+    add(f"| second build of the unchanged files, s | {_f(o['second_build_s'], 2)} |")
+    add(f"| second / first build | {_f(o['second_over_first'], 4)} |")
+    add(f"| pages read through OCR by the second build | {o['second_ocr_pages']} |")
+    add("")
+
+
 def _method_notes(r: dict, add: Callable[[str], None]) -> None:
     add("## Method notes\n")
     add("- Medians over repeated runs; p50/p95 over all (question × pass) timings. Ratios are "
@@ -1621,6 +1652,67 @@ def _with_notes(text: str, out: Path) -> str:
     return text
 
 
+# ------------------------------------------------------------------ 8. OCR
+
+
+OCR_FILES = ("seed_p1.png", "seed_noisy_p1.jpg", "seed_scan.pdf")  # a clean page, a noisy JPEG, the 2-page PDF
+
+
+def _ort_threads() -> int | None:
+    """The intra-op threads the loaded OCR engine's onnxruntime session was given (0: onnxruntime's
+    default, one per physical core); None without a loaded engine."""
+    from .documents import ocr
+
+    try:
+        return int(ocr._engine.text_det.infer.session.get_session_options().intra_op_num_threads)
+    except AttributeError:
+        return None
+
+
+def bench_ocr(embedder: Embedder, work: Path, files: Iterable[Path] | None = None) -> dict:
+    """Pages per minute of OCR as a build reads scans: ``files`` (default :data:`OCR_FILES` of
+    data/scans) indexed under ``work`` by :func:`qa.scan_accuracy.index_of` (what
+    ``scripts/bench_scans.py --questions`` builds with), then again unchanged: that second build
+    must take its text from the recognised store, without OCR.  Every page the engine reads is
+    counted and timed (``ocr.recognise``, wrapped for the section).  Skipped, with the reason,
+    where OCR is not installed."""
+    from .documents import ocr
+    from .index import recognised_dir
+    from .scan_accuracy import index_of
+
+    paths = [ROOT / "data" / "scans" / n for n in OCR_FILES] if files is None else list(files)
+    if not ocr.available():  # loads the engine (outside the timings)
+        return {"skipped": f"OCR is not installed here (the extra: {ocr.INSTALL_HINT}, and OpenCV's system libraries)"}
+    engine = ocr.recognise
+    seconds: list[float] = []  # one per page read through OCR
+
+    def counted(image):
+        s, boxes = _timed(lambda: engine(image))
+        seconds.append(s)
+        return boxes
+
+    load_start = os.getloadavg()[0]
+    ocr.recognise = counted
+    try:
+        first_s = _timed(lambda: index_of(paths, work, embedder))[0]
+        pages = len(seconds)
+        second_s = _timed(lambda: index_of(paths, work, embedder))[0]
+    finally:
+        ocr.recognise = engine
+    return {
+        "engine": ocr.ENGINE, "files": [p.name for p in paths], "pages": pages,
+        "first_build_s": first_s, "pages_per_minute": 60.0 * pages / first_s,
+        "seconds_per_page": first_s / max(pages, 1),
+        "ocr_seconds_per_page": statistics.median(seconds[:pages]) if pages else None,
+        "second_build_s": second_s, "second_over_first": second_s / first_s,
+        "second_ocr_pages": len(seconds) - pages,
+        "recognised_kept": len(list(recognised_dir(work / "index").glob("*.json"))),
+        "cpu": _machine()["cpu"], "cores": os.cpu_count(),
+        "cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "ort_intra_op_threads": _ort_threads(), "loadavg_start": load_start, "loadavg_end": os.getloadavg()[0],
+    }
+
+
 # ------------------------------------------------------------------ entry points
 
 
@@ -1638,9 +1730,10 @@ def run_bench(args: argparse.Namespace) -> int:
     sizes = parse_sizes(args.sizes)
     repeats = max(1, int(args.repeats))
     sections = [x.strip() for x in (getattr(args, "sections", None) or ",".join(SECTIONS)).split(",") if x.strip()]
-    bad = [x for x in sections if x not in SECTIONS]
+    bad = [x for x in sections if x not in SECTIONS + OPTIONAL_SECTIONS]
     if bad:
-        print(f"error: unknown bench section {', '.join(bad)}; choose from {', '.join(SECTIONS)}", file=sys.stderr)
+        print(f"error: unknown bench section {', '.join(bad)}; choose from {', '.join(SECTIONS + OPTIONAL_SECTIONS)}",
+              file=sys.stderr)
         return 2
     inc_n = sizes[-1] if sizes else 100_000  # the incremental update runs at the largest size
     if "scale" not in sections:
@@ -1692,6 +1785,8 @@ def run_bench(args: argparse.Namespace) -> int:
             report["store"] = bench_store(seeds, embedder, work)
         if "incremental" in sections:
             report["incremental"] = bench_incremental(inc_n, pool_path, work)
+        if "ocr" in sections:
+            report["ocr"] = bench_ocr(embedder, work / "ocr")
         all_q = dev + _questions(QUESTIONS / "test.jsonl")
         qvec_path = work / "questions.npy"
         np.save(qvec_path, embedder.embed(all_q, kind="query"))

@@ -246,7 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     pb.add_argument("--json", type=Path, default=None)
     pb.add_argument("--out", type=Path, default=None, help="markdown report path (default: print)")
     pb.add_argument("--sections", default=None,
-                    help="comma-separated subset of build,answer,cold_start,scale,store (default: all)")
+                    help="comma-separated subset of build,answer,cold_start,scale,store,incremental "
+                         "(default: all of those), or ocr (only when named)")
     pb.set_defaults(func=_cmd_bench)
 
     pt = sub.add_parser("train-reader", help="fine-tune the extractive reader on SQuAD-format files")

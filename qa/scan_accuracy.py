@@ -13,19 +13,29 @@ title, header lines and blocks in reading order).
   a recognised paragraph (block of the structure recovery) *crosses articles* when its
   characters come from two truth articles.  A few stray characters (OCR noise that happens to
   align elsewhere) are ignored.
+
+:func:`index_of` indexes scans the way ``qa index`` does (``scripts/bench_scans.py --questions``,
+``qa bench --sections ocr``).
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .documents.records import Article
+
+if TYPE_CHECKING:
+    from .embedding import Embedder
+    from .index import Index
 
 ANCHOR = 5  # characters of the recognised text that match the truth uniquely place them there
 STRAY = 3  # runs of at most this many aligned characters are noise, not a reading-order slip
@@ -163,3 +173,20 @@ def score_page(text: str, page: list[dict], articles: Sequence[Article] = ()) ->
     return PageScore(
         round(accuracy, 4), round(bag, 4), len(blocks), in_order, len(page), found, n_blocks, crossing,
     )
+
+
+def index_of(files: list[Path], folder: Path, embedder: Embedder | None = None) -> Index:
+    """``files`` copied into ``folder``/documents (only those, once) and indexed in ``folder``/index
+    (with ``embedder``, default: the index's model)."""
+    from .index import build_index, load_index
+
+    docs = folder / "documents"
+    docs.mkdir(parents=True, exist_ok=True)
+    for old in docs.iterdir():
+        if old.name not in {f.name for f in files}:
+            old.unlink()
+    for f in files:
+        if not (docs / f.name).exists() or (docs / f.name).read_bytes() != f.read_bytes():
+            shutil.copyfile(f, docs / f.name)
+    build_index(docs, folder / "index", embedder=embedder)
+    return load_index(folder / "index", embedder=embedder)

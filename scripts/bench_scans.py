@@ -29,7 +29,6 @@ import json
 import os
 import platform
 import re
-import shutil
 import sys
 import tempfile
 import time
@@ -41,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 from qa.documents import DocumentError, parse_text, read_document  # noqa: E402
 from qa.documents.ocr import ENGINE  # noqa: E402
 from qa.evaluate import Question, contains  # noqa: E402
-from qa.scan_accuracy import score_page  # noqa: E402
+from qa.scan_accuracy import index_of, score_page  # noqa: E402
 
 SCANS = ROOT / "data" / "scans"
 SEED = ROOT / "seeds" / "000_2575e84d6e1eb83a.txt"  # the document data/scans/make_scans.py renders
@@ -116,23 +115,6 @@ def seed_questions(questions: list[Question], seed: Path = SEED) -> list[Questio
     return out
 
 
-def _index_of(files: list[Path], folder: Path, embedder=None):
-    """``files`` copied into ``folder``/documents (only those, once) and indexed in ``folder``/index
-    (with ``embedder``, default: the index's model)."""
-    from qa.index import build_index, load_index
-
-    docs = folder / "documents"
-    docs.mkdir(parents=True, exist_ok=True)
-    for old in docs.iterdir():
-        if old.name not in {f.name for f in files}:
-            old.unlink()
-    for f in files:
-        if not (docs / f.name).exists() or (docs / f.name).read_bytes() != f.read_bytes():
-            shutil.copyfile(f, docs / f.name)
-    build_index(docs, folder / "index", embedder=embedder)
-    return load_index(folder / "index", embedder=embedder)
-
-
 def compare_questions(questions: list[Question], scans: list[Path], work: Path, seed: Path = SEED,
                       reader=None, embedder=None, progress: bool = False) -> dict:
     """The seed ``questions`` answered from the text of ``seed`` and from its scanned pages
@@ -146,7 +128,7 @@ def compare_questions(questions: list[Question], scans: list[Path], work: Path, 
     out: dict = {"seed": seed.name, "scans": [p.name for p in scans], "questions": len(questions)}
     results = {}
     for name, files in (("text", [seed]), ("scanned", scans)):
-        index = _index_of(files, work / name, embedder)
+        index = index_of(files, work / name, embedder)
         start = time.perf_counter()
         report = evaluate(index, questions, source=name, reader=reader, progress=progress)
         out[name] = {k: report.overall[k] for k in keys} | {"seconds": round(time.perf_counter() - start, 1)}

@@ -139,3 +139,42 @@ def test_incremental_target_is_not_applicable_below_the_append_threshold():
     assert small[3] is None and "not applicable" in small[2] and f"{APPEND_MIN:,}" in small[2]
     assert row(APPEND_MIN, 1.0)[3] is True
     assert row(APPEND_MIN, 90.0)[3] is False
+
+
+def test_bench_ocr_section_counts_pages_and_the_second_build_reads_no_page(tmp_path, monkeypatch, fake_embedder):
+    import os
+
+    from qa.bench import _ocr_section, bench_ocr
+    from qa.documents import ocr
+    from qa.documents.reading_order import TextBox
+
+    calls: list = []
+
+    def fake(image):  # a headline and a paragraph per page, counted
+        calls.append(image.size)
+        return [TextBox((0, 0, 480, 30), "龙山区探索党建引领基层治理新途径", 0.97),
+                TextBox((0, 40, 300, 60), "本报讯（记者董博）为进一步实现创新社区治理，推动业委会规范履职。", 0.9)]
+
+    monkeypatch.setattr(ocr, "available", lambda: True)
+    monkeypatch.setattr(ocr, "recognise", fake)
+    o = bench_ocr(fake_embedder, tmp_path / "ocr")
+    assert o["files"] == ["seed_p1.png", "seed_noisy_p1.jpg", "seed_scan.pdf"]
+    assert o["pages"] == 4 and len(calls) == 4  # one page each, two in the PDF, and none again
+    assert o["second_ocr_pages"] == 0 and o["recognised_kept"] == 3
+    assert o["pages_per_minute"] == pytest.approx(60 * 4 / o["first_build_s"])
+    assert o["seconds_per_page"] == pytest.approx(o["first_build_s"] / 4) and o["ocr_seconds_per_page"] >= 0
+    assert o["second_over_first"] == pytest.approx(o["second_build_s"] / o["first_build_s"])
+    assert o["cores"] == os.cpu_count() and o["cores_usable"] >= 1 and o["cpu"]
+    assert o["loadavg_start"] >= 0 and o["loadavg_end"] >= 0 and o["engine"] == ocr.ENGINE
+    assert ocr.recognise is fake  # the counting wrapper is gone
+    lines: list[str] = []
+    _ocr_section({"ocr": o}, lines.append)
+    text = "\n".join(lines)
+    assert "## 8." in text and "seed_scan.pdf (4 pages)" in text
+    assert "| pages read through OCR by the second build | 0 |" in text
+    monkeypatch.setattr(ocr, "available", lambda: False)
+    skipped = bench_ocr(fake_embedder, tmp_path / "none")
+    assert set(skipped) == {"skipped"} and ocr.INSTALL_HINT in skipped["skipped"]
+    lines.clear()
+    _ocr_section({"ocr": skipped}, lines.append)
+    assert lines[1].startswith("Skipped: OCR is not installed")

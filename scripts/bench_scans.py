@@ -47,9 +47,9 @@ SEED = ROOT / "seeds" / "000_2575e84d6e1eb83a.txt"  # the document data/scans/ma
 SEED_SCANS = ["seed_scan.pdf"]  # its pages, scanned: what --questions indexes by default
 MAX_F1_GAP = 0.05  # the issue's target: scanned within this much F1 of the text
 FILES = ["seed_p1.png", "seed_p2.png", "seed_rotated_p1.png", "seed_rotated_p2.png", "seed_150dpi_p1.png",
-         "seed_150dpi_p2.png", "notice_tc.png", "seed_noisy_p1.jpg", "seed_noisy_p2.jpg", "seed_scan.pdf"]
-KINDS = ("clean", "rotated", "150dpi", "traditional", "noisy")  # each with the issue's target
-TARGETS = {"clean": 0.97, "rotated": 0.97, "150dpi": 0.97, "traditional": 0.97, "noisy": 0.93}
+         "seed_150dpi_p2.png", "notice_tc.png", "seed_noisy_p1.jpg", "seed_noisy_p2.jpg", "seed_scan.pdf", "vertical.png"]
+KINDS = ("clean", "rotated", "150dpi", "traditional", "noisy", "vertical")  # each with the issue's target
+TARGETS = {"clean": 0.97, "rotated": 0.97, "150dpi": 0.97, "traditional": 0.97, "noisy": 0.93, "vertical": 0.97}
 
 
 def truth_keys(name: str, pages: int) -> list[str]:
@@ -64,10 +64,13 @@ def truth_keys(name: str, pages: int) -> list[str]:
 
 def kind_of(name: str) -> str:
     """The variant a file renders: ``noisy``, ``rotated`` (±2°), ``150dpi``, ``traditional`` (the
-    notice) or ``clean`` (the clean pages and the image-only PDF)."""
+    notice), ``vertical`` (the page in vertical columns) or ``clean`` (the clean pages and the
+    image-only PDF)."""
     for kind in ("noisy", "rotated", "150dpi"):
         if f"_{kind}_" in name:
             return kind
+    if name.startswith("vertical"):
+        return "vertical"
     return "traditional" if name.endswith("_tc.png") else "clean"
 
 

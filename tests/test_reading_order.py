@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from qa.documents import parse_text
 from qa.documents.ocr import split_at_gutters
 from qa.documents.reading_order import TextBox, is_vertical, order_boxes, page_lines, page_text
@@ -186,6 +188,22 @@ def test_vertical_text_is_read_right_to_left():
     left = TextBox((140, 0, 160, 300), "第三行文字")
     assert is_vertical([left, middle, right])
     assert texts(order_boxes([left, right, middle])) == ["第一行文字", "第二行文字", "第三行文字"]
+
+
+def test_vertical_columns_cut_in_pieces_read_right_to_left_top_to_bottom():
+    # A vertical page as the detector cuts it: each column in pieces (overlapping by part of a
+    # character), the title alone on the right; a horizontal page is not taken for one.
+    title = TextBox((340, 50, 370, 220), "古城春日记")
+    col1 = [TextBox((278, 98, 302, 300), "清晨的古城"), TextBox((278, 290, 302, 430), "还笼罩")]
+    col2 = [TextBox((245, 51, 269, 122), "石板路"), TextBox((247, 114, 267, 219), "上已经有"),
+            TextBox((245, 209, 269, 430), "了早起的行人。")]
+    col3 = [TextBox((212, 51, 236, 123), "两旁的"), TextBox((212, 110, 237, 250), "店铺。")]
+    boxes = [*col3, title, *col2[::-1], *col1]
+    assert is_vertical(boxes) and not is_vertical([line(X1, 100, "甲", 20), line(X1, 133, "乙", 20)])
+    lines = page_lines(boxes)
+    assert ["".join(p.text for p in ln.pieces) for ln in lines] == [
+        "古城春日记", "清晨的古城还笼罩", "石板路上已经有了早起的行人。", "两旁的店铺。"]
+    assert [ln.gap for ln in lines[2:]] == pytest.approx([9 / 24, 8 / 24])  # the white between columns
 
 
 def test_empty_page():

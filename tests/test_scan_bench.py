@@ -36,6 +36,7 @@ def test_every_render_has_its_truth_and_stays_small(bench):
     assert bench.truth_keys("seed_rotated_p2.png", 1) == ["seed_p2"]
     assert bench.truth_keys("seed_150dpi_p1.png", 1) == ["seed_p1"]
     assert bench.truth_keys("notice_tc.png", 1) == ["notice_tc"]
+    assert bench.truth_keys("vertical.png", 1) == ["vertical"] and bench.kind_of("vertical.png") == "vertical"
     assert bench.truth_keys("seed_scan.pdf", 2) == ["seed_p1", "seed_p2"]
     assert [bench.kind_of(n) for n in ("seed_p1.png", "seed_rotated_p1.png", "seed_150dpi_p2.png", "notice_tc.png",
                                         "seed_noisy_p2.jpg", "seed_scan.pdf")] == [
@@ -57,7 +58,8 @@ def test_the_committed_renders_are_what_the_generator_makes(tmp_path):
         pytest.skip(f"the font {make.FONT} is not installed (apt-get install fonts-wqy-microhei)")
     make.main(make.FONT, tmp_path)
     assert (tmp_path / "truth.json").read_text(encoding="utf-8") == (SCANS / "truth.json").read_text(encoding="utf-8")
-    for name in ("seed_p1.png", "seed_rotated_p1.png", "seed_rotated_p2.png", "seed_150dpi_p2.png", "notice_tc.png"):
+    for name in ("seed_p1.png", "seed_rotated_p1.png", "seed_rotated_p2.png", "seed_150dpi_p2.png", "notice_tc.png",
+                 "vertical.png"):
         made, kept = Image.open(tmp_path / name).convert("L"), Image.open(SCANS / name).convert("L")
         assert made.size == kept.size, name
         differ = ImageChops.difference(made, kept).point(lambda v: 255 if v > 64 else 0).histogram()[255]

@@ -20,9 +20,12 @@ FONT is a CJK TrueType font (default: Debian's fonts-wqy-microhei,
 - ``seed_scan.pdf``: the two clean pages as an image-only PDF (no text layer);
 - ``notice_tc.png``: a short public notice in traditional characters (written for this
   file in simplified characters and converted with OpenCC ``s2t``), one column;
+- ``vertical.png``: a short essay (written for this file, simplified characters) set in
+  vertical columns, read top to bottom and the columns right to left: the title in the
+  rightmost column, two paragraphs (each indented two characters at its top);
 - ``truth.json``: for each page, each article's headline, header lines and paragraphs in
   reading order (what OCR should find); the variants of a page share its truth
-  (``seed_p1``, ``seed_p2``), the notice is ``notice_tc``.
+  (``seed_p1``, ``seed_p2``), the notice is ``notice_tc``, the vertical page ``vertical``.
 
 The clean pages are 1-bit PNG at about 150 dpi for 10.5-point type (22-pixel body text), so
 the files stay small.  Everything is deterministic: the same font gives the same files.
@@ -62,6 +65,16 @@ NOTICE = [
     "恢复供水后，水质可能短时间浑浊，放水数分钟后即可正常使用。造成不便，敬请见谅。",
 ]
 NOTICE_SIGNED = ["东区自来水管理处", "二〇二六年十二月十日"]
+
+# The vertical page: columns of VERTICAL_CHARS characters, read from the right.
+VERTICAL_TITLE = "古城春日记"
+VERTICAL = [
+    "清晨的古城还笼罩在薄雾之中，石板路上已经有了早起的行人。老街两旁的店铺陆续打开门窗，"
+    "茶馆里飘出阵阵清香。",
+    "午后阳光正好，游客们沿着城墙慢慢散步，远处的山峦与近处的屋檐相映成趣。傍晚时分，"
+    "街灯亮起，小城又换上了另一副模样。",
+]
+VERTICAL_CHARS = 16
 
 
 class Page:
@@ -225,6 +238,28 @@ def notice_page(font_path: str) -> tuple[Image.Image, dict]:
     return img, truth
 
 
+def vertical_page(font_path: str) -> tuple[Image.Image, dict]:
+    """The vertical page (22-pixel text, a character every 24 pixels down a column, columns
+    33 pixels apart from right to left) and its truth."""
+    step, pitch = round(BODY * LEAD), BODY + 2
+    columns: list[tuple[int, str, int]] = [(0, VERTICAL_TITLE, 30)]  # (first cell, text, size)
+    for text in VERTICAL:
+        cells = 2 + len(text)  # indented two characters
+        for k in range(0, cells, VERTICAL_CHARS):
+            columns.append((2 if k == 0 else 0, text[max(0, k - 2):k + VERTICAL_CHARS - 2], BODY))
+    width = 2 * MARGIN + (len(columns) + 1) * step
+    page = Page(font_path, width, 2 * MARGIN + VERTICAL_CHARS * pitch)
+    x = width - MARGIN - step
+    for i, (first, text, size) in enumerate(columns):
+        f = page.font(size)
+        cell = pitch if size == BODY else size + 4
+        for j, ch in enumerate(text):
+            page.draw.text((x + (BODY - f.getlength(ch)) / 2, MARGIN + (first + j) * cell), ch, font=f, fill=0)
+        x -= step * (2 if i == 0 else 1)  # a white column after the title
+    truth = {"title": VERTICAL_TITLE, "header": [], "blocks": [["paragraph", t] for t in VERTICAL]}
+    return page.img, truth
+
+
 def one_bit(img: Image.Image) -> Image.Image:
     return img.convert("1", dither=Image.Dither.NONE)
 
@@ -263,9 +298,11 @@ def main(font_path: str = FONT, out: Path = HERE) -> None:
 
     notice, notice_truth = notice_page(font_path)
     one_bit(notice).save(out / "notice_tc.png", optimize=True)
+    vertical, vertical_truth = vertical_page(font_path)
+    one_bit(vertical).save(out / "vertical.png", optimize=True)
 
     truth = {"seed_p1": [truth_of(a1)], "seed_p2": [truth_of(a2), truth_of(a3), truth_of(a4)],
-             "notice_tc": [notice_truth]}
+             "notice_tc": [notice_truth], "vertical": [vertical_truth]}
     (out / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
 

@@ -12,9 +12,10 @@ import logging
 import math
 import statistics
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 
-from .reading_order import Box, TextBox
+from .reading_order import Box, TextBox, is_vertical, page_lines
 from .records import DocumentError, ReaderUnavailable
 
 ENGINE = "rapidocr-onnxruntime 1.4.4 PP-OCRv4"
@@ -26,6 +27,9 @@ SPLIT_GAP = 1.2  # a gap in a recognised line this many line heights wide is a g
 # changes, and the next build reads kept scans through OCR again (1: skew and gutter splits;
 # 2: boxes trimmed to their characters, :func:`trim_to_words`).
 BOXES_VERSION = 2
+# The confidence at most of a line of vertical text (see :func:`read_columns`): under
+# :data:`.images.LOW_CONFIDENCE`, so its citations are marked and answers from it say so.
+VERTICAL_CONFIDENCE = 0.75
 
 _engine = None
 _lock = threading.Lock()
@@ -70,7 +74,48 @@ def recognise(image) -> list[TextBox]:
     rgb = np.asarray(image.convert("RGB"))
     with _lock:  # one page at a time: the engine's threads already use every core
         result, _ = engine(rgb[:, :, ::-1].copy(), return_word_box=True)  # the engine expects BGR
-    return text_boxes(result or [])
+    boxes = text_boxes(result or [])
+    if is_vertical(boxes):
+        boxes = read_columns(image, boxes, lambda crop: _read_line(engine, crop))
+    return boxes
+
+
+def _read_line(engine, crop) -> tuple[str, float]:
+    """One horizontal line image (a PIL image) through the engine's recogniser alone."""
+    import numpy as np
+
+    bgr = np.asarray(crop.convert("RGB"))[:, :, ::-1].copy()
+    with _lock:
+        found, _ = engine.text_rec([bgr])
+    return (str(found[0][0]), float(found[0][1])) if found else ("", 0.0)
+
+
+def read_columns(image, boxes: list[TextBox], read: Callable[[object], tuple[str, float]]) -> list[TextBox]:
+    """A page of vertical text read again a column at a time: one box per column.
+
+    The detector cuts a column into pieces that overlap by part of a character, and the
+    recogniser (trained on horizontal lines; the engine turns a tall box a quarter turn
+    before reading it) reads the character they share twice or as another one.  Each
+    column (the pieces :func:`.reading_order.page_lines` puts on one line) is cut from the
+    ``image`` whole, a little wider than its pieces, turned a quarter turn counter-clockwise
+    as the engine turns a tall box, and ``read`` (the recogniser: text and confidence); its
+    old pieces' text is kept where nothing is read.  On ``data/scans/vertical.png`` this
+    takes accuracy from 0.939 to 0.956, every character right; what is left is punctuation
+    (the 。 set in the corner of its cell is lost), so a column's confidence is at most
+    :data:`VERTICAL_CONFIDENCE`: the page is marked as read with low confidence.
+    """
+    out: list[TextBox] = []
+    for ln in page_lines(boxes):
+        x0, y0, x1, y1 = ln.shown
+        pad = max(2.0, (x1 - x0) / 8)
+        crop = image.crop((round(max(0.0, x0 - pad)), round(max(0.0, y0 - pad)), round(x1 + pad), round(y1 + pad)))
+        text, score = read(crop.rotate(90, expand=True))
+        if not text.strip():
+            text = "".join(p.text for p in ln.pieces)
+            score = min(p.confidence for p in ln.pieces)
+        shown = ln.shown if ln.shown != ln.box else None
+        out.append(TextBox(ln.box, text, min(score, VERTICAL_CONFIDENCE), shown))
+    return out
 
 
 def text_boxes(result: list) -> list[TextBox]:

@@ -25,8 +25,9 @@ SPLIT_GAP = 1.2  # a gap in a recognised line this many line heights wide is a g
 # What :func:`text_boxes` makes of the engine's result (skew, trimming, gutter splits).  The boxes
 # kept beside the index are used only with this engine and this version: bump it when that
 # changes, and the next build reads kept scans through OCR again (1: skew and gutter splits;
-# 2: boxes trimmed to their characters, :func:`trim_to_words`).
-BOXES_VERSION = 2
+# 2: boxes trimmed to their characters, :func:`trim_to_words`; 3: a vertical page's columns
+# read whole, :func:`read_columns`).
+BOXES_VERSION = 3
 # The confidence at most of a line of vertical text (see :func:`read_columns`): under
 # :data:`.images.LOW_CONFIDENCE`, so its citations are marked and answers from it say so.
 VERTICAL_CONFIDENCE = 0.75

@@ -858,9 +858,21 @@ def build_index(
                 seen_hash[digest] = name
                 continue
             except DocumentError as exc:
+                if was is not None:  # unchanged, read again only for newer code: what it had stays
+                    log.warning("%s could not be read again (%s): its passages from the last build are kept", name, exc)
+                    parts.append(_reused(name, digest, *was))
+                    seen_hash[digest] = name
+                    continue
                 report.skipped_reasons.append(exc.reason)
                 unreadable[name] = digest
                 log.warning("skipped %s", exc)
+                continue
+            if was is not None and not doc.lines:  # (``was`` is only read again when it is a scan)
+                # A scan read again for newer code whose pages OCR could not read here (a PDF's
+                # text pages alone came back): keep the passages of all its pages.
+                log.warning("%s: its scanned pages could not be read again here; its passages from the last build are kept", name)
+                parts.append(_reused(name, digest, *was))
+                seen_hash[digest] = name
                 continue
             if doc.sha256 != digest:  # changed while we were reading: take what we read
                 digest = doc.sha256

@@ -288,7 +288,8 @@ def choose_read_floor(reader, files: list[Path], limit: int, cap: float = 1.0) -
         return float(np.mean(out))
 
     def refused(floor: float) -> float:
-        return max(float(np.mean([p < floor for g, _, p in rows if g])) for rows in per_file if any(g for g, _, _ in rows))
+        return max((float(np.mean([p < floor for g, _, p in rows if g])) for rows in per_file if any(g for g, _, _ in rows)),
+                   default=0.0)
 
     scores = {f: value(f) for f in READ_FLOORS}
     for f, v in scores.items():
@@ -352,8 +353,11 @@ def main() -> int:
         if args.cache:
             args.cache.write_text(json.dumps(rows, ensure_ascii=False))
     labels = sorted({r["set"] for r in rows})
-    project = [set_label(q, d) for q, d in sets] or labels
-    cap = args.max_false_refusal
+    project = [set_label(q, d) for q, d in sets]
+    if set(project) - set(labels):
+        raise SystemExit(f"the candidates (--cache {args.cache}) hold no rows of {sorted(set(project) - set(labels))}: "
+                         "collect them again for these --sets")
+    cap = args.max_false_refusal if project else 1.0  # the limit is on the project's sets
 
     def macro(bonus, thr, lit, n, pen):
         _, per = score(rows, bonus, thr, lit, n, pen)
@@ -422,7 +426,7 @@ def main() -> int:
     # would set the curve for all.  By default only the project sets' rows are fitted: one curve
     # cannot fit open-domain translated SQuAD (a quarter of its answers right) and news (four in
     # five) at once, and the confidence a user reads is about documents like the project's.
-    fit_on = set(project) if args.calibrate_on == "project" else set(labels)
+    fit_on = set(project) if args.calibrate_on == "project" and project else set(labels)
     count = {s: names.count(s) for s in set(names)}
     keep = [i for i, s in enumerate(names) if s in fit_on]
     a, c = platt([xs[i] for i in keep], [ys[i] for i in keep], [1.0 / count[names[i]] for i in keep])

@@ -652,3 +652,29 @@ def test_a_scan_read_by_older_code_keeps_its_passages_where_ocr_is_missing(tmp_p
     report = build_index(seeds, root, embedder=fake_embedder)
     index = load_index(root, embedder=fake_embedder)
     assert not report.skipped and _scan_passages(index) == before and index.scan_lines("scan.png")
+
+
+def test_a_scan_read_again_for_newer_code_keeps_its_passages_when_the_new_reading_fails(tmp_path, monkeypatch, fake_embedder):
+    """Unchanged, and read again only because the OCR code changed: an OCR crash on the way (or
+    a reading with no recognised line, as a mixed PDF gives without OCR) must not drop it."""
+    from qa.index import build_index, load_index
+
+    calls: list = []
+    seeds, root = _scan_and_note(tmp_path, monkeypatch, calls)
+    build_index(seeds, root, embedder=fake_embedder)
+    before = _scan_passages(load_index(root, embedder=fake_embedder))
+
+    def crash(image):
+        raise RuntimeError("onnxruntime: out of memory")
+
+    monkeypatch.setattr(ocr, "recognise", crash)
+    monkeypatch.setattr(ocr, "BOXES_VERSION", ocr.BOXES_VERSION + 1)
+    for _ in range(2):  # also when the next build finds the remembered failure
+        report = build_index(seeds, root, embedder=fake_embedder)
+        index = load_index(root, embedder=fake_embedder)
+        assert not report.skipped and _scan_passages(index) == before
+
+    monkeypatch.setattr(ocr, "BOXES_VERSION", ocr.BOXES_VERSION + 1)
+    monkeypatch.setattr(ocr, "recognise", lambda image: [])  # read, but no line of it recognised
+    report = build_index(seeds, root, embedder=fake_embedder)
+    assert _scan_passages(load_index(root, embedder=fake_embedder)) == before

@@ -189,6 +189,19 @@ def test_ocr_of_a_rendered_page_against_its_truth(name, least):
     assert all(-5 <= ln.box[0] < ln.box[2] <= width + 5 and -5 <= ln.box[1] < ln.box[3] <= height + 5 for ln in doc.lines)
 
 
+def _read_and_score(key: str):
+    """data/scans/<key>.png read through the real OCR, and its score against truth.json."""
+    import json
+
+    from qa.scan_accuracy import score_page
+
+    if not ocr.available():
+        pytest.skip("the OCR extra is not installed here")
+    truth = json.loads((SCANS / "truth.json").read_text(encoding="utf-8"))[key]
+    doc = read_document(SCANS / f"{key}.png")
+    return doc, score_page(doc.text, truth, doc.articles)
+
+
 @pytest.mark.slow
 def test_ocr_of_the_traditional_character_notice():
     # The one-column notice in traditional characters (a few seconds).  PP-OCRv4's Chinese
@@ -196,15 +209,7 @@ def test_ocr_of_the_traditional_character_notice():
     # 渾 濁 諒): it reads a simplified form or nothing, so the notice stays under the 0.97 of
     # simplified text (0.905 measured); the layout is read whole: title, three paragraphs in
     # order, the signature.
-    import json
-
-    from qa.scan_accuracy import score_page
-
-    if not ocr.available():
-        pytest.skip("the OCR extra is not installed here")
-    truth = json.loads((SCANS / "truth.json").read_text(encoding="utf-8"))["notice_tc"]
-    doc = read_document(SCANS / "notice_tc.png")
-    score = score_page(doc.text, truth, doc.articles)
+    doc, score = _read_and_score("notice_tc")
     assert score.accuracy >= 0.89, score
     assert score.in_order == score.paragraphs and score.articles_found == 1 == len(doc.articles), score
     assert [b.text[:2] for b in doc.articles[0].paragraphs[:3]] == ["各位", "請各", "恢復"], doc.text
@@ -217,15 +222,7 @@ def test_ocr_of_the_vertical_page():
     # right to left, each top to bottom, and read again whole (ocr.read_columns): every
     # character right, the 。 set in a cell's corner lost (0.956 measured); every line is
     # marked as read with low confidence.
-    import json
-
-    from qa.scan_accuracy import score_page
-
-    if not ocr.available():
-        pytest.skip("the OCR extra is not installed here")
-    truth = json.loads((SCANS / "truth.json").read_text(encoding="utf-8"))["vertical"]
-    doc = read_document(SCANS / "vertical.png")
-    score = score_page(doc.text, truth, doc.articles)
+    doc, score = _read_and_score("vertical")
     assert score.accuracy >= 0.95 and score.in_order == score.paragraphs == 3, score
     assert doc.articles[0].title == "古城春日记" and doc.text.index("清晨的古城") < doc.text.index("午后阳光"), doc.text
     assert doc.lines and all(ln.confidence < images.LOW_CONFIDENCE for ln in doc.lines)
@@ -635,8 +632,23 @@ def test_a_scan_indexed_before_readings_were_recorded_is_read_again(tmp_path, mo
     assert load_index(root, embedder=fake_embedder).meta["documents"]["scan.png"]["reading"] == images.reading_key()
 
 
-def test_a_scan_read_by_older_code_keeps_its_passages_where_ocr_is_missing(tmp_path, monkeypatch, fake_embedder):
+def _ocr_missing(image):
     from qa.documents.records import ReaderUnavailable
+
+    raise ReaderUnavailable("reading images needs the OCR extra (pip install -e '.[ocr]')")
+
+
+def _ocr_crash(image):
+    raise RuntimeError("onnxruntime: out of memory")
+
+
+@pytest.mark.parametrize("recognise", [_ocr_missing, _ocr_crash, lambda image: []], ids=["ocr-missing", "ocr-crash", "no-line"])
+def test_a_scan_read_again_for_newer_code_keeps_its_passages_when_the_new_reading_fails(
+    recognise, tmp_path, monkeypatch, fake_embedder
+):
+    """Unchanged, and read again only because the OCR code changed: OCR missing here, an OCR
+    crash on the way (remembered as the file's failure), or a reading with no recognised line
+    (as a mixed PDF gives without OCR) must not drop it, in this build or the next."""
     from qa.index import build_index, load_index
 
     calls: list = []
@@ -644,37 +656,9 @@ def test_a_scan_read_by_older_code_keeps_its_passages_where_ocr_is_missing(tmp_p
     build_index(seeds, root, embedder=fake_embedder)
     before = _scan_passages(load_index(root, embedder=fake_embedder))
 
-    def missing(image):
-        raise ReaderUnavailable("reading images needs the OCR extra (pip install -e '.[ocr]')")
-
-    monkeypatch.setattr(ocr, "recognise", missing)
+    monkeypatch.setattr(ocr, "recognise", recognise)
     monkeypatch.setattr(ocr, "BOXES_VERSION", ocr.BOXES_VERSION + 1)  # the kept boxes no longer hold
-    report = build_index(seeds, root, embedder=fake_embedder)
-    index = load_index(root, embedder=fake_embedder)
-    assert not report.skipped and _scan_passages(index) == before and index.scan_lines("scan.png")
-
-
-def test_a_scan_read_again_for_newer_code_keeps_its_passages_when_the_new_reading_fails(tmp_path, monkeypatch, fake_embedder):
-    """Unchanged, and read again only because the OCR code changed: an OCR crash on the way (or
-    a reading with no recognised line, as a mixed PDF gives without OCR) must not drop it."""
-    from qa.index import build_index, load_index
-
-    calls: list = []
-    seeds, root = _scan_and_note(tmp_path, monkeypatch, calls)
-    build_index(seeds, root, embedder=fake_embedder)
-    before = _scan_passages(load_index(root, embedder=fake_embedder))
-
-    def crash(image):
-        raise RuntimeError("onnxruntime: out of memory")
-
-    monkeypatch.setattr(ocr, "recognise", crash)
-    monkeypatch.setattr(ocr, "BOXES_VERSION", ocr.BOXES_VERSION + 1)
-    for _ in range(2):  # also when the next build finds the remembered failure
+    for _ in range(2):
         report = build_index(seeds, root, embedder=fake_embedder)
         index = load_index(root, embedder=fake_embedder)
-        assert not report.skipped and _scan_passages(index) == before
-
-    monkeypatch.setattr(ocr, "BOXES_VERSION", ocr.BOXES_VERSION + 1)
-    monkeypatch.setattr(ocr, "recognise", lambda image: [])  # read, but no line of it recognised
-    report = build_index(seeds, root, embedder=fake_embedder)
-    assert _scan_passages(load_index(root, embedder=fake_embedder)) == before
+        assert not report.skipped and _scan_passages(index) == before and index.scan_lines("scan.png")

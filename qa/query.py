@@ -137,10 +137,10 @@ class Query:
     def missing_literal(self, evidence: str, scanned: bool = False) -> str:
         """The first of the question's literals that ``evidence`` lacks ("" when all are there).
 
-        White space next to Chinese characters does not count (“奋斗有我 就在辽源” is in
-        奋斗有我就在辽源: OCR reads no spaces, a wrapped line may add one).  ``scanned``: the
-        evidence was read through OCR, which misreads a character now and then (红领巾 as
-        红领币); a quoted name of :data:`FUZZY_MIN` characters or more without digits is found
+        White space next to Chinese characters does not count (“青春建功 奉献松江” is in
+        青春建功奉献松江: OCR reads no spaces, a wrapped line may add one).  ``scanned``: the
+        evidence was read through OCR, which misreads a character now and then (志愿 as
+        志原); a quoted name of :data:`FUZZY_MIN` characters or more without digits is found
         with one character added, left out or read wrong.  Numbers, dates and 第N届 must match.
         """
         ev = _tight(normalize(evidence))

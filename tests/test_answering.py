@@ -182,15 +182,15 @@ def test_literals_are_the_specifics_a_question_names():
 
 
 def test_a_literal_is_found_without_white_space_and_in_a_scan_with_one_misread_character(seed_index):
-    q = analyse("“奋斗有我 就在辽源”活动是谁开展的？", "", seed_index)
-    assert q.missing_literal("市人社局开展“奋斗有我就在辽源”活动") == ""  # OCR reads no spaces
-    q = analyse("团市委组织“红领巾讲解员”和《中共辽源党史大事记》第九届活动在哪里？", "", seed_index)
-    misread = "团市委组织全市“红领币讲解员”到基地，编纂《中共辽源党史大事纪》，第九届活动"
-    assert q.missing_literal(misread) == "“红领巾讲解员”"  # in a text document, a literal is as written
+    q = analyse("“青春建功 奉献松江”活动是谁开展的？", "", seed_index)
+    assert q.missing_literal("市团委开展“青春建功奉献松江”活动") == ""  # OCR reads no spaces
+    q = analyse("市文联组织“小小讲解员志愿队”和《松江文史大事记》第九届活动在哪里？", "", seed_index)
+    misread = "市文联组织全市“小小讲解员志原队”到基地，编纂《松江文史大事纪》，第九届活动"
+    assert q.missing_literal(misread) == "“小小讲解员志愿队”"  # in a text document, a literal is as written
     assert q.missing_literal(misread, scanned=True) == ""  # OCR misreads a character now and then
     assert q.missing_literal(misread.replace("第九届", "第八届"), scanned=True) == "第九届"  # numbers must match
-    assert q.missing_literal("“红币讲演员”《中共辽源党史大事记》第九届", scanned=True) == "“红领巾讲解员”"  # two: no
-    assert near("人民防空、筑盾为民", "以“人民防空、，筑盾为民”", 1) and not near("七讲七进", "七进七讲", 1)
+    assert q.missing_literal("“小小讲演员志原队”《松江文史大事记》第九届", scanned=True) == "“小小讲解员志愿队”"  # two: no
+    assert near("青山绿水、美丽家园", "以“青山绿水、，美丽家园”", 1) and not near("三访三问", "三问三访", 1)
 
 
 def test_clean_question_strips_control_characters_and_markup():

@@ -48,13 +48,13 @@ def test_bylines_and_subtitle(seed_doc):
 
 def test_a_line_between_the_headline_and_the_byline_is_the_subtitle():
     # As OCR writes a page: the subtitle's dash —— read as 一, so it opens with no dash.
-    text = ("# 唱响时代主旋律\n\n一辽源市“强国复兴有我”群众性主题宣传教育活动记事\n  本报记者董博赵蓓蓓通讯员王思博\n\n"
-            "  今年以来，辽源市以“强国复兴有我”为主题，广泛组织开展了一系列主题宣传教育活动。\n")
+    text = ("# 书香飘满山水城\n\n一松江市“书香满城”全民阅读活动记事\n  本报记者李明张华通讯员王芳\n\n"
+            "  今年以来，松江市以“书香满城”为主题，广泛组织开展了一系列全民阅读活动。\n")
     a = parse_text(text, "p.png", "0" * 64, "ocr").articles[0]
-    assert a.subtitle.text.startswith("一辽源市") and a.byline.text == "本报记者董博赵蓓蓓通讯员王思博"
+    assert a.subtitle.text.startswith("一松江市") and a.byline.text == "本报记者李明张华通讯员王芳"
     assert [b.kind for b in a.blocks] == ["paragraph"]
     # Without a byline under it, such a line is a section heading as before.
-    b = parse_text(text.replace("  本报记者董博赵蓓蓓通讯员王思博\n", ""), "p.png", "0" * 64, "ocr").articles[0]
+    b = parse_text(text.replace("  本报记者李明张华通讯员王芳\n", ""), "p.png", "0" * 64, "ocr").articles[0]
     assert b.subtitle is None and b.blocks[0].kind == "heading"
 
 

@@ -286,17 +286,17 @@ def test_an_answer_cut_context_drops_exactly_the_answers_sentences():
 
 
 def test_a_span_loses_half_a_quote_or_bracket_pair_at_its_edges():
-    """The reader's token edges can cut a quote or bracket in half: “强国复兴有我 is shown as
-    强国复兴有我; a whole pair stays, inside or around the span."""
+    """The reader's token edges can cut a quote or bracket in half: “书香满城行动 is shown as
+    书香满城行动; a whole pair stays, inside or around the span."""
     from qa.reader.model import _strip
 
     def shown(text: str) -> str:
         a, b = _strip(text, 0, len(text))
         return text[a:b]
 
-    assert shown("“强国复兴有我") == "强国复兴有我"
+    assert shown("“书香满城行动") == "书香满城行动"
     assert shown("（1562年") == "1562年" and shown("1562年）") == "1562年"
-    assert shown(" “强国复兴有我，") == "强国复兴有我"  # edge punctuation first, then the quote
-    for whole in ("《红楼梦》", "“七讲七进”宣讲", "宣讲“七讲七进”", "永禄5年（1562年）", "（注：见上）"):
+    assert shown(" “书香满城行动，") == "书香满城行动"  # edge punctuation first, then the quote
+    for whole in ("《红楼梦》", "“书香满城”行动", "开展“书香满城”", "永禄5年（1562年）", "（注：见上）"):
         assert shown(whole) == whole
     assert shown("“") == ""

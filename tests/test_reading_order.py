@@ -128,17 +128,17 @@ def test_a_line_that_ocr_ran_over_a_gutter_does_not_join_the_columns():
 
 def test_ocr_boxes_over_a_gutter_are_split():
     # Per-character boxes: a gap of two characters after 神 is a gutter; the space in
-    # 有我 就 is not.
-    chars = [(c, (i * 22, 0, i * 22 + 20, 22)) for i, c in enumerate("奋斗有我 就在")]
+    # 建功 奉 is not.
+    chars = [(c, (i * 22, 0, i * 22 + 20, 22)) for i, c in enumerate("青春建功 奉献")]
     words = [(c, b, 0.9) for c, b in chars if c != " "]
-    words += [(c, (200 + i * 22, 0, 220 + i * 22, 22), 0.5) for i, c in enumerate("辽源")]
-    text = "奋斗有我 就在辽源"
+    words += [(c, (200 + i * 22, 0, 220 + i * 22, 22), 0.5) for i, c in enumerate("松江")]
+    text = "青春建功 奉献松江"
     pieces = split_at_gutters((0, 0, 244, 22), text, 0.8, words)
     assert [(p.text, p.box, round(p.confidence, 2)) for p in pieces] == [
-        ("奋斗有我 就在", (0, 0, 152, 22), 0.9), ("辽源", (200, 0, 242, 22), 0.5),
+        ("青春建功 奉献", (0, 0, 152, 22), 0.9), ("松江", (200, 0, 242, 22), 0.5),
     ]
-    assert split_at_gutters((0, 0, 152, 22), "奋斗有我 就在", 0.8, words[:6])[0].text == "奋斗有我 就在"
-    assert split_at_gutters((0, 0, 152, 22), "奋斗", 0.8, [])[0].confidence == 0.8  # no character boxes
+    assert split_at_gutters((0, 0, 152, 22), "青春建功 奉献", 0.8, words[:6])[0].text == "青春建功 奉献"
+    assert split_at_gutters((0, 0, 152, 22), "青春", 0.8, [])[0].confidence == 0.8  # no character boxes
 
 
 def test_one_line_cut_in_pieces_is_one_line():

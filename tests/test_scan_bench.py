@@ -70,7 +70,7 @@ def test_the_committed_renders_are_what_the_generator_makes(tmp_path):
     assert (rw, rh) == pytest.approx((w * 0.99939 + h * 0.0349, h * 0.99939 + w * 0.0349), abs=2)
 
 
-SEED_TEXT = "龙山区宣讲活动\n\n今年以来，全区开展宣讲1300余场次，受众达6万余人。\n"
+SEED_TEXT = "龙山区宣讲活动\n\n今年以来，全区开展宣讲1300余场次，受众达5千余人。\n"
 
 
 def _boxes(text: str) -> list[TextBox]:

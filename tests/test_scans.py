@@ -309,23 +309,23 @@ def test_a_citation_of_a_scanned_page_carries_its_page_boxes_and_ocr_confidence(
 
 
 def test_a_quoted_name_that_ocr_misread_still_finds_its_passage(tmp_path, monkeypatch, fake_embedder, fake_reader):
-    # OCR read 红领巾 as 红领币: the question's “红领巾讲解员” is in the scan but one character off.
+    # OCR read 志愿 as 志原: the question's “小小讲解员志愿队” is in the scan but one character off.
     from qa.answering import answer
     from qa.index import build_index, load_index
 
-    line = "本报讯（记者董博）团市委组织全市“红领币讲解员”到少先队实践基地，拍摄短视频5期。"
+    line = "本报讯（记者李明）市文联组织全市“小小讲解员志原队”到少先队实践基地，拍摄短视频5期。"
     index = _indexed_scan(tmp_path, monkeypatch, lambda image: [
-        TextBox((0, 0, 480, 30), "团市委开展主题宣传教育活动", 0.98), TextBox((20, 60, 940, 80), line, 0.97)],
+        TextBox((0, 0, 480, 30), "市文联开展少儿阅读活动", 0.98), TextBox((20, 60, 940, 80), line, 0.97)],
         (1000, 100), fake_embedder)
-    question = "团市委组织“红领巾讲解员”拍摄了几期短视频？"
+    question = "市文联组织“小小讲解员志愿队”拍摄了几期短视频？"
     a = answer(question, index=index, reader=fake_reader)
     assert a.found and a.text == "5期"
     # A text document says what it says: there the literal must be as written.
     (tmp_path / "text").mkdir()
-    (tmp_path / "text" / "notice.txt").write_text(f"团市委开展主题宣传教育活动\n\n{line}\n", encoding="utf-8")
+    (tmp_path / "text" / "notice.txt").write_text(f"市文联开展少儿阅读活动\n\n{line}\n", encoding="utf-8")
     build_index(tmp_path / "text", tmp_path / "ix2", embedder=fake_embedder)
     b = answer(question, index=load_index(tmp_path / "ix2", embedder=fake_embedder), reader=fake_reader)
-    assert not b.found and "红领巾讲解员" in b.message
+    assert not b.found and "小小讲解员志愿队" in b.message
 
 
 def test_the_viewer_shows_the_page_with_the_quoted_lines_outlined(tmp_path, monkeypatch, fake_embedder, fake_reader):

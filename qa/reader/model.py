@@ -331,7 +331,7 @@ def pad_batch(seqs: list[tuple[int, ...]], pad: int, n: int):
 
 def _strip(text: str, a: int, b: int) -> tuple[int, int]:
     """Drop whitespace and edge punctuation the tokenizer glued to a span, and half a bracket
-    or quote pair at its edges (``“强国复兴有我`` → ``强国复兴有我``)."""
+    or quote pair at its edges (``“书香满城行动`` → ``书香满城行动``)."""
     edge = " \t\r\n\u3000，。、；：！？,.;:!?"
     while True:
         a0, b0 = a, b

@@ -146,13 +146,19 @@ def exits(rows, bonus, literals, penalty, exit_at) -> float:
     return sum(stops_early(ranked(r, bonus, literals, penalty=penalty), exit_at) for r in rows) / max(len(rows), 1)
 
 
+def answered(best, threshold: float, literals: bool) -> bool:
+    """Whether answer() shows ``best`` (:func:`choose`'s result): it ranks at the threshold or
+    above, and no literal of the question is missing from its passage (when that is checked)."""
+    return best is not None and best[0] >= threshold and not (literals and best[2])
+
+
 def false_refusals(rows, bonus, threshold, literals, n=READ_PASSAGES, penalty=0.0, exit_at=None) -> dict[str, float]:
     """Per set, the share of its answerable questions that would get "not found"."""
     per: dict[str, list[bool]] = {}
     for r in rows:
         if r["golds"]:
             b = choose(r, bonus, literals, n, penalty, exit_at=exit_at)
-            per.setdefault(r["set"], []).append(not (b is not None and b[0] >= threshold and not (literals and b[2])))
+            per.setdefault(r["set"], []).append(not answered(b, threshold, literals))
     return {k: round(float(np.mean(v)), 4) for k, v in per.items()}
 
 
@@ -184,8 +190,8 @@ def score(rows, bonus, threshold, literals, n=READ_PASSAGES, penalty=0.0, tighte
     total, per = 0.0, {}
     for r in rows:
         b = choose(r, bonus, literals, n, penalty, tighten, exit_at)
-        answered = b is not None and b[0] >= threshold and not (literals and b[2])
-        s = (best_f1(b[1], r["golds"]) if answered else 0.0) if r["golds"] else float(not answered)
+        said = answered(b, threshold, literals)
+        s = (best_f1(b[1], r["golds"]) if said else 0.0) if r["golds"] else float(not said)
         total += s
         per.setdefault(r["set"], []).append(s)
     return total / len(rows), {k: round(float(np.mean(v)), 4) for k, v in per.items()}

@@ -58,7 +58,6 @@ from . import __version__
 from .chunking import ChunkSettings, chunk_document
 from .documents import Document, DocumentError, Source, TextLine, list_documents, read_document, read_text
 from .documents.images import is_kept, load_recognised, prune_recognised, reading_key
-from .documents.records import ReaderUnavailable
 from .embedding import BATCH_SIZE, Embedder, make_embedder
 from .keyword import KeywordIndex
 from .messages import Reason, ReasonedError
@@ -843,34 +842,20 @@ def build_index(
                 seen_hash[digest] = name
                 continue
             try:
-                doc: Document = read_document(
+                doc: Document | None = read_document(
                     path, name, recognised=recognised_dir(root), progress=_page_progress(name, progress, pages),
                 )
-            except ReaderUnavailable as exc:
+            except DocumentError as exc:  # also ReaderUnavailable: OCR missing here
                 if was is None:
                     report.skipped_reasons.append(exc.reason)
                     unreadable[name] = digest
                     log.warning("skipped %s", exc)
                     continue
-                # Read by older OCR or reading-order code, and it cannot be read again here.
-                log.warning("%s cannot be read again here (%s): its passages from the last build are kept", name, exc)
-                parts.append(_reused(name, digest, *was))
-                seen_hash[digest] = name
-                continue
-            except DocumentError as exc:
-                if was is not None:  # unchanged, read again only for newer code: what it had stays
-                    log.warning("%s could not be read again (%s): its passages from the last build are kept", name, exc)
-                    parts.append(_reused(name, digest, *was))
-                    seen_hash[digest] = name
-                    continue
-                report.skipped_reasons.append(exc.reason)
-                unreadable[name] = digest
-                log.warning("skipped %s", exc)
-                continue
-            if was is not None and not doc.lines:  # (``was`` is only read again when it is a scan)
-                # A scan read again for newer code whose pages OCR could not read here (a PDF's
-                # text pages alone came back): keep the passages of all its pages.
-                log.warning("%s: its scanned pages could not be read again here; its passages from the last build are kept", name)
+                doc = None  # unchanged, read again only for newer OCR code: what it had stays
+                log.warning("%s could not be read again (%s): its passages from the last build are kept", name, exc)
+            if was is not None and (doc is None or not doc.lines):  # (``was`` is read again only when a scan)
+                # Not read again, or its scanned pages could not be (without OCR a mixed PDF gives
+                # its text pages alone): keep the passages of all its pages.
                 parts.append(_reused(name, digest, *was))
                 seen_hash[digest] = name
                 continue

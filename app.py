@@ -247,8 +247,9 @@ def build_ui(lib: Library, *, read_only: bool = False) -> gr.Blocks:
         if not pairs:
             yield render.notice_html("请选择要上传的文件。"), *panels(), gr.skip()
             return
-        refused = [why for f, name in pairs if (why := refused_upload(f, name))]
-        pairs = [(f, name) for f, name in pairs if not refused_upload(f, name)]
+        whys = [refused_upload(f, name) for f, name in pairs]
+        refused = [why for why in whys if why]
+        pairs = [pair for pair, why in zip(pairs, whys) if not why]
         if not pairs:
             yield render.update_html(UpdateResult(errors=refused)), *panels(), gr.skip()
             return

@@ -369,10 +369,11 @@ def _answer(query: Query, idx: Index, reader: Reader, k: int, mode: str) -> Answ
             related=related,
         )
     best = _tighten(best, spans, query, read_hits, cfg, rank)  # decided and calibrated on the reader's best
-    p = read_hits[best.text].passage
-    a, b = _sentence_range(p, best.start, best.end)
+    text = read_hits[best.text].passage.text[best.start : best.end]
+    at, start = _surest(best, spans, [h.passage.text for h in read_hits], missing)
+    p = read_hits[at].passage
+    a, b = _sentence_range(p, start, start + len(text))
     citations = [_citation(p, a, b, conf)]
-    text = p.text[best.start : best.end]
     for s in spans:  # other passages where the reader found the same answer corroborate it
         if len(citations) >= 3:
             break
@@ -382,8 +383,28 @@ def _answer(query: Query, idx: Index, reader: Reader, k: int, mode: str) -> Answ
     return Answer(
         question=raw, found=True, text=text, sentence=p.text[a:b], confidence=round(conf, 4),
         citations=citations, answer_type=query.qtype, message=note, related=related,
-        text_start=best.start - a, band=cfg.bands.band(round(conf, 4)),
+        text_start=start - a, band=cfg.bands.band(round(conf, 4)),
     )
+
+
+def _surest(best: SpanScore, spans: Sequence[SpanScore], texts: Sequence[str],
+            missing: dict[int, str]) -> tuple[int, int]:
+    """Where to cite ``best``'s answer: ``(passage, start of the answer in it)``.
+
+    The answer is chosen with a bonus for the passage's retrieval rank, so the same words
+    can come from a higher-ranked passage that merely mentions them (a headline, a lead
+    naming the district) while a lower one says them in reply to the question.  The
+    citation goes to the passage whose span holding the answer the reader itself scored
+    highest (its margin, without the bonus); a passage that lacks a literal of the
+    question is never cited.
+    """
+    answer = texts[best.text][best.start : best.end]
+    where, top = (best.text, best.start), best.margin
+    for s in spans:
+        found = texts[s.text].find(answer, s.start, s.end)
+        if found >= 0 and s.margin > top and not missing[s.text]:
+            where, top = (s.text, found), s.margin
+    return where
 
 
 def _read(question: str, hits: list[Hit], reader: Reader, cfg: Settings,

@@ -98,6 +98,53 @@ def test_spans_rank_by_reader_margin_plus_retrieval(seed_index):
     assert a.found and a.confidence == pytest.approx(0.7)
 
 
+class _SameWordTwice:
+    """The answer "辽源" in the top passage at margin 3.2 (wins with the rank bonus), and a
+    longer span holding it ("辽源市…") in the last passage that has one, at margin 3.5."""
+
+    name, null_threshold = "twice", 1.0
+    answering = {"retrieval_bonus": 1.0, "threshold": 1.0, "read_passages": 5}
+
+    def __init__(self):
+        self.texts: list[str] = []
+
+    def read(self, question, texts, *, top_k=5):
+        from qa.reader import SpanScore
+
+        self.texts = list(texts)
+        out = []
+        first = texts[0].find("辽源")
+        later = [i for i, t in enumerate(texts) if i and "辽源市" in t]
+        if first >= 0:
+            out.append(SpanScore(0, first, first + 2, score=3.2, null=0.0, prob=0.8))
+        if later:
+            i = later[-1]
+            at = texts[i].find("辽源市")
+            out.append(SpanScore(i, at, at + 4, score=3.5, null=0.0, prob=0.85))
+        return out
+
+
+@pytest.mark.parametrize(("question", "cited_later"), [
+    ("辽源市开展了哪些宣讲活动？", True),
+    ("辽源市“七讲七进”宣讲开展了多少场次？", False),  # the later passage lacks the literal “七讲七进”
+])
+def test_the_answer_is_cited_where_the_reader_is_surest_of_it(seed_index, question, cited_later):
+    """The rank bonus chooses the answer; the citation goes to the passage whose span holding
+    it the reader scored highest, unless that passage lacks a literal the question names."""
+    r = _SameWordTwice()
+    a = answer(question, index=seed_index, reader=r)
+    later = [i for i, t in enumerate(r.texts) if i and "辽源市" in t]
+    assert a.found and a.text == "辽源" and r.texts[0].find("辽源") >= 0 and later
+    if cited_later:
+        assert a.citations[0].quote in r.texts[later[-1]]
+        assert a.citations[0].quote not in r.texts[0]
+    else:
+        assert "七讲七进" not in r.texts[later[-1]], "the test needs a later passage without the literal"
+        assert a.citations[0].quote in r.texts[0]
+    assert a.sentence[a.text_start : a.text_start + len(a.text)] == a.text
+    _offsets_hold(seed_index, a)
+
+
 def test_a_span_without_the_asked_for_form_loses_its_type_penalty(seed_index):
     """多少 asks for a number: a wordy span loses ``type_penalty`` against one with a number, and
     its lower score counts for the threshold too."""

@@ -277,7 +277,8 @@ def answer(
         return _on_pages(_answer(query, idx, reader or default_reader(), k, mode), idx)
     except (IndexError_, ReaderError, OSError, RuntimeError, ValueError) as exc:
         log.warning("answer failed: %s", exc)
-        return Answer(question=raw, found=False, message=messages.CANNOT_ANSWER(lang, error=exc))
+        why = exc.reason.text(lang) if isinstance(exc, messages.ReasonedError) else exc  # the question's language
+        return Answer(question=raw, found=False, message=messages.CANNOT_ANSWER(lang, error=why))
     except Exception as exc:  # never raise to the caller; the log has the traceback
         log.exception("answer failed")
         return Answer(question=raw, found=False, message=messages.INTERNAL_ERROR(lang, error=type(exc).__name__))

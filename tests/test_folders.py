@@ -105,9 +105,11 @@ def test_python_refuses_another_folder_named_by_qa_seeds(idx2, monkeypatch):
     with pytest.raises(FolderMismatch) as err:
         default_index()
     _both_named(str(err.value), idx2)
-    a = answer(Q_READING)  # answer() never raises: the reason is its message
-    assert not a.found
+    a = answer(Q_READING)  # answer() never raises: the reason is its message, in the question's language
+    assert not a.found and err.value.reason.text("zh") in a.message and str(err.value) not in a.message
     _both_named(a.message, idx2)
+    b = answer("How many reading sessions did the library hold this year?")
+    assert not b.found and str(err.value) in b.message
     assert _state(idx2.root) == idx2.before
 
 
@@ -241,10 +243,10 @@ def test_qa_index_without_seeds_updates_from_the_recorded_folder(idx2, capsys):
 def _refused_everywhere(ix: SimpleNamespace, monkeypatch, capsys, app_main, why: str) -> None:
     """Python, qa index, the Library and app.py all refuse, say ``why``, and change nothing."""
     monkeypatch.setenv("QA_INDEX", str(ix.root))
-    with pytest.raises(FolderUnusable, match=why):
+    with pytest.raises(FolderUnusable, match=why) as refused:
         default_index()
     a = answer(Q_READING)
-    assert not a.found and why in a.message
+    assert not a.found and refused.value.reason.text("zh") in a.message and why not in a.message
     assert cli_main(["index", "--index", str(ix.root), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and why in err and "Traceback" not in err

@@ -224,6 +224,15 @@ def _ocr_reads_nothing(monkeypatch) -> None:
     monkeypatch.setattr(ocr, "recognise", lambda image: [])
 
 
+def _ocr_crashes(monkeypatch) -> None:
+    from qa.documents import ocr
+
+    def crash(image):
+        raise RuntimeError("onnxruntime: bad allocation")
+
+    monkeypatch.setattr(ocr, "recognise", crash)
+
+
 def _pdf_needs_a_crypto_library(monkeypatch) -> None:
     import pypdf
 
@@ -256,6 +265,7 @@ SKIPPED_BY_A_BUILD: dict[str, tuple[str, bytes | Callable, Callable | None]] = {
     "too_many_pixels": ("huge.png", _image((1200, 1000)), lambda mp: mp.setattr("qa.documents.images.MAX_PIXELS", 10**6)),
     "too_many_pages": ("多页.tif", _image((60, 40), frames=3), lambda mp: mp.setattr("qa.documents.images.MAX_PAGES", 2)),
     "ocr_no_text": ("空白扫描.png", _image((500, 80)), _ocr_reads_nothing),
+    "ocr_failed": ("扫描.png", _image((500, 80)), _ocr_crashes),
     "ocr_not_installed": ("扫描.png", _image((500, 80)), _no_ocr_extra),
     "ocr_no_library": ("扫描.jpg", _image((500, 80)), _no_opencv_library),
     "pdf_password": ("加密.pdf", _blank_pdf("secret"), None),

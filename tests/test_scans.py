@@ -438,6 +438,42 @@ def test_ocr_missing_here_is_not_remembered_as_the_files_fault(tmp_path, monkeyp
     assert calls == [(510, 80)] and not report.skipped
 
 
+def test_an_ocr_crash_is_tried_again_once_and_then_remembered(tmp_path, monkeypatch, fake_embedder):
+    """A crash inside the OCR engine may be the moment's (memory, a signal), not the file's: the
+    next build reads the file again, and only a second crash in a row is remembered. A reading
+    that succeeds in between forgets the first crash."""
+    from qa.documents.images import OCR_TRIES
+    from qa.index import build_index, load_index
+
+    assert OCR_TRIES == 2
+    calls: list = []
+    crashes = {"left": 1}
+
+    def engine(image):
+        calls.append(image.size)
+        if crashes["left"]:
+            crashes["left"] -= 1
+            raise RuntimeError("onnxruntime: bad allocation")
+        return _by_size({(510, 80): ["青石镇新闻", "青石镇今年修缮古桥7座。"]}, [])(image)
+
+    monkeypatch.setattr(ocr, "recognise", engine)
+    seeds, root = tmp_path / "seeds", tmp_path / "ix"
+    seeds.mkdir()
+    (seeds / "note.txt").write_text("江城消息\n\n江城市今年新建口袋公园42个。\n", encoding="utf-8")
+    Image.new("L", (510, 80), 255).save(seeds / "scan.png")
+    [reason] = build_index(seeds, root, embedder=fake_embedder).skipped_reasons
+    assert (reason.kind, reason.name) == ("ocr_failed", "scan.png") and "bad allocation" in str(reason)
+    report = build_index(seeds, root, embedder=fake_embedder)  # the crash passed: read and indexed
+    assert len(calls) == 2 and not report.skipped
+    assert "scan.png" in load_index(root, embedder=fake_embedder).meta["documents"]
+
+    Image.new("L", (510, 80), 0).save(seeds / "scan.png")  # a new file that crashes every time
+    crashes["left"] = 10
+    for n in (3, 4, 4, 4):  # two tries, then remembered: not read again while unchanged
+        [reason] = build_index(seeds, root, embedder=fake_embedder).skipped_reasons
+        assert reason.kind == "ocr_failed" and len(calls) == n
+
+
 def test_the_recognised_text_of_a_removed_or_replaced_scan_is_removed(tmp_path, monkeypatch, fake_embedder):
     from qa.index import build_index, load_index, recognised_dir
 
@@ -647,7 +683,7 @@ def test_a_scan_read_again_for_newer_code_keeps_its_passages_when_the_new_readin
     recognise, tmp_path, monkeypatch, fake_embedder
 ):
     """Unchanged, and read again only because the OCR code changed: OCR missing here, an OCR
-    crash on the way (remembered as the file's failure), or a reading with no recognised line
+    crash on the way, or a reading with no recognised line
     (as a mixed PDF gives without OCR) must not drop it, in this build or the next."""
     from qa.index import build_index, load_index
 

@@ -18,7 +18,8 @@ kept boxes, without OCR; boxes of another engine, or of other code making boxes 
 result (:data:`.ocr.BOXES_VERSION`), are read through OCR again.  A file that could not
 be read (corrupt, too large, no text found) is remembered there too (:func:`save_failure`),
 with its reason, so an unchanged file is not read again on every build; a changed file has
-another hash and is read anew.  :func:`prune_recognised` removes what is kept for files that
+another hash and is read anew.  A crash inside the OCR engine is remembered only when the
+next build meets it again.  :func:`prune_recognised` removes what is kept for files that
 are gone.
 """
 
@@ -35,7 +36,7 @@ from pathlib import Path
 from ..messages import REASONS, Reason
 from . import ocr, reading_order
 from .reading_order import TextBox, page_lines, page_text
-from .records import DocumentError, Source, TextLine
+from .records import DocumentError, OcrFailed, Source, TextLine
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,12 @@ def recognise_page(image) -> list[TextBox]:
     scale = min(1.0, ocr.MAX_SIDE / max(w, h))
     if scale < 1.0:
         image = image.resize((max(1, round(w * scale)), max(1, round(h * scale))))
-    boxes = ocr.recognise(image)
+    try:
+        boxes = ocr.recognise(image)
+    except DocumentError:  # OCR missing here, or the page refused: already a reason
+        raise
+    except Exception as exc:  # inside the engine: tried again on the next build (save_failure)
+        raise OcrFailed.of("ocr_failed", detail=f"{type(exc).__name__}: {exc}") from exc
     if scale < 1.0:
         boxes = [
             TextBox(tuple(v / scale for v in b.box), b.text, b.confidence, b.shown and tuple(v / scale for v in b.shown))
@@ -212,18 +218,36 @@ def save_recognised(folder: Path, sha256: str, src: Source, boxes: Pages | None 
     _failure_path(folder, sha256).unlink(missing_ok=True)
 
 
+# An OCR engine crash on a file is remembered (the file not read again while unchanged) once
+# it has happened this many times in a row: a passing cause (memory, a signal) gets another try.
+OCR_TRIES = 2
+
+
 def _limits() -> list[int]:
     """What a remembered failure depends on besides the file: a failure under other limits is read again."""
     return [MAX_PIXELS, MAX_PAGES, ocr.MAX_SIDE]
 
 
-def save_failure(folder: Path, sha256: str, reason: Reason) -> None:
+def save_failure(folder: Path, sha256: str, reason: Reason, *, retry: bool = False) -> None:
     """Remember that the file with this hash could not be read, and why (the reason without
     the file's name: its kind and values, and its English for people), so that a build does
-    not read it again while it is unchanged."""
+    not read it again while it is unchanged.
+
+    ``retry``: a failure that may not be the file's (the OCR engine crashed): it counts its
+    tries, and :func:`load_failure` holds it only from the :data:`OCR_TRIES`-th on.
+    """
+    tries = 1
+    if retry:
+        try:
+            before = json.loads(_failure_path(folder, sha256).read_text(encoding="utf-8"))
+            if before.get("kind") == reason.kind:
+                tries = int(before.get("tries", 1)) + 1
+        except (OSError, ValueError, TypeError):
+            pass
     body = {
         "version": STORE_VERSION, "engine": ocr.ENGINE, "limits": _limits(), "sha256": sha256,
         "reason": reason.named("").text("en"), "kind": reason.kind, "values": dict(reason.values),
+        "retry": retry, "tries": tries,
     }
     _write_atomic(_failure_path(folder, sha256), body)
 
@@ -242,7 +266,7 @@ def load_failure(folder: Path | None, sha256: str) -> Reason | None:
         ):
             return None
         reason = Reason(str(body["kind"]), dict(body["values"]))
-        if reason.kind not in REASONS:
+        if reason.kind not in REASONS or (body.get("retry") and int(body.get("tries", 1)) < OCR_TRIES):
             return None
         for lang in ("zh", "en"):
             reason.text(lang)  # KeyError or ValueError when the values don't fit the words: read again

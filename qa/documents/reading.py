@@ -31,6 +31,7 @@ from .records import (
     SUPPORTED_SUFFIXES,
     Document,
     DocumentError,
+    OcrFailed,
     ReaderUnavailable,
     Source,
 )
@@ -84,7 +85,7 @@ def load_source(
     except ReaderUnavailable:
         raise
     except DocumentError as exc:
-        _remember_failure(recognised, sha256, exc.reason, path.name)
+        _remember_failure(recognised, sha256, exc.reason, path.name, retry=isinstance(exc, OcrFailed))
         raise
     except Exception as exc:  # library-specific parse errors
         error = DocumentError.of("cannot_parse", suffix=suffix, detail=f"{type(exc).__name__}: {exc}")
@@ -102,11 +103,11 @@ def load_source(
     return _text_source(data)
 
 
-def _remember_failure(recognised: Path | None, sha256: str, reason: Reason, name: str) -> None:
+def _remember_failure(recognised: Path | None, sha256: str, reason: Reason, name: str, *, retry: bool = False) -> None:
     if not sha256 or recognised is None:
         return
     try:
-        save_failure(recognised, sha256, reason)
+        save_failure(recognised, sha256, reason, retry=retry)
     except OSError as exc:  # the next build reads the file again, no worse than before
         log.warning("cannot remember why %s was not read: %s", name, exc)
 

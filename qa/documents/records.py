@@ -28,6 +28,12 @@ class ReaderUnavailable(DocumentError):
     here once it is installed, so the failure is never remembered as the file's."""
 
 
+class OcrFailed(DocumentError):
+    """The OCR engine failed on a page (an exception inside it). That may be the page or the
+    moment (memory, another process), so it is remembered as the file's failure only when it
+    happens again on the next reading (:data:`.images.OCR_TRIES`)."""
+
+
 @dataclass(frozen=True)
 class Block:
     """A piece of an article.

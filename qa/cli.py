@@ -115,7 +115,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import run_bench
+    from .seeds import documents_folder
 
+    # The bench brings --index up to date before timing it: from its own documents folder,
+    # never from another one (that would rebuild a user's index behind their back).
+    args.seeds = documents_folder(args.index, _given_folder(args))
     return run_bench(args)
 
 
@@ -241,7 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     pb = sub.add_parser("bench", help="measure speed and memory (writes a markdown + JSON report)")
     pb.add_argument("--sizes", default="1k,10k,100k", help="corpus sizes in passages, e.g. 1k,10k,100k")
     pb.add_argument("--index", type=Path, default=config.index_dir())
-    pb.add_argument("--seeds", type=Path, default=config.seeds_dir())
+    pb.add_argument("--seeds", type=Path, default=None,
+                    help="documents folder (default: the one --index was built from; a new index: QA_SEEDS or seeds/)")
     pb.add_argument("--repeats", type=int, default=5)
     pb.add_argument("--json", type=Path, default=None)
     pb.add_argument("--out", type=Path, default=None, help="markdown report path (default: print)")

@@ -237,6 +237,21 @@ def test_qa_index_without_seeds_updates_from_the_recorded_folder(idx2, capsys):
     assert _state(idx2.root) == after
 
 
+def test_qa_bench_times_the_index_with_its_own_folder_and_refuses_another(idx2, monkeypatch, capsys):
+    """``qa bench`` brings --index up to date before timing it: never from the project's seeds/."""
+    import qa.bench
+
+    given: list = []
+    monkeypatch.setattr(qa.bench, "run_bench", lambda args: given.append(args.seeds) or 0)
+    assert cli_main(["bench", "--index", str(idx2.root)]) == 0
+    assert given == [idx2.docs]
+    assert cli_main(["bench", "--index", str(idx2.root), "--seeds", str(idx2.seeds)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and given == [idx2.docs]
+    _both_named(err, idx2)
+    assert _state(idx2.root) == idx2.before
+
+
 # ------------------------------------------------------------------ a folder that vanished or was emptied
 
 

@@ -444,6 +444,36 @@ def bench_answer(index: Index, embedder: Embedder, timing: TimingEmbedder, quest
     }
 
 
+def bench_readers(index: Index, questions: list[str], readers: dict[str, object], repeats: int) -> dict:
+    """``answer()`` with each reader (name -> :class:`qa.reader.Reader`), interleaved question by
+    question in one process, so that a retrained reader's cost (its passages read, its early
+    exit) is compared with another's on the same machine at the same moment.  Each reader
+    answers with its own ``answering`` settings; ``ratio_p50`` is each p50 over the first's."""
+    from .answering import answer
+
+    for r in readers.values():  # loads, and warms each reader's first call
+        for q in questions[:3]:
+            answer(q, index=index, reader=r)
+    times: dict[str, list[float]] = {name: [] for name in readers}
+    found = dict.fromkeys(readers, 0)
+    for _ in _bar(range(repeats), "2/5 answer() per reader"):
+        for q in questions:
+            for name, r in readers.items():
+                s, a = _timed(lambda q=q, r=r: answer(q, index=index, reader=r))
+                times[name].append(s)
+                found[name] += bool(getattr(a, "found", False))
+    first = next(iter(readers))
+    base = _ms(times[first])["p50_ms"]
+    return {
+        "questions": len(questions),
+        "readers": {
+            name: {**_ms(t), "ratio_p50": _ms(t)["p50_ms"] / base if base else float("nan"),
+                   "found_share": found[name] / max(len(t), 1)}
+            for name, t in times.items()
+        },
+    }
+
+
 def _torch_threads(embedder: Embedder, questions: list[str]) -> dict | None:
     """The question embedding on torch's default thread count and on one thread, interleaved."""
     if "torch" not in sys.modules:
@@ -1332,6 +1362,16 @@ def _answer_section(r: dict, add: Callable[[str], None]) -> None:
         "machine torch's two threads make single embeddings bimodal (fast, or hundreds of ms), which "
         "moves those two either way, while the difference stays put.")
     add(f"- Found an answer for {_f(100 * a['found_share'], 0)}% of the runs.\n")
+    rd = a.get("readers")
+    if rd:
+        add(f"Readers side by side (`--baseline-reader`): `answer()` with each, the same {rd['questions']} "
+            f"questions × {r['repeats']} passes, interleaved question by question, each with its own settings:\n")
+        add("| reader | p50 ms | p95 ms | × the first's p50 | found |")
+        add("|---|---|---|---|---|")
+        for name, x in rd["readers"].items():
+            add(f"| {name} | {_f(x['p50_ms'])} | {_f(x['p95_ms'])} | {_f(x['ratio_p50'], 2)} | "
+                f"{_f(100 * x['found_share'], 0)}% |")
+        add("")
     add("Where the time goes (one more pass under cProfile, which inflates Python-heavy stages; "
         "model time measured by a timing wrapper around the embedder):\n")
     add("| stage | calls | ms per answer | share |")
@@ -1777,6 +1817,13 @@ def run_bench(args: argparse.Namespace) -> int:
         dev = _questions(QUESTIONS / "dev.jsonl")
         if "answer" in sections:
             report["answer"] = bench_answer(index, embedder, timing, dev, repeats)
+            if getattr(args, "baseline_reader", None):
+                from .answering import default_reader
+                from .reader import TransformerReader
+
+                report["answer"]["readers"] = bench_readers(index, dev, {
+                    "this reader": default_reader(), f"baseline ({args.baseline_reader})":
+                    TransformerReader(args.baseline_reader)}, repeats)
         if "cold_start" in sections:
             report["cold_start"] = bench_cold_start(index_dir, seeds, dev[0], embedder.name, min(repeats, 3))
             report["cold_start"]["ask"] = bench_ask_cold(index_dir, seeds, dev[0], embedder.name, min(repeats, 5),

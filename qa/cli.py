@@ -248,6 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     pb.add_argument("--seeds", type=Path, default=None,
                     help="documents folder (default: the one --index was built from; a new index: QA_SEEDS or seeds/)")
     pb.add_argument("--repeats", type=int, default=5)
+    pb.add_argument("--baseline-reader", type=Path, default=None, metavar="DIR",
+                    help="also time answer() with this reader beside the one in use, interleaved (section answer)")
     pb.add_argument("--json", type=Path, default=None)
     pb.add_argument("--out", type=Path, default=None, help="markdown report path (default: print)")
     pb.add_argument("--sections", default=None,

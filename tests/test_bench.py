@@ -84,12 +84,16 @@ def test_bench_sections(seeds, tmp_path, tiny_reader_dir, monkeypatch, capsys):
     js = tmp_path / "bench.json"
     monkeypatch.setenv("QA_READER", str(tiny_reader_dir))
     args = argparse.Namespace(sizes="200", index=tmp_path / "ix", seeds=seeds, repeats=1, json=js, out=None,
-                              model="hashing", sections="answer,scale")
+                              model="hashing", sections="answer,scale", baseline_reader=tiny_reader_dir)
     assert run_bench(args) == 0
     report = json.loads(js.read_text(encoding="utf-8"))
     assert report["sections"] == ["answer", "scale"] and "build" not in report and len(report["scale"]) == 1
+    readers = report["answer"]["readers"]  # --baseline-reader: both readers timed on the same questions
+    [this, base] = readers["readers"].values()
+    assert this["n"] == base["n"] == readers["questions"] > 0 and this["ratio_p50"] == 1.0 and base["ratio_p50"] > 0
     text = capsys.readouterr().out
     assert "## 2." in text and "## 4." in text and "## 1." not in text and "--sections answer,scale" in text
+    assert "Readers side by side" in text and f"baseline ({tiny_reader_dir})" in text
     args.sections = "answer,speed"
     assert run_bench(args) == 2
     assert "unknown bench section speed" in capsys.readouterr().err

@@ -401,11 +401,29 @@ def _surest(best: SpanScore, spans: Sequence[SpanScore], texts: Sequence[str],
     """
     answer = texts[best.text][best.start : best.end]
     where, top = (best.text, best.start), best.margin
+    if not answer:
+        return where
     for s in spans:
-        found = texts[s.text].find(answer, s.start, s.end)
-        if found >= 0 and s.margin > top and not missing[s.text]:
+        if s.text == best.text or s.margin <= top or missing[s.text]:
+            continue  # in its own passage the answer stays where it was chosen (tightening chose it)
+        found = _whole(answer, texts[s.text], s.start, s.end)
+        if found >= 0:
             where, top = (s.text, found), s.margin
     return where
+
+
+def _whole(answer: str, text: str, start: int, end: int) -> int:
+    """Where ``answer`` stands in ``text[start:end]`` as a whole (not "12" inside "2012" or "7"
+    inside "17人"), or -1."""
+    at = text.find(answer, start, end)
+    while at >= 0:
+        before, after = text[at - 1 : at], text[at + len(answer) : at + len(answer) + 1]
+        if not (before.isalnum() and before.isascii() and answer[0].isalnum() and answer[0].isascii()) and not (
+            after.isalnum() and after.isascii() and answer[-1].isalnum() and answer[-1].isascii()
+        ):
+            return at
+        at = text.find(answer, at + 1, end)
+    return -1
 
 
 def _read(question: str, hits: list[Hit], reader: Reader, cfg: Settings,

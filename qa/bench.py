@@ -451,14 +451,17 @@ def bench_readers(index: Index, questions: list[str], readers: dict[str, object]
     answers with its own ``answering`` settings; ``ratio_p50`` is each p50 over the first's."""
     from .answering import answer
 
-    for r in readers.values():  # loads, and warms each reader's first call
+    for r in readers.values():  # loads (a reader that can't load raises ReaderError here), and warms
+        getattr(r, "loaded", None)
         for q in questions[:3]:
             answer(q, index=index, reader=r)
     times: dict[str, list[float]] = {name: [] for name in readers}
     found = dict.fromkeys(readers, 0)
+    order = list(readers.items())
     for _ in _bar(range(repeats), "2/5 answer() per reader"):
         for q in questions:
-            for name, r in readers.items():
+            order.reverse()  # neither reader always goes first
+            for name, r in order:
                 s, a = _timed(lambda q=q, r=r: answer(q, index=index, reader=r))
                 times[name].append(s)
                 found[name] += bool(getattr(a, "found", False))
@@ -1779,6 +1782,15 @@ def run_bench(args: argparse.Namespace) -> int:
     if "scale" not in sections:
         sizes = []
     seeds, index_dir = Path(args.seeds), Path(args.index)
+    baseline = None
+    if getattr(args, "baseline_reader", None):
+        if "answer" not in sections:
+            print("error: --baseline-reader times answer(): add the answer section", file=sys.stderr)
+            return 2
+        from .reader import TransformerReader
+
+        baseline = TransformerReader(args.baseline_reader)
+        baseline.loaded  # noqa: B018 -- a folder that holds no reader is refused before any timing
     embedder = make_embedder(getattr(args, "model", None))
     embedder.embed(["预热"], kind="query")  # the model loads once, outside every timing
     report: dict = {
@@ -1817,13 +1829,11 @@ def run_bench(args: argparse.Namespace) -> int:
         dev = _questions(QUESTIONS / "dev.jsonl")
         if "answer" in sections:
             report["answer"] = bench_answer(index, embedder, timing, dev, repeats)
-            if getattr(args, "baseline_reader", None):
+            if baseline is not None:
                 from .answering import default_reader
-                from .reader import TransformerReader
 
                 report["answer"]["readers"] = bench_readers(index, dev, {
-                    "this reader": default_reader(), f"baseline ({args.baseline_reader})":
-                    TransformerReader(args.baseline_reader)}, repeats)
+                    "this reader": default_reader(), f"baseline ({args.baseline_reader})": baseline}, repeats)
         if "cold_start" in sections:
             report["cold_start"] = bench_cold_start(index_dir, seeds, dev[0], embedder.name, min(repeats, 3))
             report["cold_start"]["ask"] = bench_ask_cold(index_dir, seeds, dev[0], embedder.name, min(repeats, 5),

@@ -99,6 +99,8 @@ REASONS: dict[str, Message] = {
         "scan it at a lower resolution"),
     "no_pages": Message("图片中没有任何页面", "the image has no pages"),
     "ocr_no_text": Message("文字识别（OCR）在图片上没有找到文字", "OCR found no text on the image"),
+    "ocr_cannot_start": Message("文字识别（OCR）无法启动（组件不完整）；请管理员检查安装后重建索引",
+                                "OCR cannot start ({detail}); check the OCR extra's installation"),
     "ocr_failed": Message("文字识别（OCR）读这个文件时出错（详情见服务器日志）", "OCR failed on a page ({detail})"),
     "ocr_not_installed": Message("这台服务器没有安装文字识别（OCR）组件，读不了扫描件；请管理员安装后重建索引",
                                  "reading images needs the OCR extra ({hint}, which installs rapidocr-onnxruntime)"),

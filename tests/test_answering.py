@@ -145,6 +145,26 @@ def test_the_answer_is_cited_where_the_reader_is_surest_of_it(seed_index, questi
     _offsets_hold(seed_index, a)
 
 
+def test_the_citation_moves_only_to_the_answer_as_a_whole_in_another_passage():
+    """Tightening picks "12" inside its own passage's longer span, which has the higher margin:
+    it stays where it was chosen. Another passage moves it only where "12" stands as a whole
+    (not inside "2012"); an empty answer never moves."""
+    from qa.answering import _surest
+    from qa.reader import SpanScore
+
+    texts = ["全市共举办讲座12场。", "2012年以来，讲座逐年增加。", "讲座共12场，听众上千人。"]
+    best = SpanScore(0, 7, 9, score=2.0, null=0.0, prob=0.5)
+    assert texts[0][best.start : best.end] == "12"
+    own = SpanScore(0, 0, 10, score=6.0, null=0.0, prob=0.9)  # "全市共举办讲座12场。": same passage
+    year = SpanScore(1, 0, 5, score=5.0, null=0.0, prob=0.8)  # "2012年"
+    assert _surest(best, [own, year, best], texts, {0: "", 1: "", 2: ""}) == (0, 7)
+    whole = SpanScore(2, 0, 6, score=4.0, null=0.0, prob=0.7)  # "讲座共12场"
+    assert _surest(best, [own, year, whole, best], texts, {0: "", 1: "", 2: ""}) == (2, 3)
+    assert _surest(best, [whole], texts, {0: "", 1: "", 2: "“文化周”"}) == (0, 7)  # lacks a literal
+    empty = SpanScore(0, 3, 3, score=1.0, null=0.0, prob=0.4)
+    assert _surest(empty, [own, year, whole], texts, {0: "", 1: "", 2: ""}) == (0, 3)
+
+
 def test_a_span_without_the_asked_for_form_loses_its_type_penalty(seed_index):
     """多少 asks for a number: a wordy span loses ``type_penalty`` against one with a number, and
     its lower score counts for the threshold too."""

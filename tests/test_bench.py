@@ -11,6 +11,7 @@ import pytest
 
 from qa import build_index, load_index
 from qa.bench import NOTES_MARK, parse_sizes, run_bench, sentence_pool, synthetic_corpus
+from qa.reader import ReaderError
 
 
 def test_parse_sizes():
@@ -91,12 +92,18 @@ def test_bench_sections(seeds, tmp_path, tiny_reader_dir, monkeypatch, capsys):
     readers = report["answer"]["readers"]  # --baseline-reader: both readers timed on the same questions
     [this, base] = readers["readers"].values()
     assert this["n"] == base["n"] == readers["questions"] > 0 and this["ratio_p50"] == 1.0 and base["ratio_p50"] > 0
+    assert this["found_share"] == base["found_share"] > 0  # the same reader twice: the same answers
     text = capsys.readouterr().out
     assert "## 2." in text and "## 4." in text and "## 1." not in text and "--sections answer,scale" in text
     assert "Readers side by side" in text and f"baseline ({tiny_reader_dir})" in text
     args.sections = "answer,speed"
     assert run_bench(args) == 2
     assert "unknown bench section speed" in capsys.readouterr().err
+    args.sections = "scale"  # --baseline-reader without the section it times
+    assert run_bench(args) == 2 and "add the answer section" in capsys.readouterr().err
+    args.sections, args.baseline_reader = "answer", tmp_path / "no-reader"
+    with pytest.raises(ReaderError):  # refused before any timing (the CLI prints it as an error)
+        run_bench(args)
 
 
 @pytest.mark.slow  # three fresh processes (an index build and two `qa ask`): about a minute on a busy machine

@@ -233,6 +233,21 @@ def _ocr_crashes(monkeypatch) -> None:
     monkeypatch.setattr(ocr, "recognise", crash)
 
 
+def _ocr_cannot_start(monkeypatch) -> None:
+    """The engine is there but does not start (a model file missing, onnxruntime failing)."""
+    import sys
+    import types
+
+    from qa.documents import ocr
+
+    class RapidOCR:
+        def __init__(self, **kwargs):
+            raise OSError("det model file not found")
+
+    monkeypatch.setitem(sys.modules, "rapidocr_onnxruntime", types.SimpleNamespace(RapidOCR=RapidOCR))
+    monkeypatch.setattr(ocr, "_engine", None)
+
+
 def _pdf_needs_a_crypto_library(monkeypatch) -> None:
     import pypdf
 
@@ -266,6 +281,7 @@ SKIPPED_BY_A_BUILD: dict[str, tuple[str, bytes | Callable, Callable | None]] = {
     "too_many_pages": ("多页.tif", _image((60, 40), frames=3), lambda mp: mp.setattr("qa.documents.images.MAX_PAGES", 2)),
     "ocr_no_text": ("空白扫描.png", _image((500, 80)), _ocr_reads_nothing),
     "ocr_failed": ("扫描.png", _image((500, 80)), _ocr_crashes),
+    "ocr_cannot_start": ("扫描.png", _image((500, 80)), _ocr_cannot_start),
     "ocr_not_installed": ("扫描.png", _image((500, 80)), _no_ocr_extra),
     "ocr_no_library": ("扫描.jpg", _image((500, 80)), _no_opencv_library),
     "pdf_password": ("加密.pdf", _blank_pdf("secret"), None),

@@ -602,6 +602,44 @@ def test_an_image_only_pdf_is_read_anew_from_its_kept_boxes(tmp_path, monkeypatc
     assert [(ln.page, again.text[ln.start : ln.end]) for ln in again.lines] == [(1, BODY), (1, HEADLINE)]
 
 
+@pytest.mark.parametrize("body", ["null", "[]", '"text"', "{broken"])
+def test_a_remembered_failure_that_is_not_an_object_is_read_again_not_a_crash(tmp_path, body):
+    from qa.messages import Reason
+
+    sha = "ab" * 32
+    store = tmp_path / "recognised"
+    store.mkdir()
+    (store / f"{sha}.failed.json").write_text(body, encoding="utf-8")
+    assert images.load_failure(store, sha) is None
+    images.save_failure(store, sha, Reason("ocr_failed", {"detail": "RuntimeError: x"}), retry=True)
+    assert images.load_failure(store, sha) is None  # a first try: read again
+    images.save_failure(store, sha, Reason("ocr_failed", {"detail": "RuntimeError: x"}), retry=True)
+    assert images.load_failure(store, sha).kind == "ocr_failed"
+
+
+def test_an_ocr_crash_on_one_page_of_a_pdf_fails_the_file_instead_of_keeping_the_others(tmp_path, monkeypatch):
+    """Page 1 is read, page 2 crashes the engine: the file fails (and is tried again next time),
+    rather than being kept for good without page 2 as when OCR is missing here."""
+    calls: list = []
+    read_one = _page_of_text(calls)
+
+    def engine(image):
+        if calls:
+            raise RuntimeError("onnxruntime: bad allocation")
+        return read_one(image)
+
+    monkeypatch.setattr(ocr, "recognise", engine)
+    p = tmp_path / "two-pages.pdf"
+    pages = [Image.new("RGB", (500, 80), "white"), Image.new("RGB", (500, 90), "white")]
+    pages[0].save(p, save_all=True, append_images=pages[1:])  # two pages, images, no text layer
+    store = tmp_path / "recognised"
+    with pytest.raises(DocumentError) as err:
+        read_document(p, recognised=store)
+    assert err.value.reason.kind == "ocr_failed" and calls == [1]
+    sha = hashlib.sha256(p.read_bytes()).hexdigest()
+    assert images.load_recognised(store, sha) is None and images.load_failure(store, sha) is None  # tried again
+
+
 def _scan_and_note(tmp_path, monkeypatch, calls: list) -> tuple[Path, Path]:
     """A seeds folder with a scanned page (read by a counting fake OCR) and a text note."""
     monkeypatch.setattr(ocr, "recognise", _page_of_text(calls))

@@ -240,7 +240,7 @@ def save_failure(folder: Path, sha256: str, reason: Reason, *, retry: bool = Fal
     if retry:
         try:
             before = json.loads(_failure_path(folder, sha256).read_text(encoding="utf-8"))
-            if before.get("kind") == reason.kind:
+            if isinstance(before, dict) and before.get("kind") == reason.kind and before.get("limits") == _limits():
                 tries = int(before.get("tries", 1)) + 1
         except (OSError, ValueError, TypeError):
             pass
@@ -261,6 +261,8 @@ def load_failure(folder: Path | None, sha256: str) -> Reason | None:
     path = _failure_path(folder, sha256)
     try:
         body = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(body, dict):
+            raise ValueError("not a JSON object")
         if (body.get("version"), body.get("engine"), body.get("limits"), body.get("sha256")) != (
             STORE_VERSION, ocr.ENGINE, _limits(), sha256
         ):

@@ -47,7 +47,10 @@ def _load():
     # ``max_side_len``: the engine scales larger images down before detection *and* recognition.
     # ``det_use_dilation``: off, the detector's text regions of two columns' lines at one
     # height no longer run together over a narrow gutter.
-    return RapidOCR(max_side_len=MAX_SIDE, print_verbose=False, det_use_dilation=False)
+    try:
+        return RapidOCR(max_side_len=MAX_SIDE, print_verbose=False, det_use_dilation=False)
+    except Exception as exc:  # its model files or onnxruntime: this installation, not the page
+        raise ReaderUnavailable.of("ocr_cannot_start", detail=f"{type(exc).__name__}: {exc}") from exc
 
 
 def available() -> bool:

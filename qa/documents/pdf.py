@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from .images import Pages, Progress, recognise_page, scanned_text
 from .layout import _without_page_furniture
-from .records import DocumentError, ReaderUnavailable, Source, TextLine
+from .records import DocumentError, OcrFailed, ReaderUnavailable, Source, TextLine
 from .tables import _squash, _table_lines
 
 log = logging.getLogger(__name__)
@@ -133,6 +133,8 @@ def _pdf_source(data: bytes, progress: Progress | None = None, boxes: Pages | No
                     progress(n - 1, len(reader.pages))  # this page is read through OCR now
                 try:
                     read[n] = recognise_page(image)
+                except OcrFailed:  # the whole file fails and is tried again, not kept without this page
+                    raise
                 except DocumentError as exc:  # no OCR here: the text pages are still read
                     ocr_error = exc
                 else:

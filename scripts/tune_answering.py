@@ -15,8 +15,8 @@ a grid of settings offline:
 * ``early_exit``: answer() reads the top passage first and stops there when its best span
   ranks at least this high (the others could only win with a higher rank).  Simulated the
   same way: an exit keeps only the first passage's spans.  The lowest value from which the dev
-  score stays within ``EXIT_TOLERANCE`` of reading them all is chosen: the most exits at
-  equal quality.
+  score stays within ``EXIT_TOLERANCE`` of reading them all, and the project sets' citation@1
+  too (a passage not read can't be cited, ``cited``), is chosen: the most exits at equal quality.
 
 The objective counts an answerable question by its F1 (0 when refused) and an unanswerable
 one as 1 when refused, 0 when answered.  Only settings that refuse at most
@@ -57,9 +57,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from qa import build_index, load_index  # noqa: E402
-from qa.answering import READ_PASSAGES, SpanChoice, _evidence_text, answer, tightened  # noqa: E402  (collects READ_PASSAGES, the most read)
+from qa.answering import READ_PASSAGES, SpanChoice, _evidence_text, _whole, answer, tightened  # noqa: E402  (collects READ_PASSAGES, the most read)
 from qa.bands import Bands, fit_bands  # noqa: E402
-from qa.evaluate import best_f1, is_right, load_questions  # noqa: E402
+from qa.evaluate import best_f1, contains, is_right, load_questions  # noqa: E402
 from qa.query import analyse, clean_question  # noqa: E402
 from qa.reader import TransformerReader  # noqa: E402
 from qa.reader.data import load_squad  # noqa: E402
@@ -68,22 +68,27 @@ from qa.retrieval import retrieve  # noqa: E402
 
 
 def collect(index, items, reader, label):
+    """One row per question: its candidate spans, and for a question with evidence (the
+    project's sets) which of the passages read hold it (``cite``: what citation@1 checks)."""
     from tqdm import tqdm
 
     rows = []
-    for question, golds in tqdm(items, desc=label):
+    for question, golds, *evidence in tqdm(items, desc=label):
         q, note = clean_question(question)
         query = analyse(q, note, index)
         query.vector = index.embedder.embed([query.retrieval_text], kind="query")[0]
         hits = retrieve(index, query, k=8)[:READ_PASSAGES]
+        ev = evidence[0] if evidence else ""
+        cite = [contains(h.passage.text, ev) for h in hits] if ev and golds else []
         if query.qtype == "none" and (len(query.terms) < 3 or query.latin):
-            rows.append({"golds": golds, "spans": [], "set": label, "qtype": query.qtype})
+            rows.append({"golds": golds, "spans": [], "set": label, "qtype": query.qtype, "cite": cite})
             continue
         spans = reader.read(q, [h.passage.text for h in hits], top_k=10)
         miss = [bool(query.missing_literal(_evidence_text(h.passage))) for h in hits]
         rows.append({"golds": golds, "set": label, "spans": [
             (s.text, t, s.margin, miss[s.text], query.fits(t), s.start, s.end)
-            for s in spans for t in [hits[s.text].passage.text[s.start : s.end]]], "qtype": query.qtype})
+            for s in spans for t in [hits[s.text].passage.text[s.start : s.end]]], "qtype": query.qtype,
+            "cite": cite})
     return rows
 
 
@@ -139,6 +144,39 @@ def choose(row, bonus, literals, n=READ_PASSAGES, penalty=0.0, tighten=None, exi
         chosen = tightened(choices[scored.index(best)], choices, tighten[1], tighten[0])
         shown = scored[choices.index(chosen)]
     return best[0], shown[1], best[2]
+
+
+def cited(row, bonus, literals, n=READ_PASSAGES, penalty=0.0, tighten=None, exit_at=None) -> int | None:
+    """The passage answer() cites first for ``row`` (None: no span), as ``answering._surest``
+    moves it: to another passage read whose span holds the answer whole at a higher margin."""
+    scored = ranked(row, bonus, literals, n, penalty)
+    if not scored:
+        return None
+    if stops_early(scored, exit_at):
+        scored = [x for x in scored if x[4] == 0]
+    best = max(scored, key=lambda x: x[0])
+    text = choose(row, bonus, literals, n, penalty, tighten, exit_at)[1]
+    margins = {(t, start, end): margin for t, _, margin, _, _, start, end in row["spans"]}
+    at, top = best[4], margins[(best[4], best[5], best[6])]
+    for _, span, miss, _, t, start, end in scored:
+        if text and t != best[4] and margins[(t, start, end)] > top and not (literals and miss) \
+                and _whole(text, span, 0, len(span)) >= 0:
+            at, top = t, margins[(t, start, end)]
+    return at
+
+
+def citation_share(rows, project: list[str], bonus, threshold, literals, n=READ_PASSAGES, penalty=0.0,
+                   tighten=None, exit_at=None) -> float | None:
+    """citation@1 over the ``project`` sets' answerable rows that record their evidence: the
+    answer shown and its first citation's passage holding the evidence (a refusal is a miss,
+    as in ``qa eval``); None when no row records it (candidates collected before ``cite``)."""
+    ok = []
+    for r in rows:
+        if r["set"] in project and r["golds"] and r.get("cite"):
+            b = choose(r, bonus, literals, n, penalty, tighten, exit_at)
+            at = cited(r, bonus, literals, n, penalty, tighten, exit_at) if answered(b, threshold, literals) else None
+            ok.append(at is not None and r["cite"][at])
+    return float(np.mean(ok)) if ok else None
 
 
 def exits(rows, bonus, literals, penalty, exit_at) -> float:
@@ -345,7 +383,7 @@ def main() -> int:
                 build_index(docs, root, progress=False)
                 idx = load_index(root)
                 qs = load_questions(qfile)
-                rows += collect(idx, [(q.question, q.answers) for q in qs], reader, set_label(qfile, docs))
+                rows += collect(idx, [(q.question, q.answers, q.evidence) for q in qs], reader, set_label(qfile, docs))
             for f in args.squad:
                 exs = load_squad(f)[: args.limit]
                 seeds = Path(tmp) / f.stem / "seeds"
@@ -405,19 +443,23 @@ def main() -> int:
     tset = tight[1:4] if tight else None
     _, fper = score(rows, bonus, thr, lit, n_read, pen, tset)
     full = float(np.mean([fper[s] for s in labels]))
+    full_cite = citation_share(rows, project, bonus, thr, lit, n_read, pen, tset)
     curve = []
     for x in EXIT_CHOICES:
         _, eper = score(rows, bonus, thr, lit, n_read, pen, tset, x)
         em = float(np.mean([eper[s] for s in labels]))
         share = exits(rows, bonus, lit, pen, x)
-        print(f"early exit at {x}: macro {em:.4f} (reading all: {full:.4f}), first passage only for {share:.1%} {eper}")
-        curve.append((x, em, share, eper))
-    # The lowest value from which every higher one stays within tolerance: one lucky point of a
-    # noisy curve does not decide.
+        cite = citation_share(rows, project, bonus, thr, lit, n_read, pen, tset, x)
+        print(f"early exit at {x}: macro {em:.4f} (reading all: {full:.4f}), first passage only for {share:.1%}, "
+              f"citation@1 {cite} (reading all: {full_cite}) {eper}")
+        curve.append((x, em, share, eper, cite))
+    # The lowest value from which every higher one stays within tolerance, and cites the
+    # evidence as often as reading them all (a passage not read can't be cited): one lucky point
+    # of a noisy curve does not decide.
     exit_at = None
     for i, c in enumerate(curve):
         if all(d[1] >= full - EXIT_TOLERANCE and worst_refusal(rows, project, bonus, thr, lit, n_read, pen, d[0]) <= cap
-               for d in curve[i:]):
+               and (full_cite is None or d[4] >= full_cite - EXIT_TOLERANCE) for d in curve[i:]):
             exit_at = c
             break
     xs, ys, names = [], [], []
@@ -453,7 +495,8 @@ def main() -> int:
         settings["read_min_confidence"] = read_floor
     if exit_at:
         settings["early_exit"] = {"rank": exit_at[0], "dev_macro_score": round(exit_at[1], 4),
-                                  "dev_first_passage_only": round(exit_at[2], 4), "dev_per_set": exit_at[3]}
+                                  "dev_first_passage_only": round(exit_at[2], 4), "dev_per_set": exit_at[3],
+                                  "dev_citation_at_1": exit_at[4] and round(exit_at[4], 4)}
     if tight:
         settings["tighten"] = {"delta": tight[2], "min_chars": tight[1], "types": list(tight[3]),
                                "dev_macro_score": round(tight[0], 4), "dev_per_set": tight[4]}

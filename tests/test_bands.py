@@ -298,6 +298,25 @@ def test_the_tune_script_only_chooses_settings_within_the_false_refusal_limit(tu
         tune.within_cap(rows, grid[1:], ["news"], 0.08)
 
 
+def test_the_tune_script_counts_citations_as_answer_does_and_an_early_exit_that_loses_them(tune):
+    """Passage 0 wins with the rank bonus; passage 1 holds the answer whole at a higher margin
+    and is the one with the evidence: answer() cites it when it is read. An early exit at 2.0
+    stops at passage 0 and loses that citation; a refusal is a miss."""
+    def row(golds, cite, spans):
+        return {"set": "news", "golds": golds, "qtype": "name", "cite": cite, "spans": spans}
+
+    moved = row(["龙山区"], [False, True], [(0, "龙山区", 1.5, False, True, 0, 3), (1, "辽源市龙山区", 2.8, False, True, 5, 11)])
+    inside = row(["12"], [False, True], [(0, "12", 1.5, False, True, 0, 2), (1, "2012年", 2.8, False, True, 0, 5)])
+    stays = row(["27场"], [True, False], [(0, "27场", 3.0, False, True, 0, 3)])
+    refused = row(["9名"], [True, False], [(0, "9名", -3.0, False, True, 0, 2)])
+    assert tune.cited(moved, 4.0, True) == 1 and tune.cited(inside, 4.0, True) == 0 and tune.cited(stays, 4.0, True) == 0
+    assert tune.cited(moved, 4.0, True, exit_at=2.0) == 0
+    rows = [moved, inside, stays, refused, row([], [], [(0, "x", 0.0, False, True, 0, 1)])]
+    assert tune.citation_share(rows, ["news"], 4.0, 2.0, True) == 0.5  # moved, stays; not inside, not refused
+    assert tune.citation_share(rows, ["news"], 4.0, 2.0, True, exit_at=2.0) == 0.25
+    assert tune.citation_share(rows, ["wiki"], 4.0, 2.0, True) is None  # no row of that set records evidence
+
+
 def test_reads_floor_keeps_false_refusals_within_the_limit(tune, monkeypatch):
     """read()'s floor: refusing the two unanswerables would pay by the objective, but it would
     also refuse half of the answerable questions, which the limit forbids."""

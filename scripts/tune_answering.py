@@ -126,6 +126,17 @@ def stops_early(scored, exit_at) -> bool:
     return exit_at is not None and bool(first) and max(first) >= exit_at
 
 
+def read_spans(row, bonus, literals, n=READ_PASSAGES, penalty=0.0, exit_at=None):
+    """The candidates answer() reads for ``row`` (:func:`ranked`, only the first passage's when
+    it exits early) and the best of them; None without a candidate."""
+    scored = ranked(row, bonus, literals, n, penalty)
+    if not scored:
+        return None
+    if stops_early(scored, exit_at):
+        scored = [x for x in scored if x[4] == 0]
+    return scored, max(scored, key=lambda x: x[0])
+
+
 def choose(row, bonus, literals, n=READ_PASSAGES, penalty=0.0, tighten=None, exit_at=None):
     """The best span of a question's candidates as (score, text, literal missing).
 
@@ -133,12 +144,10 @@ def choose(row, bonus, literals, n=READ_PASSAGES, penalty=0.0, tighten=None, exi
     those types (default: number): the score (which decides "not found") stays the best
     span's, the text may be an inner one.
     """
-    scored = ranked(row, bonus, literals, n, penalty)
-    if not scored:
+    read = read_spans(row, bonus, literals, n, penalty, exit_at)
+    if read is None:
         return None
-    if stops_early(scored, exit_at):
-        scored = [x for x in scored if x[4] == 0]
-    best = max(scored, key=lambda x: x[0])
+    scored, best = read
     shown = best
     if tighten and row.get("qtype") in (tighten[2] if len(tighten) > 2 else ("number",)):
         choices = [SpanChoice(t, start, end, sc, fit) for sc, _, _, fit, t, start, end in scored]
@@ -150,12 +159,10 @@ def choose(row, bonus, literals, n=READ_PASSAGES, penalty=0.0, tighten=None, exi
 def cited(row, bonus, literals, n=READ_PASSAGES, penalty=0.0, tighten=None, exit_at=None) -> int | None:
     """The passage answer() cites first for ``row`` (None: no span), as ``answering._surest``
     moves it: to another passage read whose span holds the answer whole at a higher margin."""
-    scored = ranked(row, bonus, literals, n, penalty)
-    if not scored:
+    read = read_spans(row, bonus, literals, n, penalty, exit_at)
+    if read is None:
         return None
-    if stops_early(scored, exit_at):
-        scored = [x for x in scored if x[4] == 0]
-    best = max(scored, key=lambda x: x[0])
+    scored, best = read
     text = choose(row, bonus, literals, n, penalty, tighten, exit_at)[1]
     margins = {(t, start, end): margin for t, _, margin, _, _, start, end in row["spans"]}
     at, top = best[4], margins[(best[4], best[5], best[6])]

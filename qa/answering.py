@@ -415,11 +415,14 @@ def _surest(best: SpanScore, spans: Sequence[SpanScore], texts: Sequence[str],
 def _whole(answer: str, text: str, start: int, end: int) -> int:
     """Where ``answer`` stands in ``text[start:end]`` as a whole (not "12" inside "2012" or "7"
     inside "17人"), or -1."""
+    def latin_or_digit(ch: str) -> bool:  # "" (the text's edge) is neither
+        return ch.isascii() and ch.isalnum()
+
     at = text.find(answer, start, end)
     while at >= 0:
         before, after = text[at - 1 : at], text[at + len(answer) : at + len(answer) + 1]
-        if not (before.isalnum() and before.isascii() and answer[0].isalnum() and answer[0].isascii()) and not (
-            after.isalnum() and after.isascii() and answer[-1].isalnum() and answer[-1].isascii()
+        if not (latin_or_digit(before) and latin_or_digit(answer[0])) and not (
+            latin_or_digit(after) and latin_or_digit(answer[-1])
         ):
             return at
         at = text.find(answer, at + 1, end)

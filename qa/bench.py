@@ -465,14 +465,14 @@ def bench_readers(index: Index, questions: list[str], readers: dict[str, object]
                 s, a = _timed(lambda q=q, r=r: answer(q, index=index, reader=r))
                 times[name].append(s)
                 found[name] += bool(getattr(a, "found", False))
-    first = next(iter(readers))
-    base = _ms(times[first])["p50_ms"]
+    stats = {name: _ms(t) for name, t in times.items()}
+    base = next(iter(stats.values()))["p50_ms"]
     return {
         "questions": len(questions),
         "readers": {
-            name: {**_ms(t), "ratio_p50": _ms(t)["p50_ms"] / base if base else float("nan"),
-                   "found_share": found[name] / max(len(t), 1)}
-            for name, t in times.items()
+            name: {**x, "ratio_p50": x["p50_ms"] / base if base else float("nan"),
+                   "found_share": found[name] / max(x["n"], 1)}
+            for name, x in stats.items()
         },
     }
 

@@ -71,6 +71,48 @@ def test_recognised_pages_become_text_with_lines(monkeypatch):
     assert lines[1].box == (0, 30, 120, 50) and lines[1].confidence == pytest.approx(0.6)
 
 
+def _parsed_scan(boxes: list[TextBox]) -> list[str]:
+    from qa.documents.structure import parse_text
+
+    text, lines = images.scanned_text([boxes])
+    doc = parse_text(text, "scan.png", meta=Source(text, "ocr", lines=lines, pages=1))
+    return [b.text for a in doc.articles for b in a.blocks if b.kind == "paragraph"]
+
+
+def test_a_paragraph_whose_full_stop_ocr_lost_still_ends_where_the_page_ends_it():
+    body = [
+        TextBox((0, 0, 480, 30), "市妇联举办家庭教育讲座", 0.98),  # the headline, in larger type
+        TextBox((0, 60, 440, 80), "9月17日上午，市妇联在市民中心举办家庭教育", 0.97),
+        TextBox((0, 93, 440, 113), "讲座，邀请专家为200余名家长讲解如何与孩", 0.97),
+        TextBox((0, 126, 200, 146), "子沟通，现场气氛热烈", 0.97),  # stops short: its 。 was not read
+        TextBox((0, 159, 440, 179), "活动中，专家结合案例分析了孩子的心理特点，", 0.97),
+        TextBox((0, 192, 300, 212), "并解答了家长们提出的问题。", 0.97),
+        TextBox((0, 225, 200, 245), "家长们纷纷表示收获很大", 0.97),  # short, unpunctuated, on one line
+    ]
+    assert _parsed_scan(body) == [
+        "9月17日上午，市妇联在市民中心举办家庭教育讲座，邀请专家为200余名家长讲解如何与孩子沟通，现场气氛热烈",
+        "活动中，专家结合案例分析了孩子的心理特点，并解答了家长们提出的问题。",
+        "家长们纷纷表示收获很大",
+    ]
+    short = [*body[:4], TextBox((0, 159, 200, 179), "活动中，专家结合案例分析", 0.97),  # one line: could be a heading
+             TextBox((0, 192, 440, 212), "专家分析了孩子的心理特点，并解答了家长们", 0.97),
+             TextBox((0, 225, 300, 245), "提出的问题。", 0.97)]
+    assert _parsed_scan(short)[1:] == ["专家分析了孩子的心理特点，并解答了家长们提出的问题。"]
+    # Two lines, short and without a full stop, but the first filled its line: body text, not a heading.
+    wrapped = [*body[:4], TextBox((0, 159, 440, 179), "活动中，专家结合案例分析了孩子的心理特点，", 0.97),
+               TextBox((0, 192, 120, 212), "现场气氛热烈", 0.97), TextBox((0, 225, 300, 245), "并解答了问题。", 0.97)]
+    assert _parsed_scan(wrapped)[1:] == ["活动中，专家结合案例分析了孩子的心理特点，现场气氛热烈", "并解答了问题。"]
+    # Ragged-right Latin lines stop short anywhere: the sentence still runs on.
+    latin = [
+        TextBox((0, 0, 480, 30), "City news", 0.98),
+        TextBox((0, 60, 330, 80), "The library opened a new reading room for", 0.97),
+        TextBox((0, 93, 440, 113), "children on Monday morning.", 0.97),
+    ]
+    assert [" ".join(p.split()) for p in _parsed_scan(latin)] == [
+        "The library opened a new reading room for children on Monday morning."
+    ]
+
+
 def test_recognised_text_is_kept_and_not_read_again(tmp_path, monkeypatch):
     calls = []
 

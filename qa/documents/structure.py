@@ -5,13 +5,15 @@ that the text states."""
 
 from __future__ import annotations
 
+import bisect
 import re
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..records import Span, join_spans, sub_spans
-from ..text import fold_numbers, to_simplified
+from ..text import fold_numbers, has_cjk, to_simplified
 from .layout import (
     _BYLINE_PREFIX,
     _SENT_INSIDE,
@@ -35,7 +37,7 @@ from .markdown import (
     _table_cells,
     _without_inline_markup,
 )
-from .records import MARKDOWN_SUFFIXES, Article, Block, Document, Source
+from .records import MARKDOWN_SUFFIXES, Article, Block, Document, Source, TextLine
 
 _DATE_RE = re.compile(r"(\d{4})\s*(?:年\s*(\d{1,2})\s*月(?:\s*(\d{1,2})\s*[日号])?|[-/.](\d{1,2})[-/.](\d{1,2}))")
 _SOURCE_RE = re.compile(r"(?:来源|出处|稿源)\s*[:：]\s*([^\s，,。；;|]{1,30})")
@@ -134,9 +136,48 @@ class _Raw:
     gap_before: int  # blank lines before this block
     md_level: int = 0
     kind: str = ""  # preset for list items, table rows and code blocks
+    wrapped: bool = False  # on a scanned page, it filled a line and ran on: body text
 
 
-def _raw_blocks(text: str, markdown: bool = False) -> list[_Raw]:
+@dataclass(frozen=True)
+class _PageBreaks:
+    """What a scanned page's layout says about the lines of its text (:func:`_page_breaks`)."""
+
+    ends: frozenset[int] = frozenset()  # offsets where a line of text ends its paragraph
+    runs: tuple[int, ...] = ()  # sorted starts of recognised lines that continue the line above
+
+    def wrapped(self, start: int, end: int) -> bool:
+        """Does the line of text at ``start:end`` run over more than one line of the page?"""
+        i = bisect.bisect_right(self.runs, start)
+        return i < len(self.runs) and self.runs[i] < end
+
+
+def _page_breaks(text: str, lines: Sequence[TextLine]) -> _PageBreaks:
+    """Where a scanned page's layout ends paragraphs, and which of its paragraphs are wrapped.
+
+    The page's text writes each paragraph on one line (``reading_order.page_text`` joins
+    a line that reaches its column's edge to the next), so a line break between two
+    recognised lines of one page means the first stopped short or the next is indented.
+    That ends the paragraph whatever punctuation OCR read at its end: a lost or misread
+    。 would otherwise join it to the next.  Lines with CJK characters only, whose text
+    is justified; a ragged-right Latin line stops short anywhere.  A paragraph that filled
+    a line and ran on is body text, not a heading, however short and unpunctuated.
+    """
+    ends, runs = set(), []
+    ordered = sorted(lines, key=lambda ln: ln.start)
+    for a, b in zip(ordered, ordered[1:]):
+        gap = text[a.end : b.start]
+        if a.page != b.page or "\f" in gap or gap.startswith("\n\n"):
+            continue
+        if "\n" not in gap:
+            runs.append(b.start)
+        elif gap.startswith("\n") and has_cjk(text[a.start : a.end]):
+            ends.add(len(text[: a.end].rstrip()))
+    return _PageBreaks(frozenset(ends), tuple(runs))
+
+
+def _raw_blocks(text: str, markdown: bool = False, breaks: _PageBreaks = _PageBreaks()) -> list[_Raw]:
+    """The text's blocks; ``breaks``: what a scanned page's layout says (:func:`_page_breaks`)."""
     lines = _lines(text)
     if "\f" in text:
         lines = _without_text_furniture(text, lines)
@@ -204,7 +245,7 @@ def _raw_blocks(text: str, markdown: bool = False) -> list[_Raw]:
                     cur = None
                 continue
         after = lines[i] if i < len(lines) else None
-        if cur is not None and last is not None and ln.blank == 0 and (
+        if cur is not None and last is not None and ln.blank == 0 and last.end not in breaks.ends and (
             cur.kind == "item" or _joins(cur.text, last, ln, after, text, lay)
         ):
             if _latin_break(text, last, ln):
@@ -212,7 +253,7 @@ def _raw_blocks(text: str, markdown: bool = False) -> list[_Raw]:
             cur.spans = cur.spans + ((ln.start, ln.end),)
             cur.text = join_spans(text, cur.spans)
         else:
-            cur = _Raw(t, ((ln.start, ln.end),), ln.blank)
+            cur = _Raw(t, ((ln.start, ln.end),), ln.blank, wrapped=breaks.wrapped(ln.start, ln.end))
             raws.append(cur)
         last = ln
     if header and not header_rows:
@@ -226,7 +267,8 @@ def _header_only(text: str, header: tuple[Span, ...]) -> _Raw:
     return _Raw(join_spans(text, spans), spans, 0, kind="item")
 
 
-def _classify(raws: list[_Raw]) -> None:
+def _classify(raws: list[_Raw], ends: frozenset[int] = frozenset()) -> None:
+    """Each block's kind; ``ends``: where a scanned page's layout ended a paragraph."""
     gaps = [r.gap_before for r in raws[1:]]
     typical = statistics.median(gaps) if gaps else 0
     for i, r in enumerate(raws):
@@ -242,7 +284,7 @@ def _classify(raws: list[_Raw]) -> None:
             r.kind = "subtitle"
         elif len(t) <= MAX_CAPTION and _CAPTION_END.search(t) and not _BYLINE_PREFIX.match(t):
             r.kind = "caption"
-        elif _is_heading_like(t) and not _is_label_or_note(t):
+        elif _is_heading_like(t) and not _is_label_or_note(t) and not r.wrapped:
             r.kind = "heading"
         elif (
             i > 0
@@ -269,6 +311,7 @@ def _classify(raws: list[_Raw]) -> None:
             and prev.kind == "paragraph"
             and nxt.kind == "paragraph"
             and not _ends_complete(prev.text)
+            and prev.spans[-1][1] not in ends
             and not _is_heading_like(prev.text)
             and len(mid.text) <= MAX_CAPTION // 2
             and len(mid.text) < len(prev.text)
@@ -292,7 +335,9 @@ def _starts_article(raws: list[_Raw], i: int) -> int:
     return 0
 
 
-def _blocks_to_articles(raws: list[_Raw], fallback_title: str, source: str) -> list[Article]:
+def _blocks_to_articles(
+    raws: list[_Raw], fallback_title: str, source: str, ends: frozenset[int] = frozenset()
+) -> list[Article]:
     # Article starts: markdown level-1 headings if present, else headline + byline pattern.
     starts: dict[int, int] = {}
     if any(r.md_level == 1 for r in raws):
@@ -354,13 +399,14 @@ def _blocks_to_articles(raws: list[_Raw], fallback_title: str, source: str) -> l
             kind = r.kind if r.kind in ("heading", "caption", "item", "code") else "paragraph"
             body.append(Block(kind, r.text, r.spans, r.md_level))
         articles.append(
-            Article(a + 1, title, title_spans, subtitle, byline, tuple(_repair(body, source)))
+            Article(a + 1, title, title_spans, subtitle, byline, tuple(_repair(body, source, ends)))
         )
     return [a for a in articles if a.blocks or a.title_spans or a.byline]
 
 
-def _repair(blocks: list[Block], source: str) -> list[Block]:
-    """Join paragraphs that the layout cut mid-sentence (skipping captions in between)."""
+def _repair(blocks: list[Block], source: str, ends: frozenset[int] = frozenset()) -> list[Block]:
+    """Join paragraphs that the layout cut mid-sentence (skipping captions in between);
+    not one that a scanned page's layout ended (``ends``, :func:`_page_breaks`)."""
     out: list[Block] = []
     pending: int | None = None  # index in out of a paragraph waiting for its continuation
     for b in blocks:
@@ -368,14 +414,14 @@ def _repair(blocks: list[Block], source: str) -> list[Block]:
             prev = out[pending]
             spans = prev.spans + b.spans
             out[pending] = Block("paragraph", join_spans(source, spans), spans)
-            pending = pending if not _ends_complete(b.text) else None
+            pending = pending if not _ends_complete(b.text) and b.spans[-1][1] not in ends else None
             continue
         if b.kind in ("heading", "item", "code"):
             pending = None
         out.append(b)
         # A short line without punctuation ("联系人：张三") is not a sentence cut in two.
         if b.kind == "paragraph" and not _ends_complete(b.text) and not _is_heading_like(b.text):
-            pending = len(out) - 1
+            pending = None if b.spans[-1][1] in ends else len(out) - 1
     return out
 
 
@@ -423,17 +469,18 @@ def parse_text(
     """
     if markdown is None:
         markdown = meta.markdown if meta is not None else Path(name).suffix.lower() in MARKDOWN_SUFFIXES
-    raws = _raw_blocks(text, markdown)
+    breaks = _page_breaks(text, meta.lines) if meta is not None else _PageBreaks()
+    raws = _raw_blocks(text, markdown, breaks)
     if Path(name).suffix.lower() in MARKDOWN_SUFFIXES:  # written Markdown, not a docx or web page
         for r in raws:
             if r.kind != "code":
                 r.spans = _without_inline_markup(text, r.spans)
                 r.text = join_spans(text, r.spans)
         raws = [r for r in raws if r.text.strip()]
-    _classify(raws)
+    _classify(raws, breaks.ends)
     stem = Path(name).stem
     fallback = (meta.title if meta is not None and meta.title else "") or stem
-    articles = _blocks_to_articles(raws, fallback, text)
+    articles = _blocks_to_articles(raws, fallback, text, breaks.ends)
     found = _text_metadata(raws, articles)
     title = (meta.title if meta is not None else "") or next(
         (a.title for a in articles[:1] if a.title_spans), fallback

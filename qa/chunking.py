@@ -26,8 +26,9 @@ class ChunkSettings:
     max_chars: int = 400
     # bump when sentence splitting, passage cutting or document structure changes
     # (3: wrapped lines, Markdown lists/tables/code, section paths, citation metadata;
-    # 4: Markdown table rows carry their header row)
-    version: int = 4
+    # 4: Markdown table rows carry their header row; 5: a scanned page's paragraphs end
+    # where its layout ends them)
+    version: int = 5
 
     def to_json(self) -> dict:
         return asdict(self)

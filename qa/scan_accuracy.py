@@ -11,7 +11,8 @@ title, header lines and blocks in reading order).
 - Reading order, from where the recognised text's pieces stand in the truth: a truth paragraph is
   *in order* when its characters come as one run, after the run of the paragraph before it;
   a recognised paragraph (block of the structure recovery) *crosses articles* when its
-  characters come from two truth articles.  A few stray characters (OCR noise that happens to
+  characters come from two truth articles, and *joins* truth blocks when they come from two
+  truth blocks (a paragraph's end missed, or a heading run into its paragraph).  A few stray characters (OCR noise that happens to
   align elsewhere) are ignored.
 
 :func:`index_of` indexes scans the way ``qa index`` does (``scripts/bench_scans.py --questions``,
@@ -53,6 +54,7 @@ class PageScore:
     articles_found: int  # recognised articles whose title matches a truth article's
     blocks: int  # recognised body blocks
     crossing: int  # of those, blocks with characters of two truth articles
+    joined: int = 0  # of those, blocks with characters of two truth blocks
 
     @property
     def order(self) -> float:
@@ -154,13 +156,15 @@ def score_page(text: str, page: list[dict], articles: Sequence[Article] = ()) ->
         if seen[k] == 1 and k > last:
             in_order += 1
         last = max(last, k)
-    # The truth article of each character of the text (-1: not aligned, or white space).
+    # The truth article and block of each character of the text (-1: not aligned, or white space).
     article_at = [-1] * len(text)
+    block_at = [-1] * len(text)
     for g, j in enumerate(align):
         if j >= 0:
             article_at[where[g]] = blocks[owner[j]][0]
+            block_at[where[g]] = owner[j]
     titles = [squash(a["title"]) for a in page]
-    found = crossing = n_blocks = 0
+    found = crossing = joined = n_blocks = 0
     for art in articles:
         title = squash(art.title)
         if title and any(1 - edit_distance(title, t) / len(t) >= 0.8 for t in titles):
@@ -170,8 +174,11 @@ def score_page(text: str, page: list[dict], articles: Sequence[Article] = ()) ->
             counts = Counter(article_at[i] for s, e in b.spans for i in range(s, e) if article_at[i] >= 0)
             if sum(1 for c in counts.values() if c > STRAY) > 1:
                 crossing += 1
+            owners = Counter(block_at[i] for s, e in b.spans for i in range(s, e) if block_at[i] >= 0)
+            if sum(1 for c in owners.values() if c > STRAY) > 1:
+                joined += 1
     return PageScore(
-        round(accuracy, 4), round(bag, 4), len(blocks), in_order, len(page), found, n_blocks, crossing,
+        round(accuracy, 4), round(bag, 4), len(blocks), in_order, len(page), found, n_blocks, crossing, joined,
     )
 
 

@@ -4,9 +4,9 @@ Every page is read the way ``qa index`` reads it (``read_document``: OCR, readin
 structure recovery; no stored text, so each page really goes through OCR) and scored
 against ``truth.json`` (:mod:`qa.scan_accuracy`): character accuracy including reading
 order, recognition alone (order-free), truth paragraphs read in order, articles found, and
-recognised paragraphs crossing two articles.  Pages per minute are counted over all pages
-read; the report names the CPU, its cores and the load average (OCR uses every core, and a
-busy machine reads slower).
+recognised paragraphs crossing two articles or joining two truth blocks.  Pages per minute
+are counted over all pages read; the report names the CPU, its cores and the load average
+(OCR uses every core, and a busy machine reads slower).
 
 With ``--questions``, the seed questions instead: the seed document that the pages render
 (:data:`SEED`) is indexed in one index and its scanned pages (default: the image-only PDF)
@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa.documents import DocumentError, parse_text, read_document  # noqa: E402
+from qa.documents import DocumentError, Source, parse_text, read_document  # noqa: E402
 from qa.documents.ocr import ENGINE  # noqa: E402
 from qa.evaluate import Question, contains  # noqa: E402
 from qa.scan_accuracy import index_of, score_page  # noqa: E402
@@ -87,13 +87,13 @@ def bench_file(path: Path, truth: dict) -> list[dict]:
         if len(pages) > 1:  # the page's text (from the start of its first line), read for its own articles
             lo, hi = doc.text.rfind("\n", 0, mine[0].start) + 1, mine[-1].end
             text = " " * lo + doc.text[lo:hi]  # offsets kept
-            articles = parse_text(text, path.name, doc.sha256, "ocr").articles
+            articles = parse_text(text, path.name, doc.sha256, "ocr", meta=Source(text, "ocr", lines=tuple(mine))).articles
         score = score_page(text, truth[key], articles)
         rows.append({
             "file": path.name, "page": page, "truth": key, "kind": kind_of(path.name),
             "seconds": round(seconds / len(pages), 1), "accuracy": score.accuracy, "bag_accuracy": score.bag_accuracy,
             "in_order": f"{score.in_order}/{score.paragraphs}", "articles": f"{score.articles_found}/{score.articles}",
-            "crossing": f"{score.crossing}/{score.blocks}",
+            "crossing": f"{score.crossing}/{score.blocks}", "joined": f"{score.joined}/{score.blocks}",
             "low_confidence_lines": sum(1 for ln in mine if ln.confidence < 0.8),
         })
     return rows
@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: {rows[-1]['seconds']:.0f} s a page", flush=True)
     minutes = (time.perf_counter() - start) / 60
     head = ["file", "page", "kind", "seconds", "accuracy", "bag_accuracy", "in_order", "articles", "crossing",
-            "low_confidence_lines"]
+            "joined", "low_confidence_lines"]
     print("\n| " + " | ".join(head) + " |\n|" + "---|" * len(head))
     for r in rows:
         print("| " + " | ".join(str(r[h]) for h in head) + " |")

@@ -29,7 +29,15 @@ def test_a_page_read_right():
             "# 第二篇标题\n\n  秋天的果子熟了，农民忙着收割庄稼。\n")
     s = score_page(text, PAGE, parse_text(text, "p.png", "0" * 64, "ocr").articles)
     assert (s.accuracy, s.bag_accuracy, s.in_order, s.paragraphs) == (1.0, 1.0, 6, 6)
-    assert (s.articles_found, s.articles, s.crossing) == (2, 2, 0) and s.order == 1.0
+    assert (s.articles_found, s.articles, s.crossing, s.joined) == (2, 2, 0, 0) and s.order == 1.0
+
+
+def test_two_paragraphs_read_as_one_are_counted():
+    # The first paragraph's 。 lost: the structure recovery runs it into the second.
+    text = ("# 第一篇标题\n\n  本报讯（记者甲）第一段讲的是春天来了，花都开了\n第二段讲的是夏天很热，大家游泳。\n\n"
+            "# 第二篇标题\n\n  秋天的果子熟了，农民忙着收割庄稼。\n")
+    s = score_page(text, PAGE, parse_text(text, "p.png", "0" * 64, "ocr").articles)
+    assert s.in_order == s.paragraphs and s.crossing == 0 and s.joined == 1
 
 
 def test_lines_read_across_two_articles_are_caught():

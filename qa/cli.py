@@ -177,12 +177,14 @@ def _cmd_train_reader(args: argparse.Namespace) -> int:
         epochs=2.0 if args.epochs is None else args.epochs, lr=args.lr, batch_size=args.batch_size, negatives=args.negatives, oversample=over,
         seed=args.seed, bf16=not args.no_bf16, max_minutes=args.max_minutes, threads=args.threads,
         eval_every=args.eval_every, limit=args.limit, max_len=args.max_len, stride=args.stride,
-        init=str(args.init) if args.init else "", dev_limit=args.dev_limit, cut_answers=args.cut_answers,
+        init=str(args.init[0]) if len(args.init) == 1 else "", average=[str(f) for f in args.init] if len(args.init) > 1 else [],
+        dev_limit=args.dev_limit, cut_answers=args.cut_answers,
         article_negatives=args.article_negatives, save_every=args.save_every,
     )
-    if args.init and not (args.init / "meta.json").is_file():
-        print(f"error: --init {args.init} is not a reader folder (no meta.json)", file=sys.stderr)
-        return 2
+    for folder in args.init:
+        if not (folder / "meta.json").is_file():
+            print(f"error: --init {folder} is not a reader folder (no meta.json)", file=sys.stderr)
+            return 2
     if cfg.epochs < 0 or (cfg.epochs == 0 and not args.init):
         print("error: --epochs is a number above 0 (or 0 with --init DIR: evaluate that reader only)", file=sys.stderr)
         return 2
@@ -276,7 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     pt.add_argument("--eval-every", type=int, default=0, help="steps between dev evaluations (0: each epoch)")
     pt.add_argument("--limit", type=int, default=0, help="questions per split (smoke test)")
-    pt.add_argument("--init", type=Path, default=None, help="continue from this reader folder (e.g. qa/reader/shipped)")
+    pt.add_argument("--init", type=Path, nargs="+", default=[], metavar="DIR",
+                    help="continue from this reader folder (e.g. qa/reader/shipped), or from the uniform average of "
+                         "several (a model soup of one run's checkpoints)")
     pt.add_argument("--dev-limit", type=int, default=600, help="dev questions for the learning curve")
     pt.add_argument("--no-bf16", action="store_true", help="train in float32 (default: bfloat16 autocast where this CPU runs it faster)")
     pt.add_argument("--cut-answers", type=float, default=0.0,

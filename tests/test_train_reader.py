@@ -143,6 +143,39 @@ def test_a_stopped_run_resumes_to_the_same_weights_as_an_unbroken_one(tiny_train
         assert torch.equal(a[k], b[k]), k
 
 
+def test_a_reader_started_from_an_average_of_two_holds_their_mean_and_both_histories(tiny_training, tmp_path):
+    import torch
+
+    data, cfg = tiny_training
+    quiet = {"log": lambda *_: None}
+    first = TrainConfig(**{**cfg.__dict__, "epochs": 1.0})
+    train([data], tmp_path / "a", first, **quiet)
+    train([data], tmp_path / "b", TrainConfig(**{**first.__dict__, "init": str(tmp_path / "a")}), **quiet)
+    soup = train([data], tmp_path / "soup",
+                 TrainConfig(**{**cfg.__dict__, "epochs": 0.0, "average": [str(tmp_path / "a"), str(tmp_path / "b")]}),
+                 **quiet)
+    a, b, mean = _weights(tmp_path / "a"), _weights(tmp_path / "b"), _weights(tmp_path / "soup")
+    assert a.keys() == mean.keys()
+    assert any(not torch.equal(a[k], b[k]) for k in a)  # two different readers
+    for k in a:
+        assert torch.equal(mean[k], ((a[k].float() + b[k].float()) / 2).half()), k
+    # Its meta names both, with their checksums, training and curves; the second names its own start.
+    named = soup["average"]
+    assert [n["folder"] for n in named] == [str(tmp_path / "a"), str(tmp_path / "b")]
+    assert named[0]["sha256"] == json.loads((tmp_path / "a" / "meta.json").read_text())["sha256"]
+    assert named[1]["init"]["folder"] == str(tmp_path / "a") and named[1]["init"]["curve"]
+    assert all(n["config"]["epochs"] == 1.0 and n["steps"] > 0 and n["data"] == [data.name] for n in named)
+    assert "init" not in soup and soup["steps"] == 0 and "test" in soup
+
+
+def test_train_reader_refuses_an_init_that_is_no_reader(tmp_path, capsys):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "meta.json").write_text("{}")
+    code = main(["train-reader", "--data", str(tmp_path / "x.json"), "--out", str(tmp_path / "o"),
+                 "--init", str(tmp_path / "a"), str(tmp_path / "missing"), "--epochs", "0"])
+    assert code == 2 and "missing is not a reader folder" in capsys.readouterr().err
+
+
 def test_a_run_whose_data_changed_is_not_resumed(tiny_training, tmp_path):
     data, cfg = tiny_training
     train([data], tmp_path / "r", TrainConfig(**{**cfg.__dict__, "max_minutes": 1e-9}), log=lambda *_: None)

@@ -119,6 +119,30 @@ def load_shipped(folder: Path):
     return _build_shipped(folder)
 
 
+def average_shipped(folders: list[Path]):
+    """The uniform average of several shipped readers' weights (a model soup), as
+    :func:`load_shipped` gives one: model, tokenizer, and ``{"average": [each one's meta]}``.
+
+    Averaging works for readers on one path of training (a run and its continuation, or
+    runs from one start): their weights stay in one basin, and the average is often better
+    than either.  Readers trained from different starts average into nonsense; the dev
+    evaluation that follows (``qa train-reader --init A B --epochs 0``) shows which it is.
+    """
+    if len(folders) < 2:
+        raise ReaderError("an average needs two or more reader folders")
+    model, tok, first = load_shipped(folders[0])
+    metas = [first]
+    total = {k: v.detach().clone().float() for k, v in model.state_dict().items()}
+    for folder in folders[1:]:
+        other, _, meta = load_shipped(folder)
+        metas.append(meta)
+        for k, v in other.state_dict().items():
+            total[k] += v.float()
+        del other
+    model.load_state_dict({k: v / len(folders) for k, v in total.items()})
+    return model, tok, {"average": metas}
+
+
 def _build_shipped(folder: Path, word: Callable[[Path], Any] | None = None,
                    tokenizer: Callable[[Path], Any] | None = None) -> tuple:
     """:func:`load_shipped`; ``word(base)`` and ``tokenizer(base)``, when given, provide the frozen

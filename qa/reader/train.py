@@ -55,6 +55,7 @@ class TrainConfig:
     dev_limit: int = 600  # dev questions used for the learning curve
     limit: int = 0  # use only this many questions per split (a smoke test of the whole command)
     init: str = ""  # start from this reader folder instead of the bare base encoder
+    average: list[str] = field(default_factory=list)  # or from the uniform average of these (a model soup)
     cut_answers: float = 0.0  # share of answerable train questions also trained on their context minus the answer
     article_negatives: float = 0.0  # share of answerable questions also put over another paragraph of their article
     save_every: float = 10.0  # minutes between resumable checkpoints (OUT/resume/)
@@ -456,7 +457,15 @@ def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print, resume: 
     import torch
     from tqdm import tqdm
 
-    from .model import BASE_E5, base_model_folder, load_shipped, new_qa_model, pad_batch, save_shipped
+    from .model import (
+        BASE_E5,
+        average_shipped,
+        base_model_folder,
+        load_shipped,
+        new_qa_model,
+        pad_batch,
+        save_shipped,
+    )
 
     done: dict = {"step": 0, "minutes": 0.0, "curve": []}
     if resume:
@@ -480,7 +489,9 @@ def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print, resume: 
     t0 = time.time()
     base = base_model_folder()
     init_meta: dict = {}
-    if cfg.init:
+    if cfg.average:
+        model, _, init_meta = average_shipped([Path(f) for f in cfg.average])
+    elif cfg.init:
         model, _, init_meta = load_shipped(Path(cfg.init))
     else:
         model = new_qa_model(base)
@@ -632,8 +643,8 @@ def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print, resume: 
         "split": {"method": "by article, sha256 buckets (qa.reader.data)", "train": len(splits["train"]), "dev": len(dev), "test": len(splits["test"]),
                   "sources": {s: sum(e.source == s for e in every_split) for s in sorted({e.source for e in every_split})}},
         "train_windows": len(feats),
-        **({"init": {"folder": cfg.init, "sha256": init_meta.get("sha256", {}), "steps": init_meta.get("steps"),
-                     "train_minutes": init_meta.get("train_minutes")}} if cfg.init else {}),
+        **({"init": lineage(cfg.init, init_meta)} if cfg.init and not cfg.average else {}),
+        **({"average": [lineage(f, m) for f, m in zip(cfg.average, init_meta["average"])]} if cfg.average else {}),
         "steps": step,
         "total_steps": total,
         "legs": legs,
@@ -653,6 +664,22 @@ def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print, resume: 
     save_shipped(model, out, meta)
     log(json.dumps({k: meta[k] for k in ("dev", "test") if k in meta}, ensure_ascii=False, indent=1))
     return meta
+
+
+def lineage(folder: str, meta: dict) -> dict:
+    """What a reader that a run starts from was: its folder and checksum, its training (data,
+    settings, legs, time, the learning curve at the dev threshold) and, in turn, what it
+    started from, so that a reader's meta.json holds its whole history."""
+    curve = [{"step": p.get("step"), "minutes": p.get("minutes"),
+              **{k: (p.get("dev") or {}).get("all@threshold", {}).get(k) for k in ("f1", "em", "no_answer_accuracy")}}
+             for p in meta.get("learning_curve") or []]
+    out = {"folder": str(folder), "sha256": meta.get("sha256", {}), "steps": meta.get("steps"),
+           "train_minutes": meta.get("train_minutes"), "config": meta.get("config"),
+           "data": [d.get("file") for d in meta.get("data") or []], "legs": meta.get("legs"), "curve": curve}
+    for key in ("init", "average"):
+        if meta.get(key):
+            out[key] = meta[key]
+    return out
 
 
 def _length_batches(feats: list[Feature], size: int, rng: random.Random) -> list[int]:

@@ -26,6 +26,7 @@ from . import bands as bands_
 from .answering import Settings, answer, default_reader
 from .bands import Bands
 from .index import Index
+from .query import analyse, clean_question
 from .records import Answer, join_spans
 from .retrieval import MODES, retrieve
 
@@ -197,9 +198,14 @@ class Result:
 
 
 def _retrieval_rank(index: Index, q: Question, mode: str, k: int = 10) -> int | None:
+    """Where the first passage holding the evidence ranks, retrieved as ``answer()`` retrieves
+    (the analysed question: an English one's words in Chinese too)."""
     if not q.evidence:
         return None
-    for rank, hit in enumerate(retrieve(index, q.question, k=k, mode=mode), 1):
+    text, note = clean_question(q.question)
+    if not text:
+        return None
+    for rank, hit in enumerate(retrieve(index, analyse(text, note, index), k=k, mode=mode), 1):
         if contains(hit.passage.text, q.evidence):
             return rank
     return None

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import messages
-from .text import fold_numbers, has_cjk, normalize
+from . import glossary, messages
+from .text import fold_numbers, has_cjk, normalize, word_frequency
 
 MAX_QUESTION_CHARS = 300
 
@@ -190,10 +190,13 @@ def analyse(question: str, note: str, index, history=None, raw: str = "") -> Que
         retrieval_text, boost = f"{prev_q} {question}", article
         for t, w in index_terms(index, prev_q).items():
             terms.setdefault(t, 0.5 * w)
+    tokens = index.tokenizer.words(retrieval_text)
+    if is_latin(question):  # an English question over Chinese text: its words in Chinese too (qa.glossary)
+        tokens += index.tokenizer.words(" ".join(glossary.chinese_words(tokens, word_frequency)))
     return Query(
         raw=raw or question, text=question, folded=normalize(question), terms=terms,
         qtype=question_type(question), literals=literals(question), latin=is_latin(question),
-        retrieval_text=retrieval_text, tokens=index.tokenizer.words(retrieval_text), boost_article=boost, note=note,
+        retrieval_text=retrieval_text, tokens=tokens, boost_article=boost, note=note,
     )
 
 

@@ -294,6 +294,13 @@ def _fresh_jieba():
     return tok
 
 
+def word_frequency(word: str) -> int:
+    """How often jieba's dictionary says ``word`` occurs (0: not a word it knows)."""
+    if _BASE is None:
+        _fresh_jieba()
+    return int(_BASE.FREQ.get(word, 0))
+
+
 class Tokenizer:
     """A private jieba tokenizer with the corpus user dictionary.
 

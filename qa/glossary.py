@@ -61,7 +61,9 @@ def _base_form(word: str, glosses: dict[str, tuple[str, ...]]) -> str:
     """``word`` without a plural or verb ending, where the dictionary has that form (orchards -> orchard)."""
     if word in glosses:
         return word
-    for ending, repl in (("ies", "y"), ("es", ""), ("s", ""), ("ied", "y"), ("ed", ""), ("d", ""), ("ing", ""), ("ing", "e")):
+    # The shortest cut first: uses -> use, not us; hoped -> hope, not hop; noting -> note, not not.
+    for ending, repl in (("s", ""), ("es", ""), ("ies", "y"), ("d", ""), ("ed", ""), ("ied", "y"), ("ing", "e"),
+                         ("ing", "")):
         if word.endswith(ending) and word[: -len(ending)] + repl in glosses:
             return word[: -len(ending)] + repl
     return word

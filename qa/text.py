@@ -285,8 +285,9 @@ def _fresh_jieba():
 
     global _BASE
     if _BASE is None:
-        _BASE = jieba.Tokenizer()
-        _BASE.initialize()
+        base = jieba.Tokenizer()
+        base.initialize()
+        _BASE = base  # only once loaded: another thread never copies an empty dictionary
     tok = jieba.Tokenizer()
     tok.FREQ = dict(_BASE.FREQ)
     tok.total = _BASE.total
@@ -297,7 +298,9 @@ def _fresh_jieba():
 def word_frequency(word: str) -> int:
     """How often jieba's dictionary says ``word`` occurs (0: not a word it knows)."""
     if _BASE is None:
-        _fresh_jieba()
+        with _JIEBA_LOCK:
+            if _BASE is None:
+                _fresh_jieba()
     return int(_BASE.FREQ.get(word, 0))
 
 

@@ -15,6 +15,13 @@ LINES = [
     "組織 组织 [zu3 zhi1] /to organize/organization/",
     "一石二鳥 一石二鸟 [yi1 shi2 er4 niao3] /to kill two birds with one stone/",  # an idiom: left out
     "不 不 [bu4] /(negative prefix)/not/no/",
+    "美國 美国 [Mei3 guo2] /United States/US/",
+    "用 用 [yong4] /to use/",
+    "希望 希望 [xi1 wang4] /to hope/",
+    "跳 跳 [tiao4] /to hop/to jump/",
+    "注意 注意 [zhu4 yi4] /to note/",
+    "飛機 飞机 [fei1 ji1] /airplane/plane/",
+    "計劃 计划 [ji4 hua4] /plan/",
 ]
 FREQ = {"果园": 900, "圃": 20, "县": 5000, "郡": 300, "机械": 800, "组织": 7000}
 
@@ -34,6 +41,8 @@ def test_english_words_get_their_most_frequent_chinese_words():
     assert chinese_words(["orchard"], lambda w: FREQ.get(w, 0), g) == ["果园", "圃"]
     assert chinese_words(["heat", "meter"], lambda w: 0, g) == ["热表"]  # two neighbours glossed together
     assert chinese_words(["orchard"], FREQ.get, {}) == []
+    # The shortest cut of an ending first: not "us", "hop", "not" or "plan".
+    assert chinese_words(["uses", "hoped", "noting", "planes"], lambda w: 0, g, per_word=1) == ["用", "希望", "注意", "飞机"]
 
 
 def test_an_english_question_finds_a_chinese_passage_by_keyword(tmp_path, fake_embedder):

@@ -113,6 +113,22 @@ def test_a_paragraph_whose_full_stop_ocr_lost_still_ends_where_the_page_ends_it(
     ]
 
 
+def test_a_paragraph_still_runs_on_over_a_page_break_under_a_page_number():
+    from qa.documents.structure import parse_text
+
+    page1 = [TextBox((0, 0, 480, 30), "市妇联举办家庭教育讲座", 0.98),
+             TextBox((0, 60, 440, 80), "9月17日上午，市妇联在市民中心举办家庭教育", 0.97),
+             TextBox((0, 93, 440, 113), "讲座，专家结合案例分析了青春期孩子的心理特", 0.97),  # fills its line
+             TextBox((200, 126, 240, 146), "第1页", 0.97)]  # the page number, close under it
+    page2 = [TextBox((0, 0, 440, 20), "点，并解答了家长们提出的问题。", 0.97),
+             TextBox((200, 33, 240, 53), "第2页", 0.97)]
+    text, lines = images.scanned_text([page1, page2])
+    doc = parse_text(text, "scan.tif", meta=Source(text, "ocr", lines=lines, pages=2))
+    assert [b.text for a in doc.articles for b in a.blocks] == [
+        "9月17日上午，市妇联在市民中心举办家庭教育讲座，专家结合案例分析了青春期孩子的心理特点，并解答了家长们提出的问题。"
+    ]
+
+
 def test_recognised_text_is_kept_and_not_read_again(tmp_path, monkeypatch):
     calls = []
 

@@ -9,7 +9,7 @@ import bisect
 import re
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..records import Span, join_spans, sub_spans
@@ -137,13 +137,15 @@ class _Raw:
     md_level: int = 0
     kind: str = ""  # preset for list items, table rows and code blocks
     wrapped: bool = False  # on a scanned page, it filled a line and ran on: body text
+    closed: bool = False  # on a scanned page, the layout ended it (its last line stopped short)
 
 
 @dataclass(frozen=True)
 class _PageBreaks:
     """What a scanned page's layout says about the lines of its text (:func:`_page_breaks`)."""
 
-    ends: frozenset[int] = frozenset()  # offsets where a line of text ends its paragraph
+    # where a line of text ends its paragraph -> where the next recognised line on its page starts
+    ends: dict[int, int] = field(default_factory=dict)
     runs: tuple[int, ...] = ()  # sorted starts of recognised lines that continue the line above
 
     def wrapped(self, start: int, end: int) -> bool:
@@ -163,7 +165,8 @@ def _page_breaks(text: str, lines: Sequence[TextLine]) -> _PageBreaks:
     is justified; a ragged-right Latin line stops short anywhere.  A paragraph that filled
     a line and ran on is body text, not a heading, however short and unpunctuated.
     """
-    ends, runs = set(), []
+    ends: dict[int, int] = {}
+    runs: list[int] = []
     ordered = sorted(lines, key=lambda ln: ln.start)
     for a, b in zip(ordered, ordered[1:]):
         gap = text[a.end : b.start]
@@ -172,8 +175,11 @@ def _page_breaks(text: str, lines: Sequence[TextLine]) -> _PageBreaks:
         if "\n" not in gap:
             runs.append(b.start)
         elif gap.startswith("\n") and has_cjk(text[a.start : a.end]):
-            ends.add(len(text[: a.end].rstrip()))
-    return _PageBreaks(frozenset(ends), tuple(runs))
+            end = a.end
+            while end > a.start and text[end - 1].isspace():
+                end -= 1
+            ends[end] = b.start
+    return _PageBreaks(ends, tuple(runs))
 
 
 def _raw_blocks(text: str, markdown: bool = False, breaks: _PageBreaks = _PageBreaks()) -> list[_Raw]:
@@ -183,6 +189,17 @@ def _raw_blocks(text: str, markdown: bool = False, breaks: _PageBreaks = _PageBr
         lines = _without_text_furniture(text, lines)
     if not lines:
         return []
+    starts = [ln.start for ln in lines]
+
+    def ended(line: _Line) -> bool:
+        """The layout ended the paragraph at ``line``: the next recognised line of its page
+        is kept (not a page number or running footer left out, after which the paragraph
+        may go on over the page break)."""
+        nxt = breaks.ends.get(line.end)
+        if nxt is None:
+            return False
+        i = bisect.bisect_right(starts, nxt) - 1
+        return i >= 0 and nxt < lines[i].end
     lay = _layout(text, lines)
     raws: list[_Raw] = []
     cur: _Raw | None = None  # the paragraph or list item that the next line may continue
@@ -245,7 +262,7 @@ def _raw_blocks(text: str, markdown: bool = False, breaks: _PageBreaks = _PageBr
                     cur = None
                 continue
         after = lines[i] if i < len(lines) else None
-        if cur is not None and last is not None and ln.blank == 0 and last.end not in breaks.ends and (
+        if cur is not None and last is not None and ln.blank == 0 and not ended(last) and (
             cur.kind == "item" or _joins(cur.text, last, ln, after, text, lay)
         ):
             if _latin_break(text, last, ln):
@@ -255,6 +272,7 @@ def _raw_blocks(text: str, markdown: bool = False, breaks: _PageBreaks = _PageBr
         else:
             cur = _Raw(t, ((ln.start, ln.end),), ln.blank, wrapped=breaks.wrapped(ln.start, ln.end))
             raws.append(cur)
+        cur.closed = ended(ln)
         last = ln
     if header and not header_rows:
         raws.append(_header_only(text, header))
@@ -267,8 +285,7 @@ def _header_only(text: str, header: tuple[Span, ...]) -> _Raw:
     return _Raw(join_spans(text, spans), spans, 0, kind="item")
 
 
-def _classify(raws: list[_Raw], ends: frozenset[int] = frozenset()) -> None:
-    """Each block's kind; ``ends``: where a scanned page's layout ended a paragraph."""
+def _classify(raws: list[_Raw]) -> None:
     gaps = [r.gap_before for r in raws[1:]]
     typical = statistics.median(gaps) if gaps else 0
     for i, r in enumerate(raws):
@@ -311,7 +328,7 @@ def _classify(raws: list[_Raw], ends: frozenset[int] = frozenset()) -> None:
             and prev.kind == "paragraph"
             and nxt.kind == "paragraph"
             and not _ends_complete(prev.text)
-            and prev.spans[-1][1] not in ends
+            and not prev.closed
             and not _is_heading_like(prev.text)
             and len(mid.text) <= MAX_CAPTION // 2
             and len(mid.text) < len(prev.text)
@@ -406,7 +423,7 @@ def _blocks_to_articles(
 
 def _repair(blocks: list[Block], source: str, ends: frozenset[int] = frozenset()) -> list[Block]:
     """Join paragraphs that the layout cut mid-sentence (skipping captions in between);
-    not one that a scanned page's layout ended (``ends``, :func:`_page_breaks`)."""
+    not one that a scanned page's layout ended (``ends``: where such paragraphs end)."""
     out: list[Block] = []
     pending: int | None = None  # index in out of a paragraph waiting for its continuation
     for b in blocks:
@@ -477,10 +494,10 @@ def parse_text(
                 r.spans = _without_inline_markup(text, r.spans)
                 r.text = join_spans(text, r.spans)
         raws = [r for r in raws if r.text.strip()]
-    _classify(raws, breaks.ends)
+    _classify(raws)
     stem = Path(name).stem
     fallback = (meta.title if meta is not None and meta.title else "") or stem
-    articles = _blocks_to_articles(raws, fallback, text, breaks.ends)
+    articles = _blocks_to_articles(raws, fallback, text, frozenset(r.spans[-1][1] for r in raws if r.closed))
     found = _text_metadata(raws, articles)
     title = (meta.title if meta is not None else "") or next(
         (a.title for a in articles[:1] if a.title_spans), fallback

@@ -132,14 +132,16 @@ def average_shipped(folders: list[Path]):
         raise ReaderError("an average needs two or more reader folders")
     model, tok, first = load_shipped(folders[0])
     metas = [first]
-    total = {k: v.detach().clone().float() for k, v in model.state_dict().items()}
+    # The frozen word embeddings are the base model's in every reader: kept, not averaged.
+    total = {k: v.detach().clone().float() for k, v in model.state_dict().items() if k not in FROZEN}
     for folder in folders[1:]:
         other, _, meta = load_shipped(folder)
         metas.append(meta)
         for k, v in other.state_dict().items():
-            total[k] += v.float()
+            if k in total:
+                total[k] += v.float()
         del other
-    model.load_state_dict({k: v / len(folders) for k, v in total.items()})
+    model.load_state_dict({k: v / len(folders) for k, v in total.items()}, strict=False)
     return model, tok, {"average": metas}
 
 

@@ -673,7 +673,7 @@ def lineage(folder: str, meta: dict) -> dict:
     curve = [{"step": p.get("step"), "minutes": p.get("minutes"),
               **{k: (p.get("dev") or {}).get("all@threshold", {}).get(k) for k in ("f1", "em", "no_answer_accuracy")}}
              for p in meta.get("learning_curve") or []]
-    out = {"folder": str(folder), "sha256": meta.get("sha256", {}), "steps": meta.get("steps"),
+    out = {"folder": str(folder), "sha256": meta.get("sha256", {}), "steps": meta.get("steps", meta.get("step")),
            "train_minutes": meta.get("train_minutes"), "config": meta.get("config"),
            "data": [d.get("file") for d in meta.get("data") or []], "legs": meta.get("legs"), "curve": curve}
     for key in ("init", "average"):

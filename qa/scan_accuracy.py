@@ -12,7 +12,8 @@ title, header lines and blocks in reading order).
   *in order* when its characters come as one run, after the run of the paragraph before it;
   a recognised paragraph (block of the structure recovery) *crosses articles* when its
   characters come from two truth articles, and *joins* truth blocks when they come from two
-  truth blocks (a paragraph's end missed, or a heading run into its paragraph).  A few stray characters (OCR noise that happens to
+  truth blocks (a paragraph's end missed, or a heading run into its paragraph); a truth block
+  is *split* when its characters fall in two recognised paragraphs (an end found too early).  A few stray characters (OCR noise that happens to
   align elsewhere) are ignored.
 
 :func:`index_of` indexes scans the way ``qa index`` does (``scripts/bench_scans.py --questions``,
@@ -55,6 +56,7 @@ class PageScore:
     blocks: int  # recognised body blocks
     crossing: int  # of those, blocks with characters of two truth articles
     joined: int = 0  # of those, blocks with characters of two truth blocks
+    split: int = 0  # truth blocks whose characters fall in two recognised blocks
 
     @property
     def order(self) -> float:
@@ -165,6 +167,7 @@ def score_page(text: str, page: list[dict], articles: Sequence[Article] = ()) ->
             block_at[where[g]] = owner[j]
     titles = [squash(a["title"]) for a in page]
     found = crossing = joined = n_blocks = 0
+    pieces: Counter[int] = Counter()  # truth block -> recognised blocks holding its characters
     for art in articles:
         title = squash(art.title)
         if title and any(1 - edit_distance(title, t) / len(t) >= 0.8 for t in titles):
@@ -177,8 +180,10 @@ def score_page(text: str, page: list[dict], articles: Sequence[Article] = ()) ->
             owners = Counter(block_at[i] for s, e in b.spans for i in range(s, e) if block_at[i] >= 0)
             if sum(1 for c in owners.values() if c > STRAY) > 1:
                 joined += 1
+            pieces.update(k for k, c in owners.items() if c > STRAY)
     return PageScore(
         round(accuracy, 4), round(bag, 4), len(blocks), in_order, len(page), found, n_blocks, crossing, joined,
+        sum(1 for n in pieces.values() if n > 1),
     )
 
 

@@ -4,7 +4,8 @@ Every page is read the way ``qa index`` reads it (``read_document``: OCR, readin
 structure recovery; no stored text, so each page really goes through OCR) and scored
 against ``truth.json`` (:mod:`qa.scan_accuracy`): character accuracy including reading
 order, recognition alone (order-free), truth paragraphs read in order, articles found, and
-recognised paragraphs crossing two articles or joining two truth blocks.  Pages per minute
+recognised paragraphs crossing two articles or joining two truth blocks, and truth blocks split
+in two.  Pages per minute
 are counted over all pages read; the report names the CPU, its cores and the load average
 (OCR uses every core, and a busy machine reads slower).
 
@@ -94,6 +95,7 @@ def bench_file(path: Path, truth: dict) -> list[dict]:
             "seconds": round(seconds / len(pages), 1), "accuracy": score.accuracy, "bag_accuracy": score.bag_accuracy,
             "in_order": f"{score.in_order}/{score.paragraphs}", "articles": f"{score.articles_found}/{score.articles}",
             "crossing": f"{score.crossing}/{score.blocks}", "joined": f"{score.joined}/{score.blocks}",
+            "split": f"{score.split}/{score.paragraphs}",
             "low_confidence_lines": sum(1 for ln in mine if ln.confidence < 0.8),
         })
     return rows
@@ -221,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: {rows[-1]['seconds']:.0f} s a page", flush=True)
     minutes = (time.perf_counter() - start) / 60
     head = ["file", "page", "kind", "seconds", "accuracy", "bag_accuracy", "in_order", "articles", "crossing",
-            "joined", "low_confidence_lines"]
+            "joined", "split", "low_confidence_lines"]
     print("\n| " + " | ".join(head) + " |\n|" + "---|" * len(head))
     for r in rows:
         print("| " + " | ".join(str(r[h]) for h in head) + " |")

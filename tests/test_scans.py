@@ -102,6 +102,11 @@ def test_a_paragraph_whose_full_stop_ocr_lost_still_ends_where_the_page_ends_it(
     wrapped = [*body[:4], TextBox((0, 159, 440, 179), "活动中，专家结合案例分析了孩子的心理特点，", 0.97),
                TextBox((0, 192, 120, 212), "现场气氛热烈", 0.97), TextBox((0, 225, 300, 245), "并解答了问题。", 0.97)]
     assert _parsed_scan(wrapped)[1:] == ["活动中，专家结合案例分析了孩子的心理特点，现场气氛热烈", "并解答了问题。"]
+    # A line that stops short inside a quotation lost its end to OCR (」, ”): it runs on.
+    quoted = [body[0], TextBox((0, 60, 440, 80), "巡特警支队紧密围绕平安辽源建设，创新推出“人", 0.97),
+              TextBox((0, 93, 200, 113), "+车+机", 0.97),
+              TextBox((0, 126, 440, 146), "”联动巡逻模式，大幅提升巡逻防控工作效率。", 0.97)]
+    assert _parsed_scan(quoted) == ["巡特警支队紧密围绕平安辽源建设，创新推出“人+车+机”联动巡逻模式，大幅提升巡逻防控工作效率。"]
     # Ragged-right Latin lines stop short anywhere: the sentence still runs on.
     latin = [
         TextBox((0, 0, 480, 30), "City news", 0.98),

@@ -162,7 +162,8 @@ def _page_breaks(text: str, lines: Sequence[TextLine]) -> _PageBreaks:
     recognised lines of one page means the first stopped short or the next is indented.
     That ends the paragraph whatever punctuation OCR read at its end: a lost or misread
     。 would otherwise join it to the next.  Lines with CJK characters only, whose text
-    is justified; a ragged-right Latin line stops short anywhere.  A paragraph that filled
+    is justified (a ragged-right Latin line stops short anywhere), and not inside a quotation
+    or brackets (:func:`_inside_pair`).  A paragraph that filled
     a line and ran on is body text, not a heading, however short and unpunctuated.
     """
     ends: dict[int, int] = {}
@@ -174,12 +175,25 @@ def _page_breaks(text: str, lines: Sequence[TextLine]) -> _PageBreaks:
             continue
         if "\n" not in gap:
             runs.append(b.start)
-        elif gap.startswith("\n") and has_cjk(text[a.start : a.end]):
+        elif gap.startswith("\n") and has_cjk(text[a.start : a.end]) and not _inside_pair(text, a.end, b.start):
             end = a.end
             while end > a.start and text[end - 1].isspace():
                 end -= 1
             ends[end] = b.start
     return _PageBreaks(ends, tuple(runs))
+
+
+_PAIRS = ("“”", "「」", "『』", "《》", "（）", "()", "【】", "〈〉")
+
+
+def _inside_pair(text: str, end: int, start: int) -> bool:
+    """Does the line of text ending at ``end`` leave a quotation or bracket open, or the line
+    starting at ``start`` close one it did not open?  A paragraph does not end there: the
+    line only looks short because OCR lost what stood at its end (a 」, a word)."""
+    before = text[text.rfind("\n", 0, end) + 1 : end]
+    stop = text.find("\n", start)
+    after = text[start : stop if stop >= 0 else len(text)]
+    return any(before.count(o) > before.count(c) or after.count(c) > after.count(o) for o, c in _PAIRS)
 
 
 def _raw_blocks(text: str, markdown: bool = False, breaks: _PageBreaks = _PageBreaks()) -> list[_Raw]:

@@ -376,6 +376,10 @@ class Index:
     def keyword_search(self, tokens: list[str], k: int) -> list[tuple[int, float]]:
         return self.keyword.search(tokens, k)
 
+    def has_term(self, token: str) -> bool:
+        """Whether any passage holds this keyword token."""
+        return self.keyword.document_frequency(token) > 0
+
 
 # ------------------------------------------------------------------ load
 

@@ -161,7 +161,8 @@ class SegmentedKeyword:
         """Passages counted by BM25's statistics (deleted ones included until a merge)."""
         return sum(p.n_docs for p in self.parts)
 
-    def _df(self, term: str) -> int:
+    def document_frequency(self, term: str) -> int:
+        """Passages whose postings hold ``term`` (deleted ones included until a merge)."""
         df = 0
         for p in self.parts:
             j = p.vocab.get(term)
@@ -173,7 +174,7 @@ class SegmentedKeyword:
         """IDF of a term over all segments (an unseen term: that of a term in no passage)."""
         if len(self.parts) == 1:
             return self.parts[0].term_idf(term)
-        return bm25_idf(self.n_docs, self._df(term))
+        return bm25_idf(self.n_docs, self.document_frequency(term))
 
     def search(self, query: list[str], k: int = 10) -> list[tuple[int, float]]:
         """Top-``k`` ``(live row, score)`` with a positive score, best first."""
@@ -183,7 +184,7 @@ class SegmentedKeyword:
             return []
         terms = list(dict.fromkeys(query))
         n = self.n_docs
-        idf = {t: bm25_idf(n, self._df(t)) for t in terms}
+        idf = {t: bm25_idf(n, self.document_frequency(t)) for t in terms}
         found: list[tuple[float, int]] = []
         for s, part in enumerate(self.parts):
             scale = {}

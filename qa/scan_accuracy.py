@@ -13,8 +13,8 @@ title, header lines and blocks in reading order).
   a recognised paragraph (block of the structure recovery) *crosses articles* when its
   characters come from two truth articles, and *joins* truth blocks when they come from two
   truth blocks (a paragraph's end missed, or a heading run into its paragraph); a truth block
-  is *split* when its characters fall in two recognised paragraphs (an end found too early).  A few stray characters (OCR noise that happens to
-  align elsewhere) are ignored.
+  is *split* when its characters fall in two recognised paragraphs (an end found too early).
+  A few stray characters (OCR noise that happens to align elsewhere) are ignored.
 
 :func:`index_of` indexes scans the way ``qa index`` does (``scripts/bench_scans.py --questions``,
 ``qa bench --sections ocr``).

@@ -279,8 +279,8 @@ _BASE = None
 _WORD_TAGS: dict[str, str] | None = None  # jieba's part-of-speech table, shared (read-only)
 
 
-def _fresh_jieba():
-    """A jieba tokenizer with its own copy of the dictionary (loaded from disk once per process)."""
+def _base_jieba():
+    """jieba's dictionary, loaded from disk once per process (call under ``_JIEBA_LOCK``)."""
     import jieba
 
     global _BASE
@@ -288,20 +288,28 @@ def _fresh_jieba():
         base = jieba.Tokenizer()
         base.initialize()
         _BASE = base  # only once loaded: another thread never copies an empty dictionary
+    return _BASE
+
+
+def _fresh_jieba():
+    """A jieba tokenizer with its own copy of the dictionary."""
+    import jieba
+
+    base = _base_jieba()
     tok = jieba.Tokenizer()
-    tok.FREQ = dict(_BASE.FREQ)
-    tok.total = _BASE.total
+    tok.FREQ = dict(base.FREQ)
+    tok.total = base.total
     tok.initialized = True
     return tok
 
 
 def word_frequency(word: str) -> int:
     """How often jieba's dictionary says ``word`` occurs (0: not a word it knows)."""
-    if _BASE is None:
+    base = _BASE
+    if base is None:
         with _JIEBA_LOCK:
-            if _BASE is None:
-                _fresh_jieba()
-    return int(_BASE.FREQ.get(word, 0))
+            base = _base_jieba()
+    return int(base.FREQ.get(word, 0))
 
 
 class Tokenizer:

@@ -5,9 +5,8 @@ structure recovery; no stored text, so each page really goes through OCR) and sc
 against ``truth.json`` (:mod:`qa.scan_accuracy`): character accuracy including reading
 order, recognition alone (order-free), truth paragraphs read in order, articles found, and
 recognised paragraphs crossing two articles or joining two truth blocks, and truth blocks split
-in two.  Pages per minute
-are counted over all pages read; the report names the CPU, its cores and the load average
-(OCR uses every core, and a busy machine reads slower).
+in two.  Pages per minute are counted over all pages read; the report names the CPU, its
+cores and the load average (OCR uses every core, and a busy machine reads slower).
 
 With ``--questions``, the seed questions instead: the seed document that the pages render
 (:data:`SEED`) is indexed in one index and its scanned pages (default: the image-only PDF)

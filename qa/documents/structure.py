@@ -366,9 +366,8 @@ def _starts_article(raws: list[_Raw], i: int) -> int:
     return 0
 
 
-def _blocks_to_articles(
-    raws: list[_Raw], fallback_title: str, source: str, ends: frozenset[int] = frozenset()
-) -> list[Article]:
+def _blocks_to_articles(raws: list[_Raw], fallback_title: str, source: str) -> list[Article]:
+    ended = frozenset(r.spans[-1][1] for r in raws if r.closed)  # where a scan's layout ended a paragraph
     # Article starts: markdown level-1 headings if present, else headline + byline pattern.
     starts: dict[int, int] = {}
     if any(r.md_level == 1 for r in raws):
@@ -430,7 +429,7 @@ def _blocks_to_articles(
             kind = r.kind if r.kind in ("heading", "caption", "item", "code") else "paragraph"
             body.append(Block(kind, r.text, r.spans, r.md_level))
         articles.append(
-            Article(a + 1, title, title_spans, subtitle, byline, tuple(_repair(body, source, ends)))
+            Article(a + 1, title, title_spans, subtitle, byline, tuple(_repair(body, source, ended)))
         )
     return [a for a in articles if a.blocks or a.title_spans or a.byline]
 
@@ -511,7 +510,7 @@ def parse_text(
     _classify(raws)
     stem = Path(name).stem
     fallback = (meta.title if meta is not None and meta.title else "") or stem
-    articles = _blocks_to_articles(raws, fallback, text, frozenset(r.spans[-1][1] for r in raws if r.closed))
+    articles = _blocks_to_articles(raws, fallback, text)
     found = _text_metadata(raws, articles)
     title = (meta.title if meta is not None else "") or next(
         (a.title for a in articles[:1] if a.title_spans), fallback

@@ -192,8 +192,13 @@ def analyse(question: str, note: str, index, history=None, raw: str = "") -> Que
             terms.setdefault(t, 0.5 * w)
     tokens = index.tokenizer.words(retrieval_text)
     latin = is_latin(question)
-    if latin:  # an English question over Chinese text: its words in Chinese too (qa.glossary),
-        unseen = [t for t in tokens if not index.has_term(t)]  # those the documents don't hold as they are
+    # An English question over Chinese text, or a follow-up that carries one, also searches
+    # with its words in Chinese (qa.glossary): those the documents don't hold as they are.
+    english = [question] if latin else []
+    if retrieval_text != question and is_latin(prev_q):
+        english.append(prev_q)
+    if english:
+        unseen = [t for t in index.tokenizer.words(" ".join(english)) if not index.has_term(t)]
         tokens += index.tokenizer.words(" ".join(glossary.chinese_words(unseen, word_frequency)))
     return Query(
         raw=raw or question, text=question, folded=normalize(question), terms=terms,

@@ -104,3 +104,25 @@ def test_english_words_the_documents_hold_are_not_glossed(tmp_path, fake_embedde
     assert "小时" in tokens and "library" in tokens
     library = glossed(["library"], word_frequency)
     assert library and not set(library) & set(tokens)  # "library" is in the documents as it is
+
+
+def test_a_chinese_follow_up_to_an_english_question_keeps_its_glossed_words(tmp_path, fake_embedder):
+    from qa.glossary import chinese_words as glossed
+    from qa.index import build_index, load_index
+    from qa.query import analyse
+    from qa.text import word_frequency
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "a.txt").write_text("县图书馆每周开放时间不少于40个小时，周末上午九点开门。\n", encoding="utf-8")
+    build_index(seeds, tmp_path / "index", embedder=fake_embedder, progress=False)
+    index = load_index(tmp_path / "index", embedder=fake_embedder)
+
+    first = "How many hours a week is the library open?"
+    library = glossed(["library"], word_frequency)
+    assert library and set(library) <= set(analyse(first, "", index).tokens)
+    follow = analyse("那周末呢？", "", index, history=[(first, None)])
+    assert first in follow.retrieval_text  # a follow-up: the English question is searched with it
+    assert set(library) <= set(follow.tokens)
+    alone = analyse("那周末呢？", "", index)
+    assert not set(library) & set(alone.tokens)

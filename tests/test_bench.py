@@ -109,7 +109,8 @@ def test_bench_sections(seeds, tmp_path, tiny_reader_dir, monkeypatch, capsys):
 @pytest.mark.slow  # three fresh processes (an index build and two `qa ask`): about a minute on a busy machine
 def test_ask_cold_start_before_and_after(seeds, tmp_path, tiny_reader_dir, fake_embedder, monkeypatch):
     """`qa ask` in fresh processes, a commit (HEAD here) against this tree: time, peak RSS, a silent start."""
-    from qa.bench import ROOT, _ask_section, _targets, bench_ask_cold
+    from qa.bench import ROOT, bench_ask_cold
+    from qa.bench.report import _ask_section, _targets
 
     if not (ROOT / ".git").exists():
         pytest.skip("not a git checkout: no commit to compare with")
@@ -138,7 +139,7 @@ def _cold_stub(ask: dict) -> dict:
 
 
 def test_incremental_target_is_not_applicable_below_the_append_threshold():
-    from qa.bench import _targets
+    from qa.bench.report import _targets
     from qa.index import APPEND_MIN
 
     def row(n: int, written: float):
@@ -155,7 +156,8 @@ def test_incremental_target_is_not_applicable_below_the_append_threshold():
 def test_bench_ocr_section_counts_pages_and_the_second_build_reads_no_page(tmp_path, monkeypatch, fake_embedder):
     import os
 
-    from qa.bench import _ocr_section, bench_ocr
+    from qa.bench import bench_ocr
+    from qa.bench.report import _ocr_section
     from qa.documents import ocr
     from qa.documents.reading_order import TextBox
 

@@ -12,7 +12,7 @@ from conftest import QUESTIONS, ROOT, SEED
 pytest.importorskip("milvus_lite")
 
 from qa import answer, build_index, load_index  # noqa: E402
-from qa.bench import _same_ranking  # noqa: E402
+from qa.bench.keyword import _same_ranking  # noqa: E402
 from qa.evaluate import load_questions  # noqa: E402
 from qa.index import IndexCorrupt, current_generation  # noqa: E402
 from qa.vectorstore import StoreError, StoreSpec, close_clients, parse_store  # noqa: E402

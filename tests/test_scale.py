@@ -121,7 +121,7 @@ def test_old_format_is_refused_with_a_rebuild_message(seeds, tmp_path, fake_embe
 def test_keyword_ranks_like_bm25s_on_a_small_corpus():
     """Same passages, same scores (bm25s "lucene" leaves out the constant k1 + 1) as the reference."""
     bm25s = pytest.importorskip("bm25s")
-    from qa.bench import _same_ranking
+    from qa.bench.keyword import _same_ranking
 
     docs = [["辽源", "图书馆", "读书会"], ["读书会", "读书会", "场次", "辽源"], ["画展", "东丰"], ["图书馆", "画展", "开幕"]]
     ours = KeywordIndex(1.2, 0.75).fit(docs)

@@ -26,6 +26,18 @@ LINES = [
 FREQ = {"果园": 900, "圃": 20, "县": 5000, "郡": 300, "机械": 800, "组织": 7000}
 
 
+def _index(tmp_path, embedder, **docs: str):
+    """An index of the given documents (file name without ".txt" → text), with ``embedder``."""
+    from qa.index import build_index, load_index
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    for name, text in docs.items():
+        (seeds / f"{name}.txt").write_text(text + "\n", encoding="utf-8")
+    build_index(seeds, tmp_path / "index", embedder=embedder, progress=False)
+    return load_index(tmp_path / "index", embedder=embedder)
+
+
 def test_the_dictionary_turned_around_keeps_short_glosses_of_words():
     g = reverse_entries(LINES)
     assert g["orchard"] == ("圃", "果园") and g["county"] == ("县", "郡")
@@ -46,17 +58,11 @@ def test_english_words_get_their_most_frequent_chinese_words():
 
 
 def test_an_english_question_finds_a_chinese_passage_by_keyword(tmp_path, fake_embedder):
-    from qa.index import build_index, load_index
     from qa.query import analyse
     from qa.retrieval import retrieve
 
-    seeds = tmp_path / "seeds"
-    seeds.mkdir()
-    (seeds / "a.txt").write_text("桐川镇今年改造老果园8000亩，新栽柑橘苗12万株。\n", encoding="utf-8")
-    (seeds / "b.txt").write_text("县图书馆每周开放时间不少于40个小时，节假日照常开放。\n", encoding="utf-8")
-    (seeds / "c.txt").write_text("全市共有中小学156所，在校学生9.8万人。\n", encoding="utf-8")
-    build_index(seeds, tmp_path / "index", embedder=fake_embedder, progress=False)
-    index = load_index(tmp_path / "index", embedder=fake_embedder)
+    index = _index(tmp_path, fake_embedder, a="桐川镇今年改造老果园8000亩，新栽柑橘苗12万株。",
+                   b="县图书馆每周开放时间不少于40个小时，节假日照常开放。", c="全市共有中小学156所，在校学生9.8万人。")
 
     q = analyse("How many mu of old orchards were renovated this year?", "", index)
     assert "果园" in q.tokens
@@ -70,16 +76,11 @@ def test_an_english_question_finds_a_chinese_passage_by_keyword(tmp_path, fake_e
 
 def test_without_the_dictionary_an_english_question_keeps_its_own_words(tmp_path, fake_embedder, monkeypatch):
     import qa.glossary as glossary
-    from qa.index import build_index, load_index
     from qa.query import analyse
 
     monkeypatch.setattr(glossary, "CEDICT", ("no_such_package_here", "cedict.txt"))
     glossary._dictionary.cache_clear()
-    seeds = tmp_path / "seeds"
-    seeds.mkdir()
-    (seeds / "a.txt").write_text("桐川镇今年改造老果园8000亩。\n", encoding="utf-8")
-    build_index(seeds, tmp_path / "index", embedder=fake_embedder, progress=False)
-    index = load_index(tmp_path / "index", embedder=fake_embedder)
+    index = _index(tmp_path, fake_embedder, a="桐川镇今年改造老果园8000亩。")
     question = "How many mu of old orchards were renovated?"
     try:
         assert analyse(question, "", index).tokens == index.tokenizer.words(question)
@@ -88,17 +89,12 @@ def test_without_the_dictionary_an_english_question_keeps_its_own_words(tmp_path
 
 
 def test_english_words_the_documents_hold_are_not_glossed(tmp_path, fake_embedder):
-    from qa.index import build_index, load_index
-    from qa.query import analyse
-
-    seeds = tmp_path / "seeds"
-    seeds.mkdir()
-    (seeds / "a.txt").write_text("县图书馆每周开放时间不少于40个小时。\n", encoding="utf-8")
-    (seeds / "b.txt").write_text("The library opened a reading room for children.\n", encoding="utf-8")
-    build_index(seeds, tmp_path / "index", embedder=fake_embedder, progress=False)
-    index = load_index(tmp_path / "index", embedder=fake_embedder)
     from qa.glossary import chinese_words as glossed
+    from qa.query import analyse
     from qa.text import word_frequency
+
+    index = _index(tmp_path, fake_embedder, a="县图书馆每周开放时间不少于40个小时。",
+                   b="The library opened a reading room for children.")
 
     tokens = analyse("How many hours a week is the library open?", "", index).tokens
     assert "小时" in tokens and "library" in tokens
@@ -108,15 +104,10 @@ def test_english_words_the_documents_hold_are_not_glossed(tmp_path, fake_embedde
 
 def test_a_chinese_follow_up_to_an_english_question_keeps_its_glossed_words(tmp_path, fake_embedder):
     from qa.glossary import chinese_words as glossed
-    from qa.index import build_index, load_index
     from qa.query import analyse
     from qa.text import word_frequency
 
-    seeds = tmp_path / "seeds"
-    seeds.mkdir()
-    (seeds / "a.txt").write_text("县图书馆每周开放时间不少于40个小时，周末上午九点开门。\n", encoding="utf-8")
-    build_index(seeds, tmp_path / "index", embedder=fake_embedder, progress=False)
-    index = load_index(tmp_path / "index", embedder=fake_embedder)
+    index = _index(tmp_path, fake_embedder, a="县图书馆每周开放时间不少于40个小时，周末上午九点开门。")
 
     first = "How many hours a week is the library open?"
     library = glossed(["library"], word_frequency)

@@ -183,14 +183,19 @@ def test_a_reader_folder_of_another_format_is_refused(tmp_path):
         TransformerReader(folder).read("问题？", ["文字"])
 
 
-def test_the_shipped_reader_is_in_the_repository_with_its_checksum():
+@pytest.mark.parametrize("name", ["shipped", "candidate"])
+def test_the_committed_readers_are_in_the_repository_with_their_checksums(name):
+    """The shipped reader, and the candidate kept beside it (trained, tuned on dev, not shipped:
+    docs/reader-experiments.md) so that the next run can start from it on another machine."""
     from qa.reader.model import SHIPPED_DIR, _sha256
 
-    meta = read_meta(SHIPPED_DIR)
-    weights = SHIPPED_DIR / meta["weights"]
+    folder = SHIPPED_DIR.parent / name
+    meta = read_meta(folder)
+    weights = folder / meta["weights"]
     assert weights.stat().st_size <= 50 * 1024 * 1024
     assert _sha256(weights) == meta["sha256"][meta["weights"]]
     assert meta["test"] and meta["dev"] and meta["data"], "held-out metrics and data hashes are recorded"
+    assert meta["answering"]["tuned_on"], "answer()'s settings were chosen on dev"
 
 
 # ------------------------------------------------------------------ SQuAD data

@@ -186,7 +186,8 @@ def analyse(question: str, note: str, index, history=None, raw: str = "") -> Que
     terms = index_terms(index, question)
     prev_q, article = _history_context(history, index)
     retrieval_text, boost = question, None
-    if prev_q and is_followup(question, len(terms)):
+    followup = bool(prev_q) and is_followup(question, len(terms))
+    if followup:
         retrieval_text, boost = f"{prev_q} {question}", article
         for t, w in index_terms(index, prev_q).items():
             terms.setdefault(t, 0.5 * w)
@@ -194,11 +195,8 @@ def analyse(question: str, note: str, index, history=None, raw: str = "") -> Que
     latin = is_latin(question)
     # An English question over Chinese text, or a follow-up that carries one, also searches
     # with its words in Chinese (qa.glossary): those the documents don't hold as they are.
-    english = [question] if latin else []
-    if retrieval_text != question and is_latin(prev_q):
-        english.append(prev_q)
-    if english:
-        unseen = [t for t in index.tokenizer.words(" ".join(english)) if not index.has_term(t)]
+    if latin or (followup and is_latin(prev_q)):
+        unseen = [t for t in tokens if not index.has_term(t)]
         tokens += index.tokenizer.words(" ".join(glossary.chinese_words(unseen, word_frequency)))
     return Query(
         raw=raw or question, text=question, folded=normalize(question), terms=terms,

@@ -101,20 +101,12 @@ def format_report(r: dict) -> str:
     for name, goal, got, ok in _targets(r):
         add(f"| {name} | {goal} | {got} | {'yes' if ok else 'no' if ok is not None else '–'} |")
     add("")
-    if r.get("build"):
-        _build_section(r, add)
-    if r.get("answer"):
-        _answer_section(r, add)
-    if r.get("cold_start"):
-        _cold_section(r, add)
-    if r.get("scale"):
-        _scale_sections(r, add)
-    if r.get("store"):
-        _store_section(r, add)
-    if r.get("incremental"):
-        _incremental_section(r, add)
-    if r.get("ocr"):
-        _ocr_section(r, add)
+    sections = (("build", _build_section), ("answer", _answer_section), ("cold_start", _cold_section),
+                ("scale", _scale_sections), ("store", _store_section), ("incremental", _incremental_section),
+                ("ocr", _ocr_section))
+    for key, section in sections:  # in the report's order, each only when it was measured
+        if r.get(key):
+            section(r, add)
     _method_notes(r, add)
     return "\n".join(L) + "\n"
 

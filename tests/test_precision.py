@@ -71,7 +71,7 @@ def test_the_index_records_its_precision_and_is_queried_in_it(seeds, tmp_path, m
         asked.append(precision)
         return Bf16Hashing()
 
-    monkeypatch.setattr(qa.index, "make_embedder", make)
+    monkeypatch.setattr(qa.index.load, "make_embedder", make)
     idx = load_index(tmp_path / "ix")
     assert idx.embedder.precision == "bfloat16" and asked == ["bfloat16"]
 

@@ -313,7 +313,7 @@ def test_a_file_that_vanishes_during_the_build_is_skipped(tmp_path, fake_embedde
             raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(path))
         return real(path)
 
-    monkeypatch.setattr(qa.index, "_sha256_file", vanishing)
+    monkeypatch.setattr(qa.index.build, "_sha256_file", vanishing)
     r = build_index(seeds, tmp_path / "ix", embedder=fake_embedder)
     assert r.documents == 1 and r.skipped == ["画展.txt: cannot read: No such file or directory"]
 
@@ -695,7 +695,7 @@ def _fail_writes_under(monkeypatch, root: Path, err: int, target: str) -> None:
 
         monkeypatch.setattr(Path, "write_text", write_text)
     else:
-        monkeypatch.setattr(qa.index.np, "save", fail)
+        monkeypatch.setattr(qa.index.write.np, "save", fail)
 
 
 @pytest.mark.parametrize("target", ["probe", "mid-build"])

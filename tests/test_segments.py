@@ -150,7 +150,7 @@ def test_limits_merge_the_segments_back_into_one(seeds, tmp_path, monkeypatch):
     _seeds(tmp_path, seeds)
     root = tmp_path / "ix"
     _build(seeds, root)
-    monkeypatch.setattr(index_module, "MAX_SEGMENTS", 2)
+    monkeypatch.setattr(index_module.build, "MAX_SEGMENTS", 2)
     (seeds / "发布会.txt").write_text(ADDED, encoding="utf-8")
     assert _build(seeds, root).mode == "append"
     (seeds / "画展.txt").write_text(DOCS["画展.txt"].replace("八十幅", "九十幅"), encoding="utf-8")

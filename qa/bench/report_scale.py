@@ -128,7 +128,7 @@ def _scale_sections(r: dict, add: Callable[[str], None]) -> None:
         add("")
     add("## 5. FAISS index type by corpus size\n")
     fs = r["faiss_settings"]
-    add(f"`qa/index.py` uses exact `IndexFlatIP` up to `FLAT_LIMIT` = {fs['flat_limit']:,} passages, "
+    add(f"`qa/index/dense.py` uses exact `IndexFlatIP` up to `FLAT_LIMIT` = {fs['flat_limit']:,} passages, "
         f"`IndexHNSWFlat` (M={fs['hnsw_m']}, efConstruction={fs['ef_construction']}, efSearch={fs['ef_search']}) "
         f"up to `COMPRESS_LIMIT` = {fs['compress_limit']:,}, and IVF with compressed codes beyond "
         "(√n lists, trained on a sample; `nprobe` is the smallest power of two whose recall@10 "

@@ -245,7 +245,7 @@ def _child_build(params: dict) -> dict:
         "documents": _documents_meta(parts),
     }
     del parts
-    from .. import index as index_module
+    from ..index import write as write_module  # where _write_generation looks up _make_faiss
 
     made: dict = {}
 
@@ -254,11 +254,11 @@ def _child_build(params: dict) -> dict:
         return made["index"], made["info"]
 
     t0 = time.perf_counter()
-    index_module._make_faiss = timed_make
+    write_module._make_faiss = timed_make
     try:
         _write_generation(root, meta, passages, pvecs, keyword, words, None, compress_limit=compress_limit)
     finally:
-        index_module._make_faiss = _make_faiss
+        write_module._make_faiss = _make_faiss
     write_s = time.perf_counter() - t0
     build_peak = _status_mb("VmHWM")
     gen = current_generation(root)

@@ -333,7 +333,7 @@ def _answer(query: Query, idx: Index, reader: Reader, k: int, mode: str) -> Answ
     raw, note = query.raw, query.note
     lang = messages.language(raw)
     if mode != "keyword":
-        query.vector = idx.embedder.embed([query.retrieval_text], kind="query")[0]
+        query.vector = idx.query_vector(query.retrieval_text)
     hits = retrieve(idx, query, k=k, mode=mode)
     if not hits:
         return Answer(question=raw, found=False, message=_join(messages.NO_PASSAGES(lang), note))

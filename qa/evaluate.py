@@ -371,9 +371,14 @@ def evaluate(
     index: Index, questions: list[Question], *, compare: bool = False, source: str = "", reader=None,
     progress: bool = False,
 ) -> Report:
+    reader = reader or default_reader()
+    with index.remembering_queries():
+        return _evaluate(index, questions, compare=compare, source=source, reader=reader, progress=progress)
+
+
+def _evaluate(index: Index, questions: list[Question], *, compare: bool, source: str, reader, progress: bool) -> Report:
     from tqdm import tqdm
 
-    reader = reader or default_reader()
     results = [evaluate_question(index, q, reader=reader)
                for q in tqdm(questions, desc="questions", disable=not progress, leave=False)]
     by_type: dict[str, list[Result]] = defaultdict(list)

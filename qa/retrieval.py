@@ -47,7 +47,7 @@ def retrieve(
     keyword: list[tuple[int, float]] = []
     if mode in ("hybrid", "dense"):
         if qvec is None:
-            qvec = index.embedder.embed([query], kind="query")[0]
+            qvec = index.query_vector(query)
         dense = index.dense_search(qvec, depth)
     if mode in ("hybrid", "keyword"):
         keyword = index.keyword_search(tokens if tokens is not None else index.tokenizer.words(query), depth)

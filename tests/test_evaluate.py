@@ -140,6 +140,27 @@ def test_report_on_a_tiny_set_with_the_fake_model(seeds, tmp_path, fake_embedder
     assert rep.by_document == {} and "By document" not in text
 
 
+def test_eval_embeds_each_question_once_across_answering_ranking_and_modes(seeds, tmp_path, fake_embedder):
+    """``qa eval`` retrieves each question to answer it, to rank its evidence and once per
+    compared mode; the query embedding is computed once.  Plain ``answer()`` never remembers."""
+    from qa import answer, build_index, load_index
+
+    build_index(seeds, tmp_path / "ix", embedder=fake_embedder)
+    index = load_index(tmp_path / "ix", embedder=fake_embedder)
+    rows = [
+        {"id": "a", "question": "“七讲七进”宣讲开展了多少场次？", "answers": ["1300余场次"], "evidence": "宣讲1300余场次"},
+        {"id": "b", "question": "受众有多少人？", "answers": ["6万余人"], "evidence": "6万余人"},
+    ]
+    p = _write(tmp_path, [json.dumps(r, ensure_ascii=False) for r in rows])
+    fake_embedder.calls.clear()
+    evaluate(index, load_questions(p), compare=True)
+    assert len(fake_embedder.calls) == 2
+    fake_embedder.calls.clear()
+    answer(rows[0]["question"], index=index)
+    answer(rows[0]["question"], index=index)
+    assert len(fake_embedder.calls) == 2
+
+
 def test_report_breaks_down_by_document_when_questions_name_it(seeds, tmp_path, fake_embedder):
     from qa import build_index, load_index
 

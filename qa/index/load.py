@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -110,6 +111,7 @@ class Index:
         self._sources: dict[str, str] = {}
         self._scan_lines: dict[str, tuple[TextLine, ...]] = {}
         self._lock = threading.Lock()
+        self._query_memo: dict[str, np.ndarray] | None = None
 
     @property
     def model_name(self) -> str:
@@ -126,6 +128,27 @@ class Index:
                 )
             self._embedder = emb
         return self._embedder
+
+    def query_vector(self, text: str) -> np.ndarray:
+        """The query embedding of ``text`` (remembered only inside :meth:`remembering_queries`)."""
+        memo = self._query_memo
+        if memo is not None and text in memo:
+            return memo[text]
+        v = self.embedder.embed([text], kind="query")[0]
+        if memo is not None:
+            memo[text] = v
+        return v
+
+    @contextlib.contextmanager
+    def remembering_queries(self) -> Iterator[None]:
+        """Embed each query text once within: ``qa eval`` retrieves a question to answer it, to
+        rank its evidence and once per compared mode.  Off elsewhere, so that ``answer()``'s
+        timings always include the embedding."""
+        self._query_memo = {}
+        try:
+            yield
+        finally:
+            self._query_memo = None
 
     def documents(self) -> dict[str, dict]:
         return self.meta["documents"]

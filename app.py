@@ -1,7 +1,8 @@
 """Web chat: ``python app.py [--host H] [--port P] [--index DIR] [--seeds DIR] [--users FILE] [--read-only]``.
 
 Only wiring lives here: the documents and the index are :class:`qa.library.Library`,
-the HTML of replies and panels is :mod:`qa.render`.
+the HTML of replies is :mod:`qa.render`, of the documents' panels :mod:`qa.library_html`,
+the ``ask`` API's data :mod:`qa.api`.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import gradio as gr  # noqa: E402
 
-from qa import config, messages, precision, render  # noqa: E402
+from qa import api, config, library_html, messages, precision, render  # noqa: E402
 from qa.documents import MAX_DOCUMENT_BYTES, SUPPORTED_SUFFIXES  # noqa: E402
 from qa.index import IndexError_  # noqa: E402
-from qa.library import Library, UpdateResult, too_large  # noqa: E402
+from qa.library import Library, UpdateResult  # noqa: E402
 from qa.messages import ReasonedError  # noqa: E402
 from qa.records import Answer  # noqa: E402
+from qa.uploads import too_large  # noqa: E402
 
 TITLE = "文档问答"
 # Gradio's login page follows the browser's language (用户名 / 密码 in a Chinese browser); this is ours.
@@ -175,7 +177,7 @@ def _follow(lib: Library, work: Callable[[], UpdateResult]) -> Iterator[str]:
     t = threading.Thread(target=run, daemon=True)
     t.start()
     while t.is_alive():
-        yield render.progress_html(lib.progress()) or render.notice_html("正在处理…")
+        yield library_html.progress_html(lib.progress()) or render.notice_html("正在处理…")
         t.join(TICK_S)
     if "error" in box:
         return UpdateResult(errors=[error_text(box["error"])])
@@ -197,8 +199,8 @@ def build_ui(lib: Library, *, read_only: bool = False) -> gr.Blocks:
 
     def panels():
         return (
-            render.status_html(lib.status(), lib.progress()),
-            render.documents_html(lib.documents()),
+            library_html.status_html(lib.status(), lib.progress()),
+            library_html.documents_html(lib.documents()),
             gr.Dropdown(choices=lib.document_names(), value=None),
         )
 
@@ -219,7 +221,7 @@ def build_ui(lib: Library, *, read_only: bool = False) -> gr.Blocks:
         existing = sum((lib.seeds / n).is_file() for n in names)
         t0 = time.perf_counter()
         while not lib.wait(TICK_S) and time.perf_counter() - t0 < INDEX_WAIT_S:
-            yield [*chat, {"role": "assistant", "content": render.indexing_notice(names, existing, lib.progress())}]
+            yield [*chat, {"role": "assistant", "content": library_html.indexing_notice(names, existing, lib.progress())}]
         done = lib.wait(0)
         note = f"已索引 {len(names)} 个有变动的文档。" if done else "索引还在进行，这次先用现有文档回答。"
         chat.append({"role": "assistant", "content": render.notice_html(note)})
@@ -238,9 +240,9 @@ def build_ui(lib: Library, *, read_only: bool = False) -> gr.Blocks:
 
     def after_build(result: UpdateResult):
         """The result and the panels at once, then the example questions (checked: slower)."""
-        yield render.update_html(result), *panels(), gr.skip()
+        yield library_html.update_html(result), *panels(), gr.skip()
         # The final output repeats the result, so a caller that reads only the last message sees it.
-        yield render.update_html(result), gr.skip(), gr.skip(), gr.skip(), example_questions()
+        yield library_html.update_html(result), gr.skip(), gr.skip(), gr.skip(), example_questions()
 
     def upload(files: list[str] | None, replace: bool):
         pairs = [(f, Path(f).name) for f in files or []]
@@ -251,7 +253,7 @@ def build_ui(lib: Library, *, read_only: bool = False) -> gr.Blocks:
         refused = [why for why in whys if why]
         pairs = [pair for pair, why in zip(pairs, whys) if not why]
         if not pairs:
-            yield render.update_html(UpdateResult(errors=refused)), *panels(), gr.skip()
+            yield library_html.update_html(UpdateResult(errors=refused)), *panels(), gr.skip()
             return
         result = yield from _padded(_follow(lib, lambda: lib.add(pairs, replace=replace)), 4)
         result.errors[:0] = refused
@@ -276,13 +278,13 @@ def build_ui(lib: Library, *, read_only: bool = False) -> gr.Blocks:
         text, display, sentence, text_start, confidence, answer_type, message, citations, related.
         """
         try:
-            turns = render.history_from_api(history, messages.language(question))
-        except render.HistoryError as exc:
-            return render.answer_to_dict(Answer(question=str(question), found=False, message=str(exc))) | {"indexed": []}
+            turns = api.history_from_api(history, messages.language(question))
+        except api.HistoryError as exc:
+            return api.answer_to_dict(Answer(question=str(question), found=False, message=str(exc))) | {"indexed": []}
         indexing = lib.refresh()
         if indexing:
             lib.wait(INDEX_WAIT_S)
-        return render.answer_to_dict(lib.ask(question, turns[-HISTORY_TURNS:])) | {"indexed": indexing}
+        return api.answer_to_dict(lib.ask(question, turns[-HISTORY_TURNS:])) | {"indexed": indexing}
 
     with gr.Blocks(title=TITLE) as demo:
         gr.HTML(f"<h2>{TITLE}</h2>{INTRO}", elem_id="intro")
@@ -347,7 +349,7 @@ def build_ui(lib: Library, *, read_only: bool = False) -> gr.Blocks:
 
             def rebuild_read_only():
                 result = yield from _padded(_follow(lib, lib.rebuild), 3)
-                yield render.update_html(result), *panels()[:2], gr.skip()
+                yield library_html.update_html(result), *panels()[:2], gr.skip()
                 yield gr.skip(), gr.skip(), gr.skip(), example_questions()
 
             rebuild_btn.click(rebuild_read_only, None, [log, *doc_outputs, examples], **build)

@@ -14,21 +14,20 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import shutil
 import threading
 import time
-import unicodedata
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import bands
 from .answering import answer
 from .chunking import chunk_document
-from .documents import MAX_DOCUMENT_BYTES, SUPPORTED_SUFFIXES, DocumentError, list_documents, read_document
+from .documents import DocumentError, list_documents, read_document
 from .embedding import Embedder
+from .example_questions import _sample, question_candidates
 from .index import (
     BuildReport,
     FolderUnusable,
@@ -42,75 +41,14 @@ from .index import (
     stale_documents,
 )
 from .messages import Reason
-from .records import Answer, Passage
+from .records import Answer
 from .seeds import documents_folder
+from .uploads import UploadError, check_upload, safe_filename
 
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[float, str], None]
-MAX_NAME_CHARS = 80  # of the stem; 80 CJK characters are 240 bytes, under the 255-byte limit
 REMOVED_DIR = ".removed"  # removed documents are moved here (hidden: never indexed)
-_KEEP_PUNCT = frozenset(" -_.,()[]（）【】《》〈〉「」『』·・、，。；！？：“”‘’+=@~")
-_RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))})
-# Magic bytes of the binary formats: a renamed file is refused before it is parsed.
-_MAGIC = {".pdf": (b"%PDF",), ".docx": (b"PK\x03\x04",)}
-
-
-class UploadError(ValueError):
-    """An upload that was refused; the message says why, in Chinese (the app's language)."""
-
-
-# ------------------------------------------------------------------ names and uploads
-
-
-def safe_filename(name: str) -> str:
-    """A safe file name for an upload: no folders, not hidden, supported suffix; Chinese and spaces kept."""
-    base = re.split(r"[\\/]", unicodedata.normalize("NFC", str(name)))[-1].strip()
-    stem, dot, ext = base.rpartition(".")
-    suffix = f".{ext.lower()}" if dot else ""
-    if suffix not in SUPPORTED_SUFFIXES:
-        raise UploadError(
-            f"不支持的文件类型 {suffix or '（无扩展名）'}：{base}。可以上传的类型：{'、'.join(SUPPORTED_SUFFIXES)}。"
-        )
-    chars = []
-    for ch in stem:
-        if ch.isspace():
-            chars.append(" ")
-        elif unicodedata.category(ch)[0] in "LNM" or ch in _KEEP_PUNCT:
-            chars.append(ch)
-        else:
-            chars.append("_")
-    clean = re.sub(r"_{2,}", "_", re.sub(r" {2,}", " ", "".join(chars)))
-    clean = clean.strip(" ._-")[:MAX_NAME_CHARS].rstrip(" ._-")
-    if not clean:
-        clean = "document"
-    if clean.upper() in _RESERVED:
-        clean += "_"
-    return clean + suffix
-
-
-def too_large(name: str, size: int) -> str:
-    """Why an upload of ``size`` bytes (over :data:`MAX_DOCUMENT_BYTES`) is refused, in Chinese."""
-    return f"{name} 太大（{size / 2**20:.1f} MiB），每个文档最多 {MAX_DOCUMENT_BYTES // 2**20} MiB，没有保存。"
-
-
-def check_upload(path: Path, name: str) -> int:
-    """Refuse a file that is empty, too large or not what its suffix says; returns its size."""
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise UploadError(f"无法读取上传的文件 {name}：{exc.strerror or exc}。") from exc
-    if size == 0:
-        raise UploadError(f"{name} 是空文件。")
-    if size > MAX_DOCUMENT_BYTES:
-        raise UploadError(too_large(name, size))
-    magic = _MAGIC.get(Path(name).suffix.lower())
-    if magic:
-        with open(path, "rb") as f:
-            head = f.read(8)
-        if not head.startswith(magic):
-            raise UploadError(f"{name} 的内容不是 {Path(name).suffix} 格式。")
-    return size
 
 
 # ------------------------------------------------------------------ what the UI shows
@@ -220,91 +158,6 @@ class UpdateResult:
     errors: list[str] = field(default_factory=list)
     report: BuildReport | None = None
     removed: str = ""
-
-
-_COUNT_RE = re.compile(
-    r"(?<![第\d.])\d[\d,.]*(?:余|多)?(?:万|千|百)?(?:余|多)?"
-    r"(场次|人次|名|人|场|个|家|次|期|项|篇|所|支|位|件|户|条|台|辆|处|座|本|册)"
-)
-_CLAUSE_SPLIT = re.compile(r"[，,；;。！？!?：:（）()]")
-_LEADING = re.compile(r"^(本报讯\s*|并且|同时|其中|此外|以及|但是|而且|并|和|及|还|又|已|均|都|但|而|也)+")
-_NOT_PROSE = re.compile(r"[<>{}\[\]=/\\|#*_~`$@]")
-
-
-# Parts of speech a question's subject may start with: nouns, names, places, organisations, times.
-_SUBJECT_TAGS = frozenset({"n", "nr", "ns", "nt", "nz", "nrt", "nrfg", "t", "s", "j", "eng"})
-
-
-def _has_subject(head: str, tagger) -> bool:
-    """Whether ``head`` starts with a noun phrase (a quoted or titled name counts), not a verb or adverb."""
-    if head[0] in "“《「":
-        return True
-    tags = tagger.pos(head)
-    return bool(tags) and tags[0][1] in _SUBJECT_TAGS and len(tags[0][0]) >= 2
-
-
-def question_candidates(passages: Iterable[Passage], per_article: int = 3, tagger=None) -> list[tuple[str, str]]:
-    """``(question, expected)`` pairs made from counted things in the text ("…4场" → "…多少场？").
-
-    A question keeps its subject: a clause that starts with a verb or adverb ("组建…", "共办…")
-    borrows its article's headline instead ("《唱响时代主旋律》一文中，…").  Questions with their
-    own subject come first.  Round-robin over articles so that every document gets some;
-    ``expected`` is the number.
-    """
-    from .text import Tokenizer
-
-    tagger = tagger or Tokenizer()
-    by_article: dict[tuple[str, int], list[tuple[int, str, str]]] = {}
-    seen: set[str] = set()
-    for p in passages:
-        if p.kind != "body":
-            continue
-        for sentence in p.sentence_texts():
-            for clause in _CLAUSE_SPLIT.split(sentence):
-                m = _COUNT_RE.search(clause)
-                if not m or _COUNT_RE.search(clause, m.end()) or m.start() > 30:
-                    continue
-                head, tail = _LEADING.sub("", clause[: m.start()]).strip(), clause[m.end() :].strip()
-                if len(head) < 6 or len(tail) > 12 or tail[-1:] in tuple("在于和与及的了从向对把被将"):
-                    continue
-                if _NOT_PROSE.search(clause) or not (head[0].isalnum() or head[0] in "“《「"):
-                    continue
-                own = _has_subject(head, tagger)
-                title = p.title.strip()
-                if not own and not (title and len(title) <= 16 and not _NOT_PROSE.search(title)):
-                    continue
-                body = f"{head}多少{m.group(1)}{tail}？"
-                q = body if own else f"《{title}》一文中，{body}"
-                if len(q) > 48 or q in seen:
-                    continue
-                seen.add(q)
-                number = re.match(r"[\d,.]+", m.group(0))
-                item = (0 if own else 1, q, number.group(0) if number else "")
-                by_article.setdefault((p.doc, p.article), []).append(item)
-    ranked: list[tuple[int, int, str, str]] = []
-    for items in by_article.values():
-        items.sort(key=lambda x: x[0])  # stable: text order within each kind
-        ranked += [(rank, i, q, e) for i, (rank, q, e) in enumerate(items[:per_article])]
-    ranked.sort(key=lambda x: (x[0], x[1]))  # own subject first, then round-robin over articles
-    return [(q, e) for _, _, q, e in ranked]
-
-
-EXAMPLE_ROWS = 3000  # passages read for example questions, spread over the whole index
-
-
-def _sample(passages, limit: int = EXAMPLE_ROWS) -> Iterator[Passage]:
-    """Every passage of a small index; of a large one, ``limit`` runs of consecutive rows spread
-    evenly over it (whole paragraphs, every part of the archive), so start-up stays flat."""
-    n = len(passages)
-    if n <= limit:
-        yield from passages
-        return
-    run = 20
-    step = n / (limit // run)
-    for k in range(limit // run):
-        lo = int(k * step)
-        for i in range(lo, min(n, lo + run)):
-            yield passages[i]
 
 
 # ------------------------------------------------------------------ the library

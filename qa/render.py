@@ -1,4 +1,5 @@
-"""Presenting answers: HTML for the web chat, a plain dict for the API.
+"""Presenting answers: HTML for the web chat (the plain dict for the API is :mod:`qa.api`,
+the document library's panels :mod:`qa.library_html`).
 
 Every piece of document text and every question goes through :func:`esc`, so it is
 shown as text and never interpreted as HTML, script or Markdown.  The HTML is one
@@ -26,7 +27,6 @@ from pathlib import Path
 
 from . import bands
 from .documents.reading import page_image
-from .library import BuildProgress, DocumentInfo, IndexStatus, UpdateResult
 from .messages import Lang, Message, language
 from .records import Answer, Citation, Passage
 
@@ -509,15 +509,6 @@ def answer_html(a: Answer, paragraphs: Paragraphs | IndexParagraphs | None = Non
     return "".join(out)
 
 
-def indexing_notice(names: Sequence[str], existing: int, progress: BuildProgress | None = None) -> str:
-    """The chat's line while documents changed in the seeds folder are indexed."""
-    if existing == len(names):
-        text = f"正在索引 {len(names)} 个新文档…"
-    else:
-        text = f"文档有变动（{len(names)} 个），正在更新索引…"
-    return notice_html(text) + progress_html(progress)
-
-
 def notice_html(text: str) -> str:
     """A short line from the app itself in the chat (indexing new documents…)."""
     return f'<div class="qa-notice">{esc(text)}</div>'
@@ -526,204 +517,6 @@ def notice_html(text: str) -> str:
 def question_html(question: str) -> str:
     """The user's question as literal text."""
     return f'<div class="qa-question">{esc(question)}</div>'
-
-
-def _size(n: int) -> str:
-    if n < 0:
-        return "文件已不在"
-    if n < 1024:
-        return f"{n} B"
-    return f"{n / 1024:.0f} KB" if n < 2**20 else f"{n / 2**20:.1f} MB"
-
-
-def _doc_title(d: DocumentInfo) -> str:
-    return f'<span class="qa-doctitle">{esc(d.title)}</span> ' if d.title else ""
-
-
-def documents_html(docs: Sequence[DocumentInfo]) -> str:
-    """The indexed documents, each expanding to its articles with passage counts."""
-    if not docs:
-        return '<div class="qa-docs qa-empty">还没有文档，请上传。</div>'
-    out = ['<div class="qa-docs">']
-    for d in docs:
-        arts = "".join(
-            f'<li>{esc(a.title)} <span class="qa-count">{a.passages} 段</span></li>' for a in d.articles
-        )
-        out.append(
-            f'<details class="qa-doc"><summary>{_doc_title(d)}<span class="qa-docname">{esc(d.name)}</span> '
-            f'<span class="qa-count">{len(d.articles)} 篇文章，{d.passages} 段，{_size(d.size)}'
-            f"</span></summary><ol>{arts}</ol></details>"
-        )
-    out.append("</div>")
-    return "".join(out)
-
-
-def _seconds(s: float) -> str:
-    return f"{s:.0f} 秒" if s < 90 else f"{s / 60:.0f} 分钟"
-
-
-def progress_html(p: BuildProgress | None) -> str:
-    """A running build: stage, documents, texts embedded of the total, time so far and left; its bar
-    shows the share of the texts embedded, or of the pages read while OCR reads a scan."""
-    if p is None:
-        return ""
-    docs = f" {len(p.documents)} 个文档" if p.documents else "文档"
-    parts = [f"正在索引{docs}：{p.stage}"]
-    if p.total:
-        parts.append(f"{min(p.done, p.total)}/{p.total} 段")
-    parts.append(f"已用 {_seconds(p.elapsed)}")
-    left = p.seconds_left
-    if left is not None and p.done < p.total:
-        parts.append(f"约剩 {_seconds(left)}")
-    pct = 100 * p.fraction  # texts embedded, or pages read while OCR reads a scan
-    return (
-        f'<div class="qa-progress"><div>{esc("，".join(parts))}</div>'
-        f'<div class="qa-bar"><div style="width:{pct:.0f}%"></div></div></div>'
-    )
-
-
-def status_html(st: IndexStatus, progress: BuildProgress | None = None) -> str:
-    """Index status: counts, model, build time, why the documents folder can't be used (what to
-    do), a running build, documents not yet indexed."""
-    built = st.built_at.replace("T", " ").replace("+00:00", " UTC")
-    out = [
-        '<div class="qa-status">',
-        f"<div><b>索引</b>：{st.documents} 个文档，{st.articles} 篇文章，{st.passages} 段</div>",
-        f"<div>模型：<code>{esc(st.model)}</code>，建立于 {esc(built)}</div>",
-    ]
-    if st.folder is not None:  # the folder is gone or emptied: the index is kept, nothing is synced
-        out.append(f'<div class="qa-error qa-folder">{esc(st.folder.text("zh"))}</div>')
-    if st.building:
-        out.append('<div class="qa-busy">正在建立索引，问题暂由上一版索引回答。</div>')
-        out.append(progress_html(progress))
-    elif st.pending:
-        names = "、".join(esc(n) for n in st.pending[:5]) + ("…" if len(st.pending) > 5 else "")
-        out.append(f'<div class="qa-pending">{len(st.pending)} 个文档有变动，将在下次提问时自动索引：{names}</div>')
-    out.append("</div>")
-    return "".join(out)
-
-
-def update_html(result: UpdateResult) -> str:
-    """What an upload, removal or rebuild did, in a few lines."""
-    out = ['<div class="qa-update">']
-    if result.saved:
-        out.append(f"<div>已保存：{'、'.join(esc(n) for n in result.saved)}</div>")
-    if result.removed:
-        out.append(f"<div>已删除：{esc(result.removed)}（文件已移到 seeds/.removed/）</div>")
-    out += [f'<div class="qa-error">{esc(e)}</div>' for e in result.errors]
-    r = result.report
-    if r is not None and r.unchanged:
-        out.append(f"<div>索引已是最新：{r.documents} 个文档，{r.passages} 段</div>")
-    elif r is not None:
-        out.append(
-            f"<div>索引已更新：{r.documents} 个文档，{r.passages} 段（新处理 {r.embedded} 段，"
-            f"沿用 {r.reused} 段），用时 {r.seconds:.1f} 秒</div>"
-        )
-    if r is not None:  # skipped files are named even when nothing else changed
-        out += [f'<div class="qa-error">已跳过：{esc(m.text("zh"))}</div>' for m in r.skipped_reasons]
-    if len(out) == 1:
-        out.append("<div>没有要处理的文件。</div>")
-    out.append("</div>")
-    return "".join(out)
-
-
-def _citation_dict(c: Citation) -> dict:
-    return {
-        "doc": c.doc,
-        "doc_title": c.doc_title,
-        "date": c.date,
-        "source": c.source,
-        "title": c.title,
-        "paragraph": c.paragraph,
-        "label": c.label,
-        "kind": c.kind,
-        "quote": c.quote,
-        "start": c.start,
-        "end": c.end,
-        "spans": [list(s) for s in c.spans],
-        "score": c.score,
-        "passage_id": c.passage_id,
-        "page": c.page,
-        "boxes": [list(b) for b in c.boxes],
-        "low_confidence": c.low_confidence,
-    }
-
-
-def answer_to_dict(a: Answer) -> dict:
-    """The answer as JSON-able data (what the ``ask`` API returns).
-
-    ``level`` is how the chat shows it (:func:`shown_band`): ``"sure"`` (高), ``"possible"`` (中)
-    or ``"not_found"``.  A found span below the 中 band is ``"not_found"`` too: ``found`` and
-    ``text`` still say what answer() found, and ``message`` says that no answer was sure enough.
-    ``display`` is the text as shown (a bare number with the unit that follows it in the sentence).
-    """
-    band = shown_band(a)
-    message = a.message
-    if a.found and band == bands.LOW:
-        message = " ".join(x for x in (NOT_SURE(language(a.question)), a.message) if x)
-    return {
-        "question": a.question,
-        "found": a.found,
-        "level": {bands.HIGH: "sure", bands.MID: "possible"}.get(band, "not_found"),
-        "text": a.text,
-        "display": display_text(a),
-        "sentence": a.sentence,
-        "text_start": a.text_start,
-        "confidence": a.confidence,
-        "answer_type": a.answer_type,
-        "low_confidence": a.low_confidence,
-        "message": message,
-        "citations": [_citation_dict(c) for c in a.citations],
-        "related": [_citation_dict(c) for c in a.related],
-    }
-
-
-MAX_HISTORY_TURNS = 20
-
-
-class HistoryError(ValueError):
-    """A malformed ``history`` given to the ``ask`` API; the message says what is expected."""
-
-
-HISTORY_NOT_A_LIST = Message("history 应是 [问题, 回答] 对的列表。", "history must be a list of [question, answer] pairs.")
-HISTORY_NOT_A_PAIR = Message("history[{n}] 应是 [问题, 回答]。", "history[{n}] must be a [question, answer] pair.")
-HISTORY_BAD_ANSWER = Message("history[{n}][1]：回答应是文字或上一次 /ask 返回的结果（dict），不是 {kind}。",
-                             "history[{n}][1]: an answer is a string or a previous /ask result (a dict), not {kind}.")
-
-
-def _answer_from(question: str, item: object, n: int, lang: Lang) -> Answer:
-    if isinstance(item, str):
-        return Answer(question=question, found=bool(item.strip()), text=item)
-    if isinstance(item, dict):
-        cits = []
-        for c in item.get("citations") or []:
-            if isinstance(c, dict) and isinstance(c.get("passage_id"), str):
-                cits.append(Citation(doc=str(c.get("doc", "")), title=str(c.get("title", "")), paragraph=0,
-                                     quote=str(c.get("quote", "")), start=0, end=0, score=0.0,
-                                     passage_id=c["passage_id"]))
-        text = item.get("text", "")
-        return Answer(question=question, found=bool(item.get("found", bool(text))), text=str(text), citations=cits)
-    raise HistoryError(HISTORY_BAD_ANSWER(lang, n=n, kind=type(item).__name__))
-
-
-def history_from_api(history: object, lang: Lang = "zh") -> list[tuple[str, Answer]]:
-    """The ``ask`` API's ``history`` as ``(question, Answer)`` pairs, oldest first.
-
-    Accepted: ``None`` or a list of ``[question, answer]`` pairs, where ``answer`` is the
-    answer text or the dict a previous ``/ask`` call returned (its citations let a
-    follow-up prefer the same article).  Only the last :data:`MAX_HISTORY_TURNS` are kept.
-    A malformed one raises :class:`HistoryError`, its message in ``lang`` (the question's).
-    """
-    if history in (None, "", []):
-        return []
-    if not isinstance(history, (list, tuple)):
-        raise HistoryError(HISTORY_NOT_A_LIST(lang))
-    out = []
-    for n, pair in enumerate(history):
-        if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and isinstance(pair[0], str)):
-            raise HistoryError(HISTORY_NOT_A_PAIR(lang, n=n))
-        out.append((pair[0], _answer_from(pair[0], pair[1], n, lang)))
-    return out[-MAX_HISTORY_TURNS:]
 
 
 # Scrolls a citation's viewer to its quote when the citation is opened (event delegation: the

@@ -80,13 +80,13 @@ def test_unanswerable_questions_are_refused(real_index, real_reader, question):
     show as not found.  (The English question sits at the reader's threshold in bfloat16: on an
     AMX Xeon the shipped reader gives 6万余 at confidence 0.18, band low; float32 and an AMD EPYC
     with AVX512-BF16 refuse it outright.)"""
-    from qa import render
+    from qa import api
     from qa.bands import LOW
 
     a = answer(question, index=real_index, reader=real_reader)
     if a.found:
         assert a.band == LOW, (a.text, a.confidence, a.band)
-        assert render.answer_to_dict(a)["level"] == "not_found"
+        assert api.answer_to_dict(a)["level"] == "not_found"
     else:
         assert a.text == "" and a.citations == []
         assert a.message

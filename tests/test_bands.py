@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import FakeReader
 
-from qa import bands, build_index, load_index, render
+from qa import api, bands, build_index, load_index, render
 from qa.answering import answer
 from qa.bands import Bands, BandsError, BandStat, fit_bands, lowest_edge
 from qa.evaluate import Question, Result, band_report, evaluate, format_report
@@ -126,7 +126,7 @@ QUESTION = "辽源市“七讲七进”宣讲开展了多少场次？"
 def test_answer_takes_its_band_from_the_readers_measured_edges(seed_index, high, mid, band, level):
     a = answer(QUESTION, index=seed_index, reader=BandedReader(high, mid))
     assert a.found and a.confidence == pytest.approx(0.9) and a.band == band
-    d = render.answer_to_dict(a)
+    d = api.answer_to_dict(a)
     assert d["level"] == level and d["found"] and d["text"] == a.text
     assert (render.NOT_SURE("zh") in d["message"]) == (band == "low")
 

@@ -12,7 +12,7 @@ import pytest
 from conftest import FakeReader
 
 import app
-from qa import build_index, load_index, messages, render
+from qa import api, build_index, library_html, load_index, messages, render
 from qa.answering import answer, read
 from qa.library import Library, UpdateResult
 from qa.records import Answer, Citation
@@ -43,6 +43,7 @@ def test_the_language_of_a_question(question, lang):
 def test_every_message_has_both_languages_and_neither_mixes():
     found = [m for m in vars(messages).values() if isinstance(m, messages.Message)]
     found += [m for m in vars(render).values() if isinstance(m, messages.Message)]
+    found += [m for m in vars(api).values() if isinstance(m, messages.Message)]
     found += list(messages.REASONS.values())  # why a file was skipped or refused, why a folder can't be used
     assert len(found) > 40
     for m in found:
@@ -108,10 +109,10 @@ def test_read_answers_in_the_questions_language(fake_reader):
 
 
 def test_api_history_errors_are_in_the_questions_language():
-    with pytest.raises(render.HistoryError) as zh:
-        render.history_from_api([["只有问题"]], messages.language(ZH_QUESTION))
-    with pytest.raises(render.HistoryError) as en:
-        render.history_from_api([["only a question"]], messages.language(EN_QUESTION))
+    with pytest.raises(api.HistoryError) as zh:
+        api.history_from_api([["只有问题"]], messages.language(ZH_QUESTION))
+    with pytest.raises(api.HistoryError) as en:
+        api.history_from_api([["only a question"]], messages.language(EN_QUESTION))
     assert "[问题, 回答]" in str(zh.value) and not ENGLISH_WORDS.search(str(zh.value))
     assert "[question, answer]" in str(en.value) and not CJK.search(str(en.value))
 
@@ -318,7 +319,7 @@ def test_why_a_file_was_skipped_is_shown_in_chinese_and_the_cli_keeps_english(ki
     report = build_index(seeds, tmp_path / "ix", embedder=fake_embedder)
     [reason] = report.skipped_reasons
     assert (reason.kind, reason.name, report.documents) == (kind, name, 1)
-    shown = _text(render.update_html(UpdateResult(report=report)))
+    shown = _text(library_html.update_html(UpdateResult(report=report)))
     assert f"已跳过：{name}：{messages.REASONS[kind]('zh', **reason.values)}" in shown, shown
     assert not ENGLISH_WORDS.search(shown), shown
     [line] = report.skipped  # the CLI's words, as before
@@ -374,7 +375,7 @@ def test_a_remembered_failure_is_shown_in_chinese_and_an_old_one_without_a_kind_
     again = build_index(seeds, root, embedder=fake_embedder, full=True)
     assert len(calls) == 1 and [r.kind for r in again.skipped_reasons] == ["ocr_no_text"] == [
         r.kind for r in first.skipped_reasons]
-    assert "已跳过：blank.png：文字识别（OCR）在图片上没有找到文字" in _text(render.update_html(UpdateResult(report=again)))
+    assert "已跳过：blank.png：文字识别（OCR）在图片上没有找到文字" in _text(library_html.update_html(UpdateResult(report=again)))
     stored = recognised_dir(root) / f"{hashlib.sha256((seeds / 'blank.png').read_bytes()).hexdigest()}.failed.json"
     body = json.loads(stored.read_text(encoding="utf-8"))
     assert (body["kind"], body["reason"]) == ("ocr_no_text", "OCR found no text on the image")

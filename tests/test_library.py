@@ -10,22 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from qa import bands, library, render
+from qa import api, bands, example_questions, library, render, uploads
+from qa.api import answer_to_dict
 from qa.embedding import HashingEmbedder
+from qa.example_questions import question_candidates
 from qa.index import BuildReport
-from qa.library import Library, UploadError, check_upload, question_candidates, safe_filename
+from qa.library import Library
+from qa.library_html import documents_html, progress_html, status_html, update_html
 from qa.records import Answer, Citation, Passage
-from qa.render import (
-    Paragraphs,
-    answer_html,
-    answer_to_dict,
-    documents_html,
-    esc,
-    progress_html,
-    question_html,
-    status_html,
-    update_html,
-)
+from qa.render import Paragraphs, answer_html, esc, question_html
+from qa.uploads import UploadError, check_upload, safe_filename
 
 EXTRA = "新增文章\n\n本报讯(记者李四)松江市图书馆今年举办读书会27场，参加读者3500人次。\n"
 PAYLOAD = "<script>alert(1)</script><img src=x onerror=alert(2)>"
@@ -75,7 +69,7 @@ def test_size_and_content_limits(tmp_path, monkeypatch):
         check_upload(empty, "empty.txt")
     big = tmp_path / "big.txt"
     big.write_bytes("字".encode() * 400)
-    monkeypatch.setattr(library, "MAX_DOCUMENT_BYTES", 1000)
+    monkeypatch.setattr(uploads, "MAX_DOCUMENT_BYTES", 1000)
     with pytest.raises(UploadError, match="每个文档最多"):
         check_upload(big, "big.txt")
     fake_pdf = tmp_path / "fake.pdf"
@@ -150,9 +144,9 @@ def test_documents_and_the_viewer_read_no_more_than_the_cited_document(lib, tmp_
 
 def test_example_questions_sample_a_large_index_evenly():
     rows = list(range(100_000))
-    got = list(library._sample(rows, limit=1_000))
+    got = list(example_questions._sample(rows, limit=1_000))
     assert len(got) == 1_000 and got[:20] == list(range(20)) and got[-1] >= 98_000
-    assert list(library._sample(rows[:500], limit=1_000)) == rows[:500]
+    assert list(example_questions._sample(rows[:500], limit=1_000)) == rows[:500]
 
 
 def test_an_empty_library_works(tmp_path, fake_embedder):
@@ -203,7 +197,7 @@ def test_uploads_outside_the_limits_are_refused_by_name_and_not_stored(lib, tmp_
 
     The over-size file is ordinary text that would index fine: only the limit refuses it.
     """
-    monkeypatch.setattr(library, "MAX_DOCUMENT_BYTES", 1000)
+    monkeypatch.setattr(uploads, "MAX_DOCUMENT_BYTES", 1000)
     before, old = sorted(p.name for p in lib.seeds.iterdir()), lib.index
     result = lib.add([(_upload(tmp_path, "tmp", content), name)])
     assert result.saved == [] and result.report is None and len(result.errors) == 1
@@ -589,16 +583,16 @@ def test_a_long_article_is_shown_around_the_quote(monkeypatch):
 
 
 def test_api_history_is_checked_and_converted():
-    assert render.history_from_api(None) == [] and render.history_from_api([]) == []
-    [(q, a)] = render.history_from_api([["上一个问题？", "1300余场次"]])
+    assert api.history_from_api(None) == [] and api.history_from_api([]) == []
+    [(q, a)] = api.history_from_api([["上一个问题？", "1300余场次"]])
     assert (q, a.text, a.found) == ("上一个问题？", "1300余场次", True)
     prev = answer_to_dict(_article_answer())
-    [(_, a)] = render.history_from_api([["问？", prev]])
+    [(_, a)] = api.history_from_api([["问？", prev]])
     assert a.text == "8" and a.citations[0].passage_id == "p.txt#a1.p2.0"
-    assert len(render.history_from_api([[f"问{i}", "答"] for i in range(50)])) == render.MAX_HISTORY_TURNS
+    assert len(api.history_from_api([[f"问{i}", "答"] for i in range(50)])) == api.MAX_HISTORY_TURNS
     for bad in ("问题", [["只有问题"]], [[1, "答"]], [["问", 3]]):
-        with pytest.raises(render.HistoryError, match="history"):
-            render.history_from_api(bad)
+        with pytest.raises(api.HistoryError, match="history"):
+            api.history_from_api(bad)
 
 
 def test_status_lines_are_clean():

@@ -103,14 +103,14 @@ def test_the_headline_example_returns_what_the_readme_says(project_answer):
 
 @pytest.mark.slow
 def test_the_api_example_returns_what_the_readme_says(project_answer):
-    """What ``/ask`` returns is render.answer_to_dict of the answer (plus ``indexed``)."""
-    from qa import render
+    """What ``/ask`` returns is api.answer_to_dict of the answer (plus ``indexed``)."""
+    from qa import api
 
     block = block_with('api_name="/ask"')
     q1 = ast.literal_eval(re.search(r"^q1 = (.+)$", block, re.M).group(1))
     [line] = [x for x in block.splitlines() if x.startswith("a1 = client.predict(q1")]
     want, subset = expected_value(split_comment(line)[1])
-    got = render.answer_to_dict(project_answer(q1))
+    got = api.answer_to_dict(project_answer(q1))
     assert matches(got, want, subset), f"README: {line}\nthe code gives: {got!r}"
 
 

@@ -345,7 +345,8 @@ def _indexed_scan(tmp_path, monkeypatch, recognise, size, embedder):
 def test_a_citation_of_a_scanned_page_carries_its_page_boxes_and_ocr_confidence(read, tmp_path, monkeypatch,
                                                                                 fake_embedder, fake_reader):
     from qa.answering import answer
-    from qa.render import answer_html, answer_to_dict
+    from qa.api import answer_to_dict
+    from qa.render import answer_html
 
     def fake(image):
         return [

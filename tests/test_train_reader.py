@@ -159,11 +159,13 @@ def test_a_reader_started_from_an_average_of_two_holds_their_mean_and_both_histo
     assert any(not torch.equal(a[k], b[k]) for k in a)  # two different readers
     for k in a:
         assert torch.equal(mean[k], ((a[k].float() + b[k].float()) / 2).half()), k
-    # Its meta names both, with their checksums, training and curves; the second names its own start.
+    # Its meta names both, with their checksums, training and curves; the second names its own
+    # start, which is the first: named by its place in the list, its history not repeated.
     named = soup["average"]
     assert [n["folder"] for n in named] == [str(tmp_path / "a"), str(tmp_path / "b")]
     assert named[0]["sha256"] == json.loads((tmp_path / "a" / "meta.json").read_text())["sha256"]
-    assert named[1]["init"]["folder"] == str(tmp_path / "a") and named[1]["init"]["curve"]
+    assert named[0]["curve"]
+    assert named[1]["init"] == {"folder": str(tmp_path / "a"), "sha256": named[0]["sha256"], "see": "average[0]"}
     assert all(n["config"]["epochs"] == 1.0 and n["steps"] > 0 and n["data"] == [data.name] for n in named)
     assert "init" not in soup and soup["steps"] == 0 and "test" in soup
 

@@ -644,7 +644,7 @@ def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print, resume: 
                   "sources": {s: sum(e.source == s for e in every_split) for s in sorted({e.source for e in every_split})}},
         "train_windows": len(feats),
         **({"init": lineage(cfg.init, init_meta)} if cfg.init and not cfg.average else {}),
-        **({"average": [lineage(f, m) for f, m in zip(cfg.average, init_meta["average"])]} if cfg.average else {}),
+        **({"average": soup_lineage(cfg.average, init_meta["average"])} if cfg.average else {}),
         "steps": step,
         "total_steps": total,
         "legs": legs,
@@ -680,6 +680,28 @@ def lineage(folder: str, meta: dict) -> dict:
         if meta.get(key):
             out[key] = meta[key]
     return out
+
+
+def soup_lineage(folders: list[str], metas: list[dict]) -> list[dict]:
+    """Each averaged reader's :func:`lineage`.  An ancestor that is itself one of the averaged
+    readers is named, not repeated: a soup of a run and its continuation would otherwise hold
+    the first run's whole history twice."""
+    lines = [lineage(f, m) for f, m in zip(folders, metas)]
+    where = {json.dumps(line["sha256"], sort_keys=True): f"average[{i}]" for i, line in enumerate(lines)}
+
+    def prune(node: dict) -> dict:
+        for key in ("init", "average"):
+            if isinstance(node.get(key), dict):
+                node[key] = named(node[key])
+            elif isinstance(node.get(key), list):
+                node[key] = [named(x) for x in node[key]]
+        return node
+
+    def named(node: dict) -> dict:
+        see = where.get(json.dumps(node.get("sha256"), sort_keys=True))
+        return {"folder": node.get("folder"), "sha256": node.get("sha256"), "see": see} if see else prune(node)
+
+    return [prune(line) for line in lines]
 
 
 def _length_batches(feats: list[Feature], size: int, rng: random.Random) -> list[int]:

@@ -687,7 +687,7 @@ def soup_lineage(folders: list[str], metas: list[dict]) -> list[dict]:
     readers is named, not repeated: a soup of a run and its continuation would otherwise hold
     the first run's whole history twice."""
     lines = [lineage(f, m) for f, m in zip(folders, metas)]
-    where = {json.dumps(line["sha256"], sort_keys=True): f"average[{i}]" for i, line in enumerate(lines)}
+    where = {json.dumps(line["sha256"], sort_keys=True): f"average[{i}]" for i, line in enumerate(lines) if line["sha256"]}
 
     def prune(node: dict) -> dict:
         for key in ("init", "average"):
@@ -698,7 +698,7 @@ def soup_lineage(folders: list[str], metas: list[dict]) -> list[dict]:
         return node
 
     def named(node: dict) -> dict:
-        see = where.get(json.dumps(node.get("sha256"), sort_keys=True))
+        see = where.get(json.dumps(node["sha256"], sort_keys=True)) if node.get("sha256") else None
         return {"folder": node.get("folder"), "sha256": node.get("sha256"), "see": see} if see else prune(node)
 
     return [prune(line) for line in lines]

@@ -2,7 +2,7 @@
 
 ``(question, expected)`` pairs come from counted things in the text ("…4场" → "…多少场？"); a
 question keeps its subject, or borrows its article's headline.  A large index is sampled
-evenly (:func:`_sample`), so start-up stays flat.  :meth:`qa.library.Library.examples` keeps the
+evenly (:func:`sample_passages`), so start-up stays flat.  :meth:`qa.library.Library.examples` keeps the
 ones that get answered.
 """
 
@@ -83,7 +83,7 @@ def question_candidates(passages: Iterable[Passage], per_article: int = 3, tagge
 EXAMPLE_ROWS = 3000  # passages read for example questions, spread over the whole index
 
 
-def _sample(passages, limit: int = EXAMPLE_ROWS) -> Iterator[Passage]:
+def sample_passages(passages, limit: int = EXAMPLE_ROWS) -> Iterator[Passage]:
     """Every passage of a small index; of a large one, ``limit`` runs of consecutive rows spread
     evenly over it (whole paragraphs, every part of the archive), so start-up stays flat."""
     n = len(passages)

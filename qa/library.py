@@ -27,7 +27,7 @@ from .answering import answer
 from .chunking import chunk_document
 from .documents import DocumentError, list_documents, read_document
 from .embedding import Embedder
-from .example_questions import _sample, question_candidates
+from .example_questions import question_candidates, sample_passages
 from .index import (
     BuildReport,
     FolderUnusable,
@@ -534,7 +534,7 @@ class Library:
         reach ``least``) ones that get some answer."""
         out: list[str] = []
         spare: list[str] = []
-        for q, expected in question_candidates(_sample(idx.passages), tagger=idx.tokenizer)[: 3 * n]:
+        for q, expected in question_candidates(sample_passages(idx.passages), tagger=idx.tokenizer)[: 3 * n]:
             if len(out) == n:
                 break
             if check:

@@ -144,9 +144,9 @@ def test_documents_and_the_viewer_read_no_more_than_the_cited_document(lib, tmp_
 
 def test_example_questions_sample_a_large_index_evenly():
     rows = list(range(100_000))
-    got = list(example_questions._sample(rows, limit=1_000))
+    got = list(example_questions.sample_passages(rows, limit=1_000))
     assert len(got) == 1_000 and got[:20] == list(range(20)) and got[-1] >= 98_000
-    assert list(example_questions._sample(rows[:500], limit=1_000)) == rows[:500]
+    assert list(example_questions.sample_passages(rows[:500], limit=1_000)) == rows[:500]
 
 
 def test_an_empty_library_works(tmp_path, fake_embedder):

@@ -169,7 +169,8 @@ def _cmd_train_reader(args: argparse.Namespace) -> int:
                   f"or squad2-zh-dev=0.5), not {item!r}", file=sys.stderr)
             return 2
         over[name] = w
-    for flag, v in (("--cut-answers", args.cut_answers), ("--article-negatives", args.article_negatives)):
+    for flag, v in (("--cut-answers", args.cut_answers), ("--article-negatives", args.article_negatives),
+                    ("--swap-negatives", args.swap_negatives)):
         if not 0.0 <= v <= 1.0:
             print(f"error: {flag} is a share between 0 and 1, not {v}", file=sys.stderr)
             return 2
@@ -179,7 +180,7 @@ def _cmd_train_reader(args: argparse.Namespace) -> int:
         eval_every=args.eval_every, limit=args.limit, max_len=args.max_len, stride=args.stride,
         init=str(args.init[0]) if len(args.init) == 1 else "", average=[str(f) for f in args.init] if len(args.init) > 1 else [],
         dev_limit=args.dev_limit, cut_answers=args.cut_answers,
-        article_negatives=args.article_negatives, save_every=args.save_every,
+        article_negatives=args.article_negatives, swap_negatives=args.swap_negatives, save_every=args.save_every,
     )
     for folder in args.init:
         if not (folder / "meta.json").is_file():
@@ -287,6 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="share of answerable questions also trained as unanswerable over their context minus the answer")
     pt.add_argument("--article-negatives", type=float, default=0.0,
                     help="share of answerable questions also trained as unanswerable over another paragraph of their article")
+    pt.add_argument("--swap-negatives", type=float, default=0.0,
+                    help="share of answerable training questions also trained as unanswerable with one rare noun swapped "
+                         "for another question's (a near miss: the paragraph gives a figure for something else)")
     pt.add_argument("--save-every", type=float, default=10.0, help="minutes between resumable saves (OUT/resume)")
     pt.add_argument("--pack", type=Path, default=None, metavar="DIR",
                     help="write the run's windows for scripts/gpu_train.py to DIR instead of training here")

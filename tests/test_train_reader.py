@@ -9,7 +9,7 @@ import random
 import pytest
 
 from qa.cli import main
-from qa.reader.data import MRCExample, article_negatives, fold_simplified, split_examples
+from qa.reader.data import MRCExample, article_negatives, fold_simplified, split_examples, term_swaps
 from qa.reader.train import ResumeError, TrainConfig, read_resume, source_weight, train, weighted
 
 TRAD = "臺灣大學圖書館於一九二八年設立，館藏圖書四百萬冊。總館位於臺北市。"
@@ -42,6 +42,30 @@ def test_same_article_negatives_pair_a_question_with_a_paragraph_of_its_article_
     assert by_id["q1#other"].context == p2, "p3 also says 三百万吨, so only p2 is a negative for q1"
     assert all(n.impossible and n.source == "drcd+other" and n.article == "A" for n in negs)
     assert len(article_negatives(exs, 0.34, random.Random(0))) == 1
+
+
+def test_a_swapped_question_names_a_rare_noun_its_paragraph_lacks_and_keeps_the_rest():
+    p1 = "桂林市林科所的试验田亩产油茶81公斤，比上年增加两成。会议的地点在市政府。"
+    p2 = "柳州市农科院的示范园亩产油茶65公斤。会议的地点在农科院。"
+    p3 = "梧州市苗圃去年育苗两百万株。会议的地点在苗圃。"
+    exs = [_ex(1, p1, "桂林市林科所的试验田亩产油茶多少？", "81公斤"),
+           _ex(2, p2, "柳州市农科院的示范园亩产油茶多少？", "65公斤"),
+           _ex(3, p3, "梧州市苗圃去年育苗多少？", "两百万株"),
+           _ex(4, p1, "会议的地点在哪里？", "市政府"), _ex(5, p2, "会议的地点在哪？", "农科院"),
+           _ex(6, p3, "会议的地点是？", "苗圃"), _ex(7, p1, "哪里没有说？")]
+    pairs = term_swaps(exs, 1.0, random.Random(0))
+    assert pairs, "the place and institute names are rare and can be swapped"
+    for swapped, orig in pairs:
+        assert swapped.impossible and swapped.id == orig.id + "#swap" and swapped.source == "drcd+swap"
+        assert swapped.context == orig.context and swapped.question != orig.question
+        # One word out (it is in the paragraph), one word in (it is not), the rest as it was.
+        head = len(next(i for i, (a, b) in enumerate(zip(orig.question, swapped.question)) if a != b) * "x")
+        tail = len(next(i for i, (a, b) in enumerate(zip(orig.question[::-1], swapped.question[::-1])) if a != b) * "x")
+        out, put = orig.question[head : len(orig.question) - tail], swapped.question[head : len(swapped.question) - tail]
+        assert out and put and out in orig.context and put not in orig.context, (out, put)
+        assert "地点" in swapped.question or "地点" not in orig.question, "地点 is in three questions: never swapped"
+    assert {o.id for _, o in pairs} <= {"q1", "q2", "q3"}
+    assert pairs == term_swaps(exs, 1.0, random.Random(0)), "a pure function of the data and the generator"
 
 
 def test_copies_and_negatives_stay_on_their_questions_side_of_the_split(tmp_path):
@@ -78,6 +102,7 @@ def test_source_weights_repeat_whole_parts_and_sample_the_rest():
     (["--oversample", "cmrc=zero"], "SOURCE=W"),
     (["--oversample", "cmrc=0"], "SOURCE=W"),
     (["--article-negatives", "1.5"], "between 0 and 1"),
+    (["--swap-negatives", "-0.1"], "--swap-negatives is a share between 0 and 1"),
 ])
 def test_train_reader_refuses_bad_settings(tmp_path, capsys, args, message):
     assert main(["train-reader", "--data", str(tmp_path / "x.json"), "--out", str(tmp_path / "r"), *args]) == 2
@@ -187,6 +212,41 @@ def test_a_run_whose_data_changed_is_not_resumed(tiny_training, tmp_path):
 
 
 # ------------------------------------------------------------------ the GPU path, checked on the CPU
+
+
+def test_a_run_trains_each_swapped_question_as_no_answer_over_the_window_that_held_the_answer(tiny_training, tmp_path):
+    import qa.reader.model as model_mod
+    from qa.reader.train import prepare
+
+    _, cfg = tiny_training
+    places = ["桂林市", "柳州市", "梧州市", "玉林市", "百色市", "贺州市"]
+    from qa.reader.data import _bucket
+
+    title = next(t for t in map(str, range(100)) if _bucket(f"places\x00{t}") == "train")
+    arts = [{"title": title, "paragraphs": [
+        {"context": (ctx := f"据统计，今年{p}林科所的试验田亩产油茶{60 + i}公斤，比去年增长一成。"),
+         "qas": [{"id": f"q{i}", "question": f"{p}林科所的试验田亩产油茶多少？",
+                  "answers": [{"text": f"{60 + i}公斤", "answer_start": ctx.index(f"{60 + i}公斤")}]}]}
+        for i, p in enumerate(places)]}]
+    data = tmp_path / "places.json"
+    data.write_text(json.dumps({"data": arts}, ensure_ascii=False), encoding="utf-8")
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(model_mod.base_model_folder()))
+    cfg = TrainConfig(**{**cfg.__dict__, "max_len": 64})
+    plain = prepare([data], cfg, tok)
+    swapped = prepare([data], TrainConfig(**{**cfg.__dict__, "swap_negatives": 1.0}), tok)
+    assert swapped.swap and {s.source for s in swapped.swap} == {"places+swap"}
+    extra = swapped.feats[len(plain.feats):]
+    assert swapped.feats[: len(plain.feats)] == plain.feats, "the other windows are the run's as before"
+    assert len(extra) == len(swapped.swap) and all((f.start, f.end) == (0, 0) for f in extra)
+    def within(part: str, ids: tuple[int, ...]) -> bool:
+        sub = tok(part, add_special_tokens=False)["input_ids"]
+        return any(list(ids[i : i + len(sub)]) == sub for i in range(len(ids)))
+
+    by_id = {e.id: e for e in plain.splits["train"]}
+    for f, s in zip(extra, swapped.swap):
+        assert within(s.question, f.input_ids) and within(by_id[s.id[: -len("#swap")]].answer_texts[0], f.input_ids)
 
 
 def test_a_pack_trains_in_the_gpu_script_and_comes_back_as_a_reader_to_evaluate(tiny_training, tmp_path):

@@ -290,3 +290,61 @@ def article_negatives(examples: list[MRCExample], share: float, rng) -> list[MRC
     chosen = rng.sample(pool, min(len(pool), round(share * len(pool))))
     return [replace(ex, id=f"{ex.id}#other", source=f"{ex.source}+other", context=rng.choice(others), answers=())
             for ex, others in chosen]
+
+
+# jieba's tags for nouns: common, person, place, organisation, other proper, verbal noun.
+_SWAP_TAGS = ("n", "nr", "ns", "nt", "nz", "vn")
+
+
+def _unlike(a: str, b: str) -> bool:
+    """No character in common once a shared ending is set aside: 桂林市/柳州市 and 薛某甲/沈某甲
+    are different things of one kind, 评审/审查 and 混合/混联 are likely the same thing."""
+    n = 0
+    while n < min(len(a), len(b)) - 1 and a[-1 - n] == b[-1 - n]:
+        n += 1
+    return not set(a[: len(a) - n]) & set(b[: len(b) - n])
+
+
+def term_swaps(examples: list[MRCExample], share: float, rng) -> list[tuple[MRCExample, MRCExample]]:
+    """Near-miss unanswerables: an answerable question with one of its rare nouns swapped for another.
+
+    The swapped-out noun occurs in the context; the noun put in (same jieba tag, rare too,
+    and :func:`_unlike` it, so rarely a synonym) does not.  It comes from another question of the same article when one has such a noun,
+    so the question stays on the topic, else from any question of the same source.  The
+    result asks, over the very paragraph that answered it, about something that paragraph
+    never names, while a span of the right kind is still there: "the article gives a figure
+    for something else".  Only rare nouns are swapped (in at most one question in 2,000, or
+    2), so a question word such as 时间 is never replaced by 地点, which would ask for a kind
+    of thing the paragraph may well hold.  Returns ``(swapped, original)`` pairs; ``share``
+    of the answerable questions are tried.  Call it on training data only.
+    """
+    import jieba.posseg
+
+    answerable = [e for e in examples if not e.impossible and "#" not in e.id]
+    tagged = [[(p.word, p.flag) for p in jieba.posseg.lcut(e.question) if len(p.word) >= 2 and p.flag in _SWAP_TAGS]
+              for e in answerable]
+    df = Counter(w for terms in tagged for w in {w for w, _ in terms})
+    rare = max(2, len(answerable) // 2000)
+    pools: dict[tuple[str, ...], set[str]] = {}
+    for e, terms in zip(answerable, tagged):
+        for w, f in terms:
+            if df[w] <= rare:
+                pools.setdefault((e.source, e.article, f), set()).add(w)
+                pools.setdefault((e.source, f), set()).add(w)
+    out: list[tuple[MRCExample, MRCExample]] = []
+    for i in sorted(rng.sample(range(len(answerable)), round(share * len(answerable)))):
+        ex = answerable[i]
+        cands = [(w, f) for w, f in tagged[i]
+                 if df[w] <= rare and w in ex.context and not any(w in t or t in w for t in ex.answer_texts)]
+        if not cands:
+            continue
+        w, f = rng.choice(cands)
+        for key in ((ex.source, ex.article, f), (ex.source, f)):
+            options = sorted(r for r in pools.get(key, ()) if r not in ex.context and r not in ex.question and _unlike(r, w))
+            if options:
+                break
+        if not options:
+            continue
+        question = ex.question.replace(w, rng.choice(options), 1)
+        out.append((replace(ex, id=f"{ex.id}#swap", source=f"{ex.source}+swap", question=question, answers=()), ex))
+    return out

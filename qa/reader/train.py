@@ -31,6 +31,7 @@ from .data import (
     fold_simplified,
     load_squad,
     split_examples,
+    term_swaps,
 )
 
 
@@ -58,6 +59,7 @@ class TrainConfig:
     average: list[str] = field(default_factory=list)  # or from the uniform average of these (a model soup)
     cut_answers: float = 0.0  # share of answerable train questions also trained on their context minus the answer
     article_negatives: float = 0.0  # share of answerable questions also put over another paragraph of their article
+    swap_negatives: float = 0.0  # share of answerable train questions also asked with a rare noun swapped (no answer)
     save_every: float = 10.0  # minutes between resumable checkpoints (OUT/resume/)
     device: str = "auto"  # auto (a GPU when torch sees one), cpu or cuda; a run may resume on another
 
@@ -422,6 +424,7 @@ class Prepared:
     feats: list[Feature]
     cut: list[MRCExample]
     rng: random.Random  # as left after drawing them: the run's batches come from it next
+    swap: list[MRCExample] = field(default_factory=list)
 
 
 def prepare(files: list[Path], cfg: TrainConfig, tok) -> Prepared:
@@ -439,7 +442,20 @@ def prepare(files: list[Path], cfg: TrainConfig, tok) -> Prepared:
         # All their windows, beyond the no-answer budget: each is a "no" over a text of the right topic.
         feats += [Feature(w.input_ids, 0, 0) for w in
                   W.make_windows(tok, [e.question for e in cut], [e.context for e in cut], max_len=cfg.max_len, stride=cfg.stride)]
-    return Prepared(splits, train_ex, feats, cut, rng)
+    swap: list[MRCExample] = []
+    if cfg.swap_negatives > 0:
+        # Their own generator, so adding them leaves every other draw of the run as it was.
+        pairs = term_swaps(splits["train"], cfg.swap_negatives, random.Random(cfg.seed * 7 + 1))
+        swap = [s for s, _ in pairs]
+        # Only the windows that held the original answer: the near miss is a span of the right kind there.
+        for b in range(0, len(pairs), 256):
+            chunk = pairs[b : b + 256]
+            for w in W.make_windows(tok, [s.question for s, _ in chunk], [s.context for s, _ in chunk],
+                                    max_len=cfg.max_len, stride=cfg.stride):
+                orig = chunk[w.text][1]
+                if any(w.token_span(start, start + len(text)) is not None for text, start in orig.answers):
+                    feats.append(Feature(w.input_ids, 0, 0))
+    return Prepared(splits, train_ex, feats, cut, rng, swap)
 
 
 def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print, resume: bool = False,
@@ -507,7 +523,7 @@ def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print, resume: 
     dev = splits["dev"]
     dev_small = rng.sample(dev, min(cfg.dev_limit, len(dev)))
     srcs = {s: sum(e.source == s for e in train_ex) for s in sorted({e.source for e in train_ex})}
-    log(f"train: {len(splits['train'])} questions ({len(train_ex)} weighted: {srcs}; {len(cut)} cut) -> {len(feats)} windows; "
+    log(f"train: {len(splits['train'])} questions ({len(train_ex)} weighted: {srcs}; {len(cut)} cut; {len(data.swap)} swapped) -> {len(feats)} windows; "
         f"dev {len(dev)}, test {len(splits['test'])}")
 
     model.to(device)

@@ -125,7 +125,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 def _cmd_mrc_split(args: argparse.Namespace) -> int:
     from .reader.data import write_squad
-    from .reader.train import load_data
+    from .reader.trainset import load_data
 
     splits = load_data(args.data)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -141,7 +141,8 @@ def _cmd_mrc_split(args: argparse.Namespace) -> int:
 
 def _cmd_train_reader(args: argparse.Namespace) -> int:
     from .reader.data import MRCDataError
-    from .reader.train import ResumeError, TrainConfig, train
+    from .reader.train import ResumeError, train
+    from .reader.trainset import TrainConfig
 
     if args.resume is not None:
         if not args.resume.is_dir():

@@ -22,7 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from qa.reader import TransformerReader  # noqa: E402
-from qa.reader.train import gold_metrics, load_data, predict_gold  # noqa: E402
+from qa.reader.gold import gold_metrics, predict_gold  # noqa: E402
+from qa.reader.trainset import load_data  # noqa: E402
 
 
 def main() -> int:

@@ -64,7 +64,7 @@ from qa.evaluate import best_f1, contains, is_right, load_questions  # noqa: E40
 from qa.query import analyse, clean_question  # noqa: E402
 from qa.reader import TransformerReader  # noqa: E402
 from qa.reader.data import load_squad  # noqa: E402
-from qa.reader.train import fit_calibration, platt, predict_gold  # noqa: E402
+from qa.reader.gold import fit_calibration, platt, predict_gold  # noqa: E402
 from qa.retrieval import retrieve  # noqa: E402
 
 

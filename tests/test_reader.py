@@ -255,7 +255,7 @@ def test_training_windows_take_half_their_negatives_from_unanswerable_questions(
     import random
 
     from qa.reader.data import MRCExample
-    from qa.reader.train import TrainConfig, features
+    from qa.reader.trainset import TrainConfig, features
 
     _, tok, _ = tiny.loaded
     ctx = "辽源市开展宣讲活动一千三百余场次，群众参与热情高。" * 8

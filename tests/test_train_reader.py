@@ -10,7 +10,8 @@ import pytest
 
 from qa.cli import main
 from qa.reader.data import MRCExample, article_negatives, fold_simplified, split_examples, term_swaps
-from qa.reader.train import ResumeError, TrainConfig, read_resume, source_weight, train, weighted
+from qa.reader.train import ResumeError, read_resume, train
+from qa.reader.trainset import TrainConfig, source_weight, weighted
 
 TRAD = "臺灣大學圖書館於一九二八年設立，館藏圖書四百萬冊。總館位於臺北市。"
 
@@ -69,7 +70,7 @@ def test_a_swapped_question_names_a_rare_noun_its_paragraph_lacks_and_keeps_the_
 
 
 def test_copies_and_negatives_stay_on_their_questions_side_of_the_split(tmp_path):
-    from qa.reader.train import load_data
+    from qa.reader.trainset import load_data
 
     arts = [{"title": f"T{i}", "paragraphs": [
         {"context": f"第{i}篇。臺灣的經濟發展很快，各行各業欣欣向榮，出口增長了{i}成。", "qas": [
@@ -216,7 +217,7 @@ def test_a_run_whose_data_changed_is_not_resumed(tiny_training, tmp_path):
 
 def test_a_run_trains_each_swapped_question_as_no_answer_over_the_window_that_held_the_answer(tiny_training, tmp_path):
     import qa.reader.model as model_mod
-    from qa.reader.train import prepare
+    from qa.reader.trainset import prepare
 
     _, cfg = tiny_training
     places = ["桂林市", "柳州市", "梧州市", "玉林市", "百色市", "贺州市"]
@@ -257,7 +258,7 @@ def test_a_pack_trains_in_the_gpu_script_and_comes_back_as_a_reader_to_evaluate(
 
     import qa.reader.model as model_mod
     from qa.reader.pack import write_pack
-    from qa.reader.train import prepare
+    from qa.reader.trainset import prepare
 
     data, cfg = tiny_training
     info = write_pack([data], cfg, tmp_path / "pack", log=lambda *_: None)

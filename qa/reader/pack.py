@@ -1,7 +1,7 @@
 """A training run's windows packed small enough to travel to a GPU machine.
 
 ``qa train-reader --pack DIR`` writes what ``scripts/gpu_train.py`` needs, and nothing it could
-get wrong: the labelled windows exactly as :func:`qa.reader.train.prepare` makes them (same
+get wrong: the labelled windows exactly as :func:`qa.reader.trainset.prepare` makes them (same
 split, weights and negatives), with token ids renumbered to the tokens they use, and those rows
 of the frozen word-embedding matrix.  The GPU side needs only torch, transformers and
 safetensors; the weights it brings back are a reader folder that ``qa train-reader --init DIR
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .train import TrainConfig, _features_sha, _file_sha, prepare
+from .trainset import TrainConfig, _features_sha, _file_sha, prepare
 
 PACK = "pack.json"
 

@@ -3,263 +3,28 @@
 Everything that decides the result is recorded in the reader's ``meta.json``: the
 seed, the data files and their hashes, the split, the hyper-parameters, the
 training time and the held-out metrics.  The split is by article
-(:mod:`qa.reader.data`); dev chooses the no-answer threshold and the calibration,
-test is measured once at the end.
+(:mod:`qa.reader.data`) and the windows come from :mod:`qa.reader.trainset`; dev chooses the
+no-answer threshold and the calibration (:mod:`qa.reader.gold`), test is measured once at the end.
+This module holds the run itself: device and precision, resumable checkpoints, the training
+loop and the reader's lineage.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 
 from .. import precision as P
 from . import windows as W
-from .data import (
-    SPLITS,
-    MRCExample,
-    answer_cut,
-    article_negatives,
-    cross_lingual,
-    fold_simplified,
-    load_squad,
-    split_examples,
-    term_swaps,
-)
-
-
-@dataclass
-class TrainConfig:
-    epochs: float = 2.0
-    lr: float = 8e-5
-    batch_size: int = 16
-    warmup: float = 0.06
-    weight_decay: float = 0.01
-    max_len: int = W.MAX_LEN
-    stride: int = W.STRIDE
-    negatives: float = 0.4  # no-answer windows kept per answer window
-    # source -> its weight: repeats per epoch (2.0 twice, 0.5 a random half); "drcd-dev" also weighs
-    # its simplified copy "drcd-dev-s" and its article negatives "drcd-dev+other" unless they are named
-    oversample: dict[str, float] = field(default_factory=dict)
-    seed: int = 13
-    bf16: bool = True
-    max_minutes: float = 0.0  # stop early (and still save/evaluate) after this long; 0 = no limit
-    threads: int = 0
-    eval_every: int = 0  # steps between dev evaluations (0 = once per epoch)
-    dev_limit: int = 600  # dev questions used for the learning curve
-    limit: int = 0  # use only this many questions per split (a smoke test of the whole command)
-    init: str = ""  # start from this reader folder instead of the bare base encoder
-    average: list[str] = field(default_factory=list)  # or from the uniform average of these (a model soup)
-    cut_answers: float = 0.0  # share of answerable train questions also trained on their context minus the answer
-    article_negatives: float = 0.0  # share of answerable questions also put over another paragraph of their article
-    swap_negatives: float = 0.0  # share of answerable train questions also asked with a rare noun swapped (no answer)
-    save_every: float = 10.0  # minutes between resumable checkpoints (OUT/resume/)
-    device: str = "auto"  # auto (a GPU when torch sees one), cpu or cuda; a run may resume on another
-
-
-@dataclass(frozen=True)
-class Feature:
-    input_ids: tuple[int, ...]
-    start: int
-    end: int
-
-
-def features(tok, examples: list[MRCExample], cfg: TrainConfig, rng: random.Random) -> list[Feature]:
-    """Labelled windows: the answer's token span, or (0, 0) when the window has no answer."""
-    pos: list[Feature] = []
-    neg: list[Feature] = []  # windows of unanswerable questions: hard, question-specific negatives
-    off: list[Feature] = []  # windows of answerable questions that miss the answer
-    B = 256
-    for b in range(0, len(examples), B):
-        chunk = examples[b : b + B]
-        wins = W.make_windows(tok, [e.question for e in chunk], [e.context for e in chunk], max_len=cfg.max_len, stride=cfg.stride)
-        for w in wins:
-            ex = chunk[w.text]
-            label = None
-            for text, start in ex.answers:
-                label = w.token_span(start, start + len(text))
-                if label is not None:
-                    break
-            if label is None:
-                (neg if ex.impossible else off).append(Feature(w.input_ids, 0, 0))
-            else:
-                pos.append(Feature(w.input_ids, label[0], label[1]))
-    rng.shuffle(neg)
-    rng.shuffle(off)
-    # Half of the no-answer budget goes to unanswerable questions when there are enough:
-    # they teach the null score what a plausible but wrong paragraph looks like.
-    keep = int(cfg.negatives * len(pos))
-    hard = min(len(neg), keep // 2 if off else keep)
-    return pos + neg[:hard] + (off + neg[hard:])[: keep - hard]
-
-
-def _file_sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def load_data(files: list[Path], *, article_share: float = 0.0, seed: int = 13) -> dict[str, list[MRCExample]]:
-    """The split data: each split also holds simplified copies of its traditional examples and,
-    with ``article_share``, same-article negatives (both made per split, so never across one)."""
-    examples: list[MRCExample] = []
-    for f in files:
-        examples += load_squad(f)
-    splits = split_examples(cross_lingual(examples))
-    for i, name in enumerate(SPLITS):
-        exs = splits[name]
-        exs += fold_simplified(exs)
-        if article_share > 0:
-            exs += article_negatives(exs, article_share, random.Random(seed * 101 + i))
-    return splits
-
-
-def source_weight(weights: dict[str, float], source: str) -> float:
-    """A source's weight: named itself, else by the file it was made from (``drcd-dev-s``, ``x+other``)."""
-    if source in weights:
-        return weights[source]
-    base = source.split("+", 1)[0]
-    if base in weights:
-        return weights[base]
-    return weights.get(base[:-2] if base.endswith("-s") else base, 1.0)
-
-
-def weighted(examples: list[MRCExample], weights: dict[str, float], rng: random.Random) -> list[MRCExample]:
-    """Each source repeated by its weight: the whole part of it in full, the rest as a random share."""
-    out: list[MRCExample] = []
-    for src in sorted({e.source for e in examples}):
-        exs = [e for e in examples if e.source == src]
-        w = source_weight(weights, src)
-        whole = int(w)
-        out += exs * whole
-        out += rng.sample(exs, round((w - whole) * len(exs)))
-    return out
-
-
-# ------------------------------------------------------------------ evaluation on gold paragraphs
-
-
-def predict_gold(reader, examples: list[MRCExample], batch: int = 64, progress=None) -> list[tuple[str, float]]:
-    """Best span text and its margin (span − null) for each example, read with its own context."""
-    from .model import _strip
-
-    _, tok, _ = reader.loaded
-    out: list[tuple[str, float]] = []
-    for b in range(0, len(examples), batch):
-        chunk = examples[b : b + batch]
-        wins = W.make_windows(tok, [e.question for e in chunk], [e.context for e in chunk], max_len=reader.max_len, stride=reader.stride)
-        logits = reader.logits(wins)
-        best: dict[int, tuple[float, int, int]] = {}
-        null: dict[int, float] = {}
-        for w, (s, e) in zip(wins, logits):
-            null[w.text] = min(null.get(w.text, float("inf")), float(s[0] + e[0]))
-            spans = W.best_spans(w, s, e, top_n=5)
-            if spans and spans[0][0] > best.get(w.text, (float("-inf"),))[0]:
-                best[w.text] = spans[0]
-        for i, ex in enumerate(chunk):
-            if i in best:
-                score, a, c = best[i]
-                a, c = _strip(ex.context, a, c)
-                out.append((ex.context[a:c], score - null[i]))
-            else:
-                out.append(("", float("-inf")))
-        if progress is not None:
-            progress.update(len(chunk))
-    return out
-
-
-def gold_metrics(examples: list[MRCExample], preds: list[tuple[str, float]], threshold: float | None) -> dict:
-    """EM/F1 (CMRC 2018 style) with the gold paragraph; no-answer accuracy when there are unanswerables."""
-    from ..evaluate import best_em, best_f1
-
-    ans = [(e, p) for e, p in zip(examples, preds) if not e.impossible]
-    imp = [(e, p) for e, p in zip(examples, preds) if e.impossible]
-    t = float("-inf") if threshold is None else threshold
-
-    def said(p: tuple[str, float]) -> str:
-        return p[0] if p[1] >= t else ""
-
-    f1 = [best_f1(said(p), e.answer_texts) for e, p in ans]
-    em = [best_em(said(p), e.answer_texts) for e, p in ans]
-    out = {
-        "questions": len(examples),
-        "answerable": len(ans),
-        "f1": round(float(np.mean(f1)), 4) if f1 else None,
-        "em": round(float(np.mean(em)), 4) if em else None,
-    }
-    if imp:
-        right = [(said(p) == "") for _, p in imp] + [(said(p) != "") for _, p in ans]
-        out["unanswerable"] = len(imp)
-        out["no_answer_accuracy"] = round(float(np.mean(right)), 4)
-        out["unanswerable_refused"] = round(float(np.mean([said(p) == "" for _, p in imp])), 4)
-    return out
-
-
-def choose_threshold(examples: list[MRCExample], preds: list[tuple[str, float]]) -> float:
-    """The margin above which a span is given, maximising dev F1 with unanswerables scored 1/0."""
-    from ..evaluate import best_f1
-
-    items = []
-    for e, (text, m) in zip(examples, preds):
-        if e.impossible:
-            items.append((m, 0.0, 1.0))  # (margin, score if answered, score if refused)
-        else:
-            items.append((m, best_f1(text, e.answer_texts), 0.0))
-    items.sort(key=lambda x: x[0])
-    # Threshold below every margin: answer all.
-    total = sum(a for _, a, _ in items)
-    best_total, best_t = total, items[0][0] - 1.0 if items else 0.0
-    for i, (m, a, r) in enumerate(items):
-        total += r - a
-        nxt = items[i + 1][0] if i + 1 < len(items) else m + 1.0
-        if total > best_total and nxt > m:
-            best_total, best_t = total, (m + nxt) / 2
-    return float(best_t)
-
-
-def platt(xs: list[float], ys: list[float], weights: list[float] | None = None) -> tuple[float, float]:
-    """Logistic regression of ``ys`` (0/1) on one feature: ``P = σ(a·x + b)``.
-
-    Fitted on the standardised feature by gradient descent (Newton steps diverge when the
-    classes separate), then mapped back to the raw feature.  ``weights`` weigh the examples
-    (for instance so that every question set counts the same).
-    """
-    x, y = np.asarray(xs, float), np.asarray(ys, float)
-    if len(x) == 0 or y.min() == y.max():
-        return 0.0, float(np.log((y.mean() + 1e-3) / (1 - y.mean() + 1e-3))) if len(y) else 0.0
-    wt = np.ones_like(x) if weights is None else np.asarray(weights, float)
-    wt = wt / wt.mean()
-    mu = float(np.average(x, weights=wt))
-    sd = float(np.sqrt(np.average((x - mu) ** 2, weights=wt)) or 1.0)
-    z = np.clip((x - mu) / sd, -10, 10)
-    w = c = 0.0
-    for _ in range(3000):
-        p = 1 / (1 + np.exp(-np.clip(w * z + c, -50, 50)))
-        w -= 0.5 * float(np.mean(wt * (p - y) * z)) + 1e-4 * w
-        c -= 0.5 * float(np.mean(wt * (p - y)))
-    return w / sd, c - w * mu / sd
-
-
-def fit_calibration(examples: list[MRCExample], preds: list[tuple[str, float]]) -> dict:
-    """Platt scaling: P(the given span is right, F1 ≥ 0.5) = σ(a·margin + b), fitted on dev."""
-    from ..evaluate import best_f1
-
-    xs, ys = [], []
-    for e, (text, m) in zip(examples, preds):
-        if not math.isfinite(m):
-            continue
-        xs.append(m)
-        ys.append(0.0 if e.impossible else float(best_f1(text, e.answer_texts) >= 0.5))
-    a, b = platt(xs, ys)
-    return {"a": round(float(a), 5), "b": round(float(b), 5), "target": "F1>=0.5", "n": len(xs)}
-
-
-# ------------------------------------------------------------------ training
+from .gold import choose_threshold, fit_calibration, gold_metrics, held_out, predict_gold
+from .trainset import Feature, TrainConfig, _features_sha, _file_sha, prepare
 
 
 def bf16_pays() -> bool:
@@ -406,56 +171,6 @@ def _save_resume(out: Path, *, model, opt, sched, step: int, order: list[int], r
     tmp = folder / "state.json.tmp"
     tmp.write_text(json.dumps(info, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     os.replace(tmp, folder / "state.json")
-
-
-def _features_sha(feats: list[Feature]) -> str:
-    h = hashlib.sha256()
-    for f in feats:
-        h.update(repr((f.input_ids, f.start, f.end)).encode())
-    return h.hexdigest()
-
-
-@dataclass
-class Prepared:
-    """A run's data: the split, the weighted training questions and their labelled windows."""
-
-    splits: dict[str, list[MRCExample]]
-    train_ex: list[MRCExample]
-    feats: list[Feature]
-    cut: list[MRCExample]
-    rng: random.Random  # as left after drawing them: the run's batches come from it next
-    swap: list[MRCExample] = field(default_factory=list)
-
-
-def prepare(files: list[Path], cfg: TrainConfig, tok) -> Prepared:
-    """The training windows of ``files`` under ``cfg``: a pure function of both (and the tokenizer)."""
-    rng = random.Random(cfg.seed)
-    splits = load_data(files, article_share=cfg.article_negatives, seed=cfg.seed)
-    if cfg.limit:
-        splits = {k: random.Random(cfg.seed).sample(v, min(cfg.limit, len(v))) for k, v in splits.items()}
-    train_ex = weighted(splits["train"], cfg.oversample, rng)
-    feats = features(tok, train_ex, cfg, rng)
-    cut: list[MRCExample] = []
-    if cfg.cut_answers > 0:
-        pool = [c for e in splits["train"] if (c := answer_cut(e)) is not None]
-        cut = rng.sample(pool, min(len(pool), int(cfg.cut_answers * sum(not e.impossible for e in splits["train"]))))
-        # All their windows, beyond the no-answer budget: each is a "no" over a text of the right topic.
-        feats += [Feature(w.input_ids, 0, 0) for w in
-                  W.make_windows(tok, [e.question for e in cut], [e.context for e in cut], max_len=cfg.max_len, stride=cfg.stride)]
-    swap: list[MRCExample] = []
-    if cfg.swap_negatives > 0:
-        # Their own generator, so adding them leaves every other draw of the run as it was.
-        pairs = term_swaps(splits["train"], cfg.swap_negatives, random.Random(cfg.seed * 7 + 1))
-        swap = [s for s, _ in pairs]
-        # Only the windows that held the original answer: the near miss is a span of the right kind there.
-        for b in range(0, len(pairs), 256):
-            chunk = pairs[b : b + 256]
-            for w in W.make_windows(tok, [s.question for s, _ in chunk], [s.context for s, _ in chunk],
-                                    max_len=cfg.max_len, stride=cfg.stride):
-                orig = chunk[w.text][1]
-                if any(w.token_span(start, start + len(text)) is not None for text, start in orig.answers):
-                    feats.append(Feature(w.input_ids, 0, 0))
-    return Prepared(splits, train_ex, feats, cut, rng, swap)
 
 
 def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print, resume: bool = False,
@@ -671,10 +386,10 @@ def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print, resume: 
         "learning_curve": curve,
     }
     reader._loaded = (model, tok, meta)
-    meta["dev"] = _held_out(reader, dev, dev_preds, threshold)
+    meta["dev"] = held_out(reader, dev, dev_preds, threshold)
     if step == total:
         test_preds = predict_gold(reader, splits["test"])
-        meta["test"] = _held_out(reader, splits["test"], test_preds, threshold)
+        meta["test"] = held_out(reader, splits["test"], test_preds, threshold)
     else:
         log(f"the schedule is not complete ({step} of {total} steps): the test part is left unread; continue with --resume {out}")
     save_shipped(model, out, meta)
@@ -726,17 +441,3 @@ def _length_batches(feats: list[Feature], size: int, rng: random.Random) -> list
     batches = [order[i : i + size] for i in range(0, len(order), size)]
     rng.shuffle(batches)
     return [i for b in batches for i in b]
-
-
-def _held_out(reader, examples: list[MRCExample], preds: list[tuple[str, float]], threshold: float) -> dict:
-    from ..evaluate import best_f1, calibration
-
-    out: dict = {}
-    for src in sorted({e.source for e in examples}):
-        sel = [(e, p) for e, p in zip(examples, preds) if e.source == src]
-        es, ps = [e for e, _ in sel], [p for _, p in sel]
-        out[src] = {"gold_no_threshold": gold_metrics(es, ps, None), "gold_at_threshold": gold_metrics(es, ps, threshold)}
-    probs = [reader.probability(m) if math.isfinite(m) else 0.0 for _, m in preds]
-    correct = [(not e.impossible) and best_f1(t, e.answer_texts) >= 0.5 for e, (t, _) in zip(examples, preds)]
-    out["calibration"] = calibration(probs, correct, buckets=10)
-    return out

@@ -60,8 +60,8 @@ def test_a_swapped_question_names_a_rare_noun_its_paragraph_lacks_and_keeps_the_
         assert swapped.impossible and swapped.id == orig.id + "#swap" and swapped.source == "drcd+swap"
         assert swapped.context == orig.context and swapped.question != orig.question
         # One word out (it is in the paragraph), one word in (it is not), the rest as it was.
-        head = len(next(i for i, (a, b) in enumerate(zip(orig.question, swapped.question)) if a != b) * "x")
-        tail = len(next(i for i, (a, b) in enumerate(zip(orig.question[::-1], swapped.question[::-1])) if a != b) * "x")
+        head = next(i for i, (a, b) in enumerate(zip(orig.question, swapped.question)) if a != b)
+        tail = next(i for i, (a, b) in enumerate(zip(orig.question[::-1], swapped.question[::-1])) if a != b)
         out, put = orig.question[head : len(orig.question) - tail], swapped.question[head : len(swapped.question) - tail]
         assert out and put and out in orig.context and put not in orig.context, (out, put)
         assert "地点" in swapped.question or "地点" not in orig.question, "地点 is in three questions: never swapped"

@@ -309,8 +309,9 @@ def term_swaps(examples: list[MRCExample], share: float, rng) -> list[tuple[MRCE
     """Near-miss unanswerables: an answerable question with one of its rare nouns swapped for another.
 
     The swapped-out noun occurs in the context; the noun put in (same jieba tag, rare too,
-    and :func:`_unlike` it, so rarely a synonym) does not.  It comes from another question of the same article when one has such a noun,
-    so the question stays on the topic, else from any question of the same source.  The
+    and :func:`_unlike` it, so rarely a synonym) does not.  It comes from another question of
+    the same article when one has such a noun, so the question stays on the topic, else from
+    any question of the same source.  The
     result asks, over the very paragraph that answered it, about something that paragraph
     never names, while a span of the right kind is still there: "the article gives a figure
     for something else".  Only rare nouns are swapped (in at most one question in 2,000, or

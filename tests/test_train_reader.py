@@ -99,6 +99,25 @@ def test_source_weights_repeat_whole_parts_and_sample_the_rest():
     assert source_weight({"b": 0.3, "b-s": 2.0}, "b-s") == 2.0 and source_weight({}, "x+other") == 1.0
 
 
+def test_bfloat16_is_chosen_without_timing_where_the_cpu_has_amx(monkeypatch):
+    import torch
+
+    import qa.reader.train as train_mod
+
+    def no_timing(*_, **__):
+        raise AssertionError("timed")
+
+    monkeypatch.setattr(train_mod.P, "native_bf16", lambda: True)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    monkeypatch.setattr(torch, "randn", no_timing)  # the timing's first step
+    assert train_mod.bf16_pays() is True
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    with pytest.raises(AssertionError, match="timed"):
+        train_mod.bf16_pays()  # AVX512-BF16 alone (AMD EPYC emulates it slowly): timed
+    monkeypatch.setattr(train_mod.P, "native_bf16", lambda: False)
+    assert train_mod.bf16_pays() is False
+
+
 @pytest.mark.parametrize("args, message", [
     (["--oversample", "cmrc=zero"], "SOURCE=W"),
     (["--oversample", "cmrc=0"], "SOURCE=W"),

@@ -311,12 +311,11 @@ def term_swaps(examples: list[MRCExample], share: float, rng) -> list[tuple[MRCE
     The swapped-out noun occurs in the context; the noun put in (same jieba tag, rare too,
     and :func:`_unlike` it, so rarely a synonym) does not.  It comes from another question of
     the same article when one has such a noun, so the question stays on the topic, else from
-    any question of the same source.  The
-    result asks, over the very paragraph that answered it, about something that paragraph
-    never names, while a span of the right kind is still there: "the article gives a figure
-    for something else".  Only rare nouns are swapped (in at most one question in 2,000, or
-    2), so a question word such as 时间 is never replaced by 地点, which would ask for a kind
-    of thing the paragraph may well hold.  Returns ``(swapped, original)`` pairs; ``share``
+    any question of the same source.  The result asks, over the very paragraph that answered
+    it, about something that paragraph never names, while a span of the right kind is still
+    there: "the article gives a figure for something else".  Only rare nouns are swapped (in
+    at most one question in 2,000, or 2), so a question word such as 时间 is never replaced by
+    地点, which would ask for a kind of thing the paragraph may well hold.  Returns ``(swapped, original)`` pairs; ``share``
     of the answerable questions are tried.  Call it on training data only.
     """
     import jieba.posseg
@@ -326,17 +325,16 @@ def term_swaps(examples: list[MRCExample], share: float, rng) -> list[tuple[MRCE
               for e in answerable]
     df = Counter(w for terms in tagged for w in {w for w, _ in terms})
     rare = max(2, len(answerable) // 2000)
+    tagged = [[(w, f) for w, f in terms if df[w] <= rare] for terms in tagged]
     pools: dict[tuple[str, ...], set[str]] = {}
     for e, terms in zip(answerable, tagged):
         for w, f in terms:
-            if df[w] <= rare:
-                pools.setdefault((e.source, e.article, f), set()).add(w)
-                pools.setdefault((e.source, f), set()).add(w)
+            pools.setdefault((e.source, e.article, f), set()).add(w)
+            pools.setdefault((e.source, f), set()).add(w)
     out: list[tuple[MRCExample, MRCExample]] = []
     for i in sorted(rng.sample(range(len(answerable)), round(share * len(answerable)))):
         ex = answerable[i]
-        cands = [(w, f) for w, f in tagged[i]
-                 if df[w] <= rare and w in ex.context and not any(w in t or t in w for t in ex.answer_texts)]
+        cands = [(w, f) for w, f in tagged[i] if w in ex.context and not any(w in t or t in w for t in ex.answer_texts)]
         if not cands:
             continue
         w, f = rng.choice(cands)

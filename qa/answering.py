@@ -4,8 +4,8 @@ Pipeline: validate → analyse the question once (:mod:`qa.query`, follow-ups re
 against ``history``) → hybrid retrieval → the reader reads the top passages (the
 first alone, then the others in one batch unless its answer is confident enough) →
 spans ranked across passages by reader margin plus retrieval → "not found" when the
-best margin is below the reader's null threshold, or when the question names a literal
-its evidence lacks → citations: the sentence(s) holding the span, with source offsets.
+best margin is below the reader's null threshold, when the question names a literal
+its evidence lacks, or when it asks for a sum of money and the answer names none → citations: the sentence(s) holding the span, with source offsets.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from .bands import Bands
 from .documents import LOW_CONFIDENCE, TextLine
 from .documents.images import lines_at
 from .index import Index, IndexError_, build_index, load_index, stale_documents
+from .money import money_at
 from .query import MAX_QUESTION_CHARS, Query, analyse, clean_question, question_type
 from .reader import Reader, ReaderError, SpanScore, TransformerReader
 from .records import Answer, Citation, Hit, Passage, sub_spans
@@ -70,6 +71,9 @@ class Settings:
     # are not read (inf: always read them all).  Chosen on dev for speed at equal quality.
     early_exit: float = math.inf
     bands: Bands = DEFAULT_BANDS  # 高 / 中 / not found on the confidence, measured on dev (qa.bands)
+    # Refuse a question that asks for a sum of money when the span shown names no currency
+    # (qa.money): "投资多少钱？" → "50吨" is a figure for something else.  Chosen on dev.
+    money: bool = False
 
     @classmethod
     def of(cls, reader: Reader) -> Settings:
@@ -90,6 +94,7 @@ class Settings:
             read_floor=float(tuned.get("read_min_confidence", READ_MIN_CONFIDENCE)),
             early_exit=_exit_rank(tuned.get("early_exit")),
             bands=Bands.of(tuned),
+            money=bool(tuned.get("money", False)),
         )
 
     def score(self, s: SpanScore, fits: bool = True) -> float:
@@ -370,7 +375,13 @@ def _answer(query: Query, idx: Index, reader: Reader, k: int, mode: str) -> Answ
             related=related,
         )
     best = _tighten(best, spans, query, read_hits, cfg, rank)  # decided and calibrated on the reader's best
-    text = read_hits[best.text].passage.text[best.start : best.end]
+    source = read_hits[best.text].passage.text
+    text = source[best.start : best.end]
+    if cfg.money and query.money and not money_at(source, best.start, best.end):
+        return Answer(
+            question=raw, found=False, confidence=round(conf, 4), answer_type=query.qtype,
+            message=_join(messages.NOT_MONEY(lang, span=text[:30]), note), related=related,
+        )
     at, start = _surest(best, spans, [h.passage.text for h in read_hits], missing)
     p = read_hits[at].passage
     a, b = _sentence_range(p, start, start + len(text))

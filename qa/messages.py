@@ -46,6 +46,9 @@ NO_PASSAGES = Message("文档中没有找到相关内容。", "Nothing in the do
 NOT_A_QUESTION = Message("这不像一个完整的问题，以下是相关段落。", "This is not a question: here are the passages that mention it.")
 NOT_ANSWERED = Message("文档中没有找到能回答这个问题的内容，以下是最接近的段落。",
                        "The documents don't answer this question; the closest passages are listed.")
+NOT_MONEY = Message("文档中没有找到问题所问的金额（最接近的答案“{span}”不是金额），以下是最接近的段落。",
+                    "The documents give no sum of money for this question (the closest answer, “{span}”, is not one); "
+                    "the closest passages are listed.")
 OTHER_LITERAL = Message("文档中提到的是别的内容（没有“{literal}”），以下是最接近的段落。",
                         "The documents speak of something else (“{literal}” is not in them); the closest passages are listed.")
 CANNOT_ANSWER = Message("无法回答：{error}", "Cannot answer: {error}")

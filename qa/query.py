@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import glossary, messages
+from .money import asks_money
 from .text import fold_numbers, has_cjk, normalize, word_frequency
 
 MAX_QUESTION_CHARS = 300
@@ -125,6 +126,7 @@ class Query:
     retrieval_text: str
     tokens: list[str] = field(default_factory=list)  # keyword tokens of retrieval_text
     boost_article: tuple[str, int] | None = None
+    money: bool = False  # it asks for a sum of money (qa.money): its answer must name a currency
     note: str = ""
     vector: np.ndarray | None = field(default=None, repr=False)
 
@@ -201,7 +203,7 @@ def analyse(question: str, note: str, index, history=None, raw: str = "") -> Que
     return Query(
         raw=raw or question, text=question, folded=normalize(question), terms=terms,
         qtype=question_type(question), literals=literals(question), latin=latin,
-        retrieval_text=retrieval_text, tokens=tokens, boost_article=boost, note=note,
+        retrieval_text=retrieval_text, tokens=tokens, boost_article=boost, money=asks_money(question), note=note,
     )
 
 

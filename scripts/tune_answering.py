@@ -61,6 +61,7 @@ from qa import build_index, load_index  # noqa: E402
 from qa.answering import READ_PASSAGES, SpanChoice, _evidence_text, _whole, answer, tightened  # noqa: E402  (collects READ_PASSAGES, the most read)
 from qa.bands import Bands, fit_bands  # noqa: E402
 from qa.evaluate import best_f1, contains, is_right, load_questions  # noqa: E402
+from qa.money import money_at  # noqa: E402
 from qa.query import analyse, clean_question  # noqa: E402
 from qa.reader import TransformerReader  # noqa: E402
 from qa.reader.data import load_squad  # noqa: E402
@@ -87,8 +88,9 @@ def collect(index, items, reader, label):
         spans = reader.read(q, [h.passage.text for h in hits], top_k=10)
         miss = [bool(query.missing_literal(_evidence_text(h.passage))) for h in hits]
         rows.append({"golds": golds, "set": label, "spans": [
-            (s.text, t, s.margin, miss[s.text], query.fits(t), s.start, s.end)
-            for s in spans for t in [hits[s.text].passage.text[s.start : s.end]]], "qtype": query.qtype,
+            (s.text, p[s.start : s.end], s.margin, miss[s.text], query.fits(p[s.start : s.end]), s.start, s.end,
+             not query.money or money_at(p, s.start, s.end))  # as answer() checks the span it shows
+            for s in spans for p in [hits[s.text].passage.text]], "qtype": query.qtype,
             "cite": cite})
     return rows
 
@@ -110,13 +112,13 @@ TIGHTEN_TYPES = (("number",), ("number", "date", "time"))  # the types whose for
 
 def ranked(row, bonus, literals, n=READ_PASSAGES, penalty=0.0):
     """A question's candidates of the first ``n`` passages with the rank answer() gives them,
-    as (rank, text, literal missing, fits, passage, start, end)."""
+    as (rank, text, literal missing, fits, passage, start, end, money ok)."""
     out = []
-    for t, text, margin, miss, fit, start, end in row["spans"]:
+    for t, text, margin, miss, fit, start, end, money_ok in row["spans"]:
         if t >= n:
             continue
         base = margin + bonus / (1 + t) - (0.0 if fit else penalty)
-        out.append((base - (100.0 if literals and miss else 0.0), text, miss, fit, t, start, end))
+        out.append((base - (100.0 if literals and miss else 0.0), text, miss, fit, t, start, end, money_ok))
     return out
 
 
@@ -138,7 +140,7 @@ def read_spans(row, bonus, literals, n=READ_PASSAGES, penalty=0.0, exit_at=None)
 
 
 def choose(row, bonus, literals, n=READ_PASSAGES, penalty=0.0, tighten=None, exit_at=None):
-    """The best span of a question's candidates as (score, text, literal missing).
+    """The best span of a question's candidates as (score, text, literal missing, money ok).
 
     ``tighten`` = (min_chars, delta[, types]) simulates ``answering._tighten`` for questions of
     those types (default: number): the score (which decides "not found") stays the best
@@ -150,10 +152,10 @@ def choose(row, bonus, literals, n=READ_PASSAGES, penalty=0.0, tighten=None, exi
     scored, best = read
     shown = best
     if tighten and row.get("qtype") in (tighten[2] if len(tighten) > 2 else ("number",)):
-        choices = [SpanChoice(t, start, end, sc, fit) for sc, _, _, fit, t, start, end in scored]
+        choices = [SpanChoice(t, start, end, sc, fit) for sc, _, _, fit, t, start, end, _ in scored]
         chosen = tightened(choices[scored.index(best)], choices, tighten[1], tighten[0])
         shown = scored[choices.index(chosen)]
-    return best[0], shown[1], best[2]
+    return best[0], shown[1], best[2], shown[7]  # money: of the span shown, as answer() checks it
 
 
 def cited(row, bonus, literals, n=READ_PASSAGES, penalty=0.0, tighten=None, exit_at=None) -> int | None:
@@ -164,9 +166,9 @@ def cited(row, bonus, literals, n=READ_PASSAGES, penalty=0.0, tighten=None, exit
         return None
     scored, best = read
     text = choose(row, bonus, literals, n, penalty, tighten, exit_at)[1]
-    margins = {(t, start, end): margin for t, _, margin, _, _, start, end in row["spans"]}
+    margins = {(t, start, end): margin for t, _, margin, _, _, start, end, _ in row["spans"]}
     at, top = best[4], margins[(best[4], best[5], best[6])]
-    for _, span, miss, _, t, start, end in scored:
+    for _, span, miss, _, t, start, end, _ in scored:
         if text and t != best[4] and margins[(t, start, end)] > top and not (literals and miss) \
                 and _whole(text, span, 0, len(span)) >= 0:
             at, top = t, margins[(t, start, end)]
@@ -174,7 +176,7 @@ def cited(row, bonus, literals, n=READ_PASSAGES, penalty=0.0, tighten=None, exit
 
 
 def citation_share(rows, project: list[str], bonus, threshold, literals, n=READ_PASSAGES, penalty=0.0,
-                   tighten=None, exit_at=None) -> float | None:
+                   tighten=None, exit_at=None, money=False) -> float | None:
     """citation@1 over the ``project`` sets' answerable rows that record their evidence: the
     answer shown and its first citation's passage holding the evidence (a refusal is a miss,
     as in ``qa eval``); None when no row records it (candidates collected before ``cite``)."""
@@ -182,7 +184,7 @@ def citation_share(rows, project: list[str], bonus, threshold, literals, n=READ_
     for r in rows:
         if r["set"] in project and r["golds"] and r.get("cite"):
             b = choose(r, bonus, literals, n, penalty, tighten, exit_at)
-            at = cited(r, bonus, literals, n, penalty, tighten, exit_at) if answered(b, threshold, literals) else None
+            at = cited(r, bonus, literals, n, penalty, tighten, exit_at) if answered(b, threshold, literals, money) else None
             ok.append(at is not None and r["cite"][at])
     return float(np.mean(ok)) if ok else None
 
@@ -192,25 +194,28 @@ def exits(rows, bonus, literals, penalty, exit_at) -> float:
     return sum(stops_early(ranked(r, bonus, literals, penalty=penalty), exit_at) for r in rows) / max(len(rows), 1)
 
 
-def answered(best, threshold: float, literals: bool) -> bool:
+def answered(best, threshold: float, literals: bool, money: bool = False) -> bool:
     """Whether answer() shows ``best`` (:func:`choose`'s result): it ranks at the threshold or
-    above, and no literal of the question is missing from its passage (when that is checked)."""
-    return best is not None and best[0] >= threshold and not (literals and best[2])
+    above, no literal of the question is missing from its passage (when that is checked), and
+    the span shown names a currency when the question asks for money (when that is checked)."""
+    return best is not None and best[0] >= threshold and not (literals and best[2]) and not (money and not best[3])
 
 
-def false_refusals(rows, bonus, threshold, literals, n=READ_PASSAGES, penalty=0.0, exit_at=None) -> dict[str, float]:
+def false_refusals(rows, bonus, threshold, literals, n=READ_PASSAGES, penalty=0.0, exit_at=None, tighten=None,
+                   money=False) -> dict[str, float]:
     """Per set, the share of its answerable questions that would get "not found"."""
     per: dict[str, list[bool]] = {}
     for r in rows:
         if r["golds"]:
-            b = choose(r, bonus, literals, n, penalty, exit_at=exit_at)
-            per.setdefault(r["set"], []).append(not answered(b, threshold, literals))
+            b = choose(r, bonus, literals, n, penalty, tighten, exit_at=exit_at)
+            per.setdefault(r["set"], []).append(not answered(b, threshold, literals, money))
     return {k: round(float(np.mean(v)), 4) for k, v in per.items()}
 
 
-def worst_refusal(rows, project: list[str], bonus, threshold, literals, n=READ_PASSAGES, penalty=0.0, exit_at=None) -> float:
+def worst_refusal(rows, project: list[str], bonus, threshold, literals, n=READ_PASSAGES, penalty=0.0, exit_at=None,
+                  tighten=None, money=False) -> float:
     """The highest false-refusal share over the ``project`` sets (0 for a set with no answerable row)."""
-    fr = false_refusals(rows, bonus, threshold, literals, n, penalty, exit_at)
+    fr = false_refusals(rows, bonus, threshold, literals, n, penalty, exit_at, tighten, money)
     return max((fr.get(s, 0.0) for s in project), default=0.0)
 
 
@@ -232,11 +237,11 @@ def ece(confidence: list[float], right: list[float], bins: int = 5) -> float:
     return calibration(confidence, [bool(r) for r in right], bins)["ece"] if confidence else float("nan")
 
 
-def score(rows, bonus, threshold, literals, n=READ_PASSAGES, penalty=0.0, tighten=None, exit_at=None):
+def score(rows, bonus, threshold, literals, n=READ_PASSAGES, penalty=0.0, tighten=None, exit_at=None, money=False):
     total, per = 0.0, {}
     for r in rows:
         b = choose(r, bonus, literals, n, penalty, tighten, exit_at)
-        said = answered(b, threshold, literals)
+        said = answered(b, threshold, literals, money)
         s = (best_f1(b[1], r["golds"]) if said else 0.0) if r["golds"] else float(not said)
         total += s
         per.setdefault(r["set"], []).append(s)
@@ -382,7 +387,7 @@ def main() -> int:
     rows: list[dict] = []
     if args.cache and args.cache.exists():
         rows = json.loads(args.cache.read_text())
-        if any(len(sp) != 7 for r in rows for sp in r["spans"]):
+        if any(len(sp) != 8 for r in rows for sp in r["spans"]):
             raise SystemExit(f"{args.cache} was written by an older version of this script: delete it")
     else:
         with tempfile.TemporaryDirectory() as tmp:
@@ -447,17 +452,26 @@ def main() -> int:
                 print(f"tighten {'+'.join(types)} min_chars {chars} delta {delta}: macro {tm:.4f} {tper}")
                 if tm > (tight[0] if tight else m):
                     tight = (tm, chars, delta, types, tper)
-    # Then the early exit, on top of everything chosen so far.
     tset = tight[1:4] if tight else None
-    _, fper = score(rows, bonus, thr, lit, n_read, pen, tset)
+    # Then the money check (qa.money), on top of the chosen settings: kept when it raises the dev
+    # score and keeps false refusals within the cap.
+    base = tight[0] if tight else m
+    _, mper = score(rows, bonus, thr, lit, n_read, pen, tset, money=True)
+    mm = float(np.mean([mper[s] for s in labels]))
+    money_refusal = worst_refusal(rows, project, bonus, thr, lit, n_read, pen, tighten=tset, money=True)
+    money = mm > base and money_refusal <= cap
+    print(f"money check: macro {mm:.4f} against {base:.4f}, false refusals up to {money_refusal:.3f} "
+          f"({'kept' if money else 'not kept'}) {mper}")
+    # Then the early exit, on top of everything chosen so far.
+    _, fper = score(rows, bonus, thr, lit, n_read, pen, tset, money=money)
     full = float(np.mean([fper[s] for s in labels]))
-    full_cite = citation_share(rows, project, bonus, thr, lit, n_read, pen, tset)
+    full_cite = citation_share(rows, project, bonus, thr, lit, n_read, pen, tset, money=money)
     curve = []
     for x in EXIT_CHOICES:
-        _, eper = score(rows, bonus, thr, lit, n_read, pen, tset, x)
+        _, eper = score(rows, bonus, thr, lit, n_read, pen, tset, x, money)
         em = float(np.mean([eper[s] for s in labels]))
         share = exits(rows, bonus, lit, pen, x)
-        cite = citation_share(rows, project, bonus, thr, lit, n_read, pen, tset, x)
+        cite = citation_share(rows, project, bonus, thr, lit, n_read, pen, tset, x, money)
         print(f"early exit at {x}: macro {em:.4f} (reading all: {full:.4f}), first passage only for {share:.1%}, "
               f"citation@1 {cite} (reading all: {full_cite}) {eper}")
         curve.append((x, em, share, eper, cite))
@@ -467,15 +481,16 @@ def main() -> int:
     # for no citation gained in `qa eval` (seed +1, wild -1) and 0.02 / 0.007 F1 lost.
     exit_at = None
     for i, c in enumerate(curve):
-        if all(d[1] >= full - EXIT_TOLERANCE and worst_refusal(rows, project, bonus, thr, lit, n_read, pen, d[0]) <= cap
+        if all(d[1] >= full - EXIT_TOLERANCE
+               and worst_refusal(rows, project, bonus, thr, lit, n_read, pen, d[0], tset, money) <= cap
                for d in curve[i:]):
             exit_at = c
             break
     xs, ys, names = [], [], []
     for r in rows:
         b = choose(r, bonus, lit, n_read, pen, tset, exit_at[0] if exit_at else None)
-        if b is None or not math.isfinite(b[0]) or b[0] < -50:
-            continue
+        if b is None or not math.isfinite(b[0]) or b[0] < -50 or (money and not b[3]):
+            continue  # no span, or one never shown (answer() refuses it whatever its score)
         xs.append(b[0] - thr)
         ys.append(float(bool(r["golds"]) and best_f1(b[1], r["golds"]) >= 0.5))
         names.append(r["set"])
@@ -498,7 +513,10 @@ def main() -> int:
                                 "weights": "equal per set"},
                 "dev_macro_score": round(m, 4), "dev_per_set": per, "tuned_on": labels,
                 "max_false_refusal": cap,
-                "dev_false_refusal": false_refusals(rows, bonus, thr, lit, n_read, pen, exit_at[0] if exit_at else None)}
+                "dev_false_refusal": false_refusals(rows, bonus, thr, lit, n_read, pen, exit_at[0] if exit_at else None,
+                                                    tset, money),
+                "money": money, "money_dev": {"dev_macro_score": {"off": round(base, 4), "on": round(mm, 4)},
+                                              "dev_per_set_on": mper, "worst_false_refusal_on": money_refusal}}
     read_floor = choose_read_floor(reader, args.squad, args.limit, cap)
     if read_floor is not None:
         settings["read_min_confidence"] = read_floor

@@ -283,8 +283,8 @@ def test_example_questions_are_ones_the_chat_shows_an_answer_for(seeds, tmp_path
 
 def test_the_tune_script_only_chooses_settings_within_the_false_refusal_limit(tune):
     """A threshold that buys refused unanswerables with refused answerable news is not eligible."""
-    def row(s, golds, margin):  # one candidate span: (passage, text, margin, literal missing, fits, start, end)
-        return {"set": s, "golds": golds, "qtype": "number", "spans": [(0, "42", margin, False, True, 0, 2)]}
+    def row(s, golds, margin):  # one candidate span: (passage, text, margin, literal missing, fits, start, end, money ok)
+        return {"set": s, "golds": golds, "qtype": "number", "spans": [(0, "42", margin, False, True, 0, 2, True)]}
 
     news = [row("news", ["42"], m) for m in (5.0, 4.0, 3.0, 1.0)] + [row("news", [], 2.0)] * 3
     wiki = [row("wiki", ["42"], 0.5)] * 4  # not a project set: its refusals do not count
@@ -305,16 +305,36 @@ def test_the_tune_script_counts_citations_as_answer_does_and_an_early_exit_that_
     def row(golds, cite, spans):
         return {"set": "news", "golds": golds, "qtype": "name", "cite": cite, "spans": spans}
 
-    moved = row(["龙山区"], [False, True], [(0, "龙山区", 1.5, False, True, 0, 3), (1, "辽源市龙山区", 2.8, False, True, 5, 11)])
-    inside = row(["12"], [False, True], [(0, "12", 1.5, False, True, 0, 2), (1, "2012年", 2.8, False, True, 0, 5)])
-    stays = row(["27场"], [True, False], [(0, "27场", 3.0, False, True, 0, 3)])
-    refused = row(["9名"], [True, False], [(0, "9名", -3.0, False, True, 0, 2)])
+    moved = row(["龙山区"], [False, True], [(0, "龙山区", 1.5, False, True, 0, 3, True), (1, "辽源市龙山区", 2.8, False, True, 5, 11, True)])
+    inside = row(["12"], [False, True], [(0, "12", 1.5, False, True, 0, 2, True), (1, "2012年", 2.8, False, True, 0, 5, True)])
+    stays = row(["27场"], [True, False], [(0, "27场", 3.0, False, True, 0, 3, True)])
+    refused = row(["9名"], [True, False], [(0, "9名", -3.0, False, True, 0, 2, True)])
     assert tune.cited(moved, 4.0, True) == 1 and tune.cited(inside, 4.0, True) == 0 and tune.cited(stays, 4.0, True) == 0
     assert tune.cited(moved, 4.0, True, exit_at=2.0) == 0
-    rows = [moved, inside, stays, refused, row([], [], [(0, "x", 0.0, False, True, 0, 1)])]
+    rows = [moved, inside, stays, refused, row([], [], [(0, "x", 0.0, False, True, 0, 1, True)])]
     assert tune.citation_share(rows, ["news"], 4.0, 2.0, True) == 0.5  # moved, stays; not inside, not refused
     assert tune.citation_share(rows, ["news"], 4.0, 2.0, True, exit_at=2.0) == 0.25
     assert tune.citation_share(rows, ["wiki"], 4.0, 2.0, True) is None  # no row of that set records evidence
+
+
+def test_the_tune_script_refuses_as_answer_does_a_money_question_answered_without_a_currency(tune):
+    """With the money check on, a span shown without a currency is a refusal: right for the
+    unanswerable question (投资多少钱 → 50吨), a false refusal for the answerable one whose span
+    lacks it; a tightened span is judged as shown."""
+    tons = {"set": "news", "golds": [], "qtype": "number", "spans": [(0, "50吨", 6.0, False, True, 0, 3, False)]}
+    sum_ = {"set": "news", "golds": ["1260万元"], "qtype": "number",
+            "spans": [(0, "1260万元", 6.0, False, True, 0, 6, True)]}
+    bare = {"set": "news", "golds": ["10万"], "qtype": "number", "spans": [(0, "10万", 6.0, False, True, 0, 3, False)]}
+    rows = [tons, sum_, bare]
+    assert tune.score(rows, 0.0, 1.0, False)[0] == pytest.approx(2 / 3)  # off: the tonnage is answered
+    assert tune.score(rows, 0.0, 1.0, False, money=True)[0] == pytest.approx(2 / 3)  # on: refused, and 10万 too
+    assert tune.false_refusals(rows, 0.0, 1.0, False, money=True) == {"news": 0.5}
+    assert tune.false_refusals(rows, 0.0, 1.0, False) == {"news": 0.0}
+    # Tightening shows an inner span: the check is on it.
+    clause = {"set": "news", "golds": [], "qtype": "number", "spans": [
+        (0, "投资1260万元建50吨冷库", 6.0, False, True, 0, 14, True), (0, "50吨", 5.5, False, True, 9, 12, False)]}
+    assert tune.answered(tune.choose(clause, 0.0, False), 1.0, False, money=True)
+    assert not tune.answered(tune.choose(clause, 0.0, False, tighten=(10, 1.0)), 1.0, False, money=True)
 
 
 def test_reads_floor_keeps_false_refusals_within_the_limit(tune, monkeypatch):

@@ -33,13 +33,14 @@ _OTHER_UNIT = ("(?![个個名人家项項座台辆輛次户戶亩畝吨噸件间
                "公平立米升克斤里])")
 _ASKS = re.compile(
     r"多少(?:万|萬|亿|億)?(?:元|圆|圓|块|塊|钱|錢|美元|港元|欧元|歐元)|几(?:块|塊)钱|"
-    rf"(?:{_NOUNS}){_LINK}多少{_OTHER_UNIT}|多少(?:{_NOUNS})|"
+    rf"(?:{_NOUNS}){_LINK}多少{_OTHER_UNIT}|多少{_OTHER_UNIT}[^，,。？?\s]{{0,6}}(?:{_NOUNS})[？?]?$|"
     r"\bhow much (?:money|(?:do|does|did|will|would|is|was|are|were)\b.{1,40}\b(?:cost|earn|pay|spend|invest|raise)|"
     r"is the (?:price|fee|cost|fine|budget|salary))",
     re.I,
 )
 _SAYS_UNIT = re.compile(r"多少(?:万|萬|亿|億)?(?:元|圆|圓|块|塊|钱|錢|美元|港元|欧元|歐元)|几(?:块|塊)钱")
 # Its answer is a percentage or a multiple, not a sum.
+_SHARE = re.compile(r"[%％‰]|百分之|千分之|百分点")
 _RATE = re.compile(r"比例|比重|占|佔|百分|率|利息|增长|增長|增幅|上浮|下浮|同比|环比|環比|倍|\bpercent|\brate\b", re.I)
 
 
@@ -86,9 +87,10 @@ def _currency() -> re.Pattern:
 
 def names_money(span: str, before: str = "", after: str = "") -> bool:
     """Whether ``span`` is a sum of money: it names a currency, or its number is followed by
-    one (``50`` before ``万元``) or preceded by a symbol (``$`` before ``3``)."""
+    one (``50`` before ``万元``) or preceded by a symbol (``$`` before ``3``).  A share of a sum
+    (``12％`` for 华沙生产多少国民收入) counts too: the question may ask for that."""
     cur = _currency()
-    if cur.search(span):
+    if cur.search(span) or _SHARE.search(span):
         return True
     tail = re.match(r"\s*[万萬亿億千百]*\s*", after)
     rest = after[tail.end() if tail else 0 :]

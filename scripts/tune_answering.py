@@ -12,6 +12,9 @@ a grid of settings offline:
   Each passage is read on its own, so reading fewer is simulated by dropping the spans of
   the others.  The fewest passages whose dev score is within ``READ_TOLERANCE`` of the best
   setting's is chosen: speed at (nearly) equal quality;
+* ``money``: refuse a question that asks for a sum of money when the span shown names no
+  currency (:mod:`qa.money`); decided after the tightening, on top of the chosen settings, and
+  kept when it raises the dev score within the false-refusal limit;
 * ``early_exit``: answer() reads the top passage first and stops there when its best span
   ranks at least this high (the others could only win with a higher rank).  Simulated the
   same way: an exit keeps only the first passage's spans.  The lowest value from which the dev

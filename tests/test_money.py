@@ -16,6 +16,7 @@ from qa.reader import SpanScore
     "合作社筹建的蔬菜预冷库计划投资多少钱？", "受表彰的组织获得多少奖金？", "这次供水工程的总投资是多少？",
     "门票收入是多少？", "每晚收费多少？", "一审法院判处罚金人民币多少元？", "每次車費是多少？",
     "整修廠房一共花了多少錢？", "How much does the villager earn per month?", "How much did the bridge cost?",
+    "台风给湛江造成了多少直接经济损失？", "每平方米收多少热费？",  # the noun after 多少
 ])
 def test_a_question_about_a_sum_of_money(question):
     assert asks_money(question)
@@ -27,6 +28,7 @@ def test_a_question_about_a_sum_of_money(question):
     "借款的利息是多少？",  # usually a rate (月利率1%)
     "森林损失了多少平方公里？", "工程花了多少时间？", "投资了多少个项目？",  # another unit
     "人口的历史最高值是多少？", "调研组走访了多少户？", "How many buses run on the line?",
+    "一共有多少个项目获得投资？", "多少人的工资上涨了？",  # a count of things or people that money is said of
 ])
 def test_a_question_about_something_else(question):
     assert not asks_money(question)
@@ -37,6 +39,7 @@ def test_a_question_about_something_else(question):
     ("50", "投资", "万元建设", True),  # the reader stopped at the number: its unit follows
     ("3", "$", "", True), ("600万里拉", "", "", True), ("2000億金馬克", "", "", True),
     ("3,650萬港幣", "", "", True), ("12澳門元", "", "", True),  # traditional characters
+    ("12％", "", "", True),  # a share of a sum: 华沙生产波兰多少国民收入
     ("50吨", "", "", False), ("4.6万人次", "", "", False), ("兩年時間", "", "", False), ("8间", "", "", False),
     ("1200", "过火面积约", "平方米", False), ("墨西哥", "", "", False),
 ])

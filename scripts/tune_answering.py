@@ -50,6 +50,7 @@ Usage (dev files only; never the test parts)::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import sys
@@ -96,6 +97,28 @@ def collect(index, items, reader, label):
             for s in spans for p in [hits[s.text].passage.text]], "qtype": query.qtype,
             "cite": cite})
     return rows
+
+
+def _money_version() -> str:
+    """A digest of qa/money.py: the money flags of cached candidates depend on its rules."""
+    import qa.money
+
+    return hashlib.sha256(Path(qa.money.__file__).read_bytes()).hexdigest()[:12]
+
+
+def write_candidates(path: Path, rows: list[dict]) -> None:
+    path.write_text(json.dumps({"money": _money_version(), "rows": rows}, ensure_ascii=False), encoding="utf-8")
+
+
+def read_candidates(path: Path) -> list[dict]:
+    """Rows written by :func:`write_candidates`; SystemExit for a file of another version of this
+    script or of qa/money.py (its money flags would be stale)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or any(len(sp) != 8 for r in data.get("rows", []) for sp in r["spans"]):
+        raise SystemExit(f"{path} was written by an older version of this script: delete it")
+    if data.get("money") != _money_version():
+        raise SystemExit(f"{path} was collected with another qa/money.py (its money flags are stale): delete it")
+    return data["rows"]
 
 
 MAX_FALSE_REFUSAL = 0.08  # the product's limit on answerable questions answered "not found"
@@ -204,7 +227,7 @@ def answered(best, threshold: float, literals: bool, money: bool = False) -> boo
     return best is not None and best[0] >= threshold and not (literals and best[2]) and not (money and not best[3])
 
 
-def false_refusals(rows, bonus, threshold, literals, n=READ_PASSAGES, penalty=0.0, exit_at=None, tighten=None,
+def false_refusals(rows, bonus, threshold, literals, n=READ_PASSAGES, penalty=0.0, exit_at=None, *, tighten=None,
                    money=False) -> dict[str, float]:
     """Per set, the share of its answerable questions that would get "not found"."""
     per: dict[str, list[bool]] = {}
@@ -216,9 +239,9 @@ def false_refusals(rows, bonus, threshold, literals, n=READ_PASSAGES, penalty=0.
 
 
 def worst_refusal(rows, project: list[str], bonus, threshold, literals, n=READ_PASSAGES, penalty=0.0, exit_at=None,
-                  tighten=None, money=False) -> float:
+                  *, tighten=None, money=False) -> float:
     """The highest false-refusal share over the ``project`` sets (0 for a set with no answerable row)."""
-    fr = false_refusals(rows, bonus, threshold, literals, n, penalty, exit_at, tighten, money)
+    fr = false_refusals(rows, bonus, threshold, literals, n, penalty, exit_at, tighten=tighten, money=money)
     return max((fr.get(s, 0.0) for s in project), default=0.0)
 
 
@@ -389,9 +412,7 @@ def main() -> int:
         return 0
     rows: list[dict] = []
     if args.cache and args.cache.exists():
-        rows = json.loads(args.cache.read_text())
-        if any(len(sp) != 8 for r in rows for sp in r["spans"]):
-            raise SystemExit(f"{args.cache} was written by an older version of this script: delete it")
+        rows = read_candidates(args.cache)
     else:
         with tempfile.TemporaryDirectory() as tmp:
             for n, (qfile, docs) in enumerate(sets):
@@ -411,7 +432,7 @@ def main() -> int:
                 idx = load_index(Path(tmp) / f.stem / "ix")
                 rows += collect(idx, [(e.question, e.answer_texts) for e in exs], reader, f.name)
         if args.cache:
-            args.cache.write_text(json.dumps(rows, ensure_ascii=False))
+            write_candidates(args.cache, rows)
     labels = sorted({r["set"] for r in rows})
     project = [set_label(q, d) for q, d in sets]
     if set(project) - set(labels):
@@ -471,10 +492,10 @@ def main() -> int:
     full_cite = citation_share(rows, project, bonus, thr, lit, n_read, pen, tset, money=money)
     curve = []
     for x in EXIT_CHOICES:
-        _, eper = score(rows, bonus, thr, lit, n_read, pen, tset, x, money)
+        _, eper = score(rows, bonus, thr, lit, n_read, pen, tset, x, money=money)
         em = float(np.mean([eper[s] for s in labels]))
         share = exits(rows, bonus, lit, pen, x)
-        cite = citation_share(rows, project, bonus, thr, lit, n_read, pen, tset, x, money)
+        cite = citation_share(rows, project, bonus, thr, lit, n_read, pen, tset, x, money=money)
         print(f"early exit at {x}: macro {em:.4f} (reading all: {full:.4f}), first passage only for {share:.1%}, "
               f"citation@1 {cite} (reading all: {full_cite}) {eper}")
         curve.append((x, em, share, eper, cite))
@@ -485,7 +506,7 @@ def main() -> int:
     exit_at = None
     for i, c in enumerate(curve):
         if all(d[1] >= full - EXIT_TOLERANCE
-               and worst_refusal(rows, project, bonus, thr, lit, n_read, pen, d[0], tset, money) <= cap
+               and worst_refusal(rows, project, bonus, thr, lit, n_read, pen, d[0], tighten=tset, money=money) <= cap
                for d in curve[i:]):
             exit_at = c
             break
@@ -517,7 +538,7 @@ def main() -> int:
                 "dev_macro_score": round(m, 4), "dev_per_set": per, "tuned_on": labels,
                 "max_false_refusal": cap,
                 "dev_false_refusal": false_refusals(rows, bonus, thr, lit, n_read, pen, exit_at[0] if exit_at else None,
-                                                    tset, money),
+                                                    tighten=tset, money=money),
                 "money": money, "money_dev": {"dev_macro_score": {"off": round(base, 4), "on": round(mm, 4)},
                                               "dev_per_set_on": mper, "worst_false_refusal_on": money_refusal}}
     read_floor = choose_read_floor(reader, args.squad, args.limit, cap)

@@ -325,16 +325,31 @@ def test_the_tune_script_refuses_as_answer_does_a_money_question_answered_withou
     sum_ = {"set": "news", "golds": ["1260万元"], "qtype": "number",
             "spans": [(0, "1260万元", 6.0, False, True, 0, 6, True)]}
     bare = {"set": "news", "golds": ["10万"], "qtype": "number", "spans": [(0, "10万", 6.0, False, True, 0, 3, False)]}
+    assert tune.score([tons, sum_], 0.0, 1.0, False)[0] == pytest.approx(1 / 2)  # off: the tonnage is answered
+    assert tune.score([tons, sum_], 0.0, 1.0, False, money=True)[0] == pytest.approx(1.0)  # on: refused
     rows = [tons, sum_, bare]
-    assert tune.score(rows, 0.0, 1.0, False)[0] == pytest.approx(2 / 3)  # off: the tonnage is answered
-    assert tune.score(rows, 0.0, 1.0, False, money=True)[0] == pytest.approx(2 / 3)  # on: refused, and 10万 too
-    assert tune.false_refusals(rows, 0.0, 1.0, False, money=True) == {"news": 0.5}
+    assert tune.false_refusals(rows, 0.0, 1.0, False, money=True) == {"news": 0.5}  # 10万 lacks its currency
     assert tune.false_refusals(rows, 0.0, 1.0, False) == {"news": 0.0}
     # Tightening shows an inner span: the check is on it.
     clause = {"set": "news", "golds": [], "qtype": "number", "spans": [
         (0, "投资1260万元建50吨冷库", 6.0, False, True, 0, 14, True), (0, "50吨", 5.5, False, True, 9, 12, False)]}
     assert tune.answered(tune.choose(clause, 0.0, False), 1.0, False, money=True)
     assert not tune.answered(tune.choose(clause, 0.0, False, tighten=(10, 1.0)), 1.0, False, money=True)
+
+
+def test_cached_candidates_are_refused_when_qa_money_changed(tune, tmp_path, monkeypatch):
+    """The money flags are computed when the candidates are collected: a cache written under
+    other rules (or by an older version of the script) is refused, not silently reused."""
+    rows = [{"set": "news", "golds": [], "qtype": "number", "spans": [(0, "50吨", 6.0, False, True, 0, 3, False)]}]
+    path = tmp_path / "candidates.json"
+    tune.write_candidates(path, rows)
+    assert tune.read_candidates(path) == [dict(rows[0], spans=[list(rows[0]["spans"][0])])]
+    monkeypatch.setattr(tune, "_money_version", lambda: "other")
+    with pytest.raises(SystemExit, match="another qa/money.py"):
+        tune.read_candidates(path)
+    path.write_text(json.dumps(rows), encoding="utf-8")  # the format before the money flags
+    with pytest.raises(SystemExit, match="older version"):
+        tune.read_candidates(path)
 
 
 def test_reads_floor_keeps_false_refusals_within_the_limit(tune, monkeypatch):

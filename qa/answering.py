@@ -5,7 +5,8 @@ against ``history``) → hybrid retrieval → the reader reads the top passages 
 first alone, then the others in one batch unless its answer is confident enough) →
 spans ranked across passages by reader margin plus retrieval → "not found" when the
 best margin is below the reader's null threshold, when the question names a literal
-its evidence lacks, or when it asks for a sum of money and the answer names none → citations: the sentence(s) holding the span, with source offsets.
+its evidence lacks, or (a setting chosen on dev) when it asks for a sum of money and the
+answer names none → citations: the sentence(s) holding the span, with source offsets.
 """
 
 from __future__ import annotations

@@ -6,11 +6,11 @@ reader's best span for it names no currency ("50吨", "4.6万人次", "8间"), t
 a figure for something else: answer() then says "not found" rather than show a number of
 another kind (a setting chosen on dev, ``answering.money``).
 
-The currency names come from the Unicode CLDR (through Babel): every currency's name in
-simplified and traditional Chinese and in English, and its symbols.  What counts as a
-question about money is a short list of the nouns such questions name (资金, 收入, 损失, 费,
-价格 …); a question about a rate or a share (利率, 比例, 增长) is not one, since its answer
-is a percentage.
+The currency units come from the Unicode CLDR (through Babel): every currency's name in
+simplified and traditional Chinese without its country, and the currency symbols.  What counts
+as a question about money is a short list of the nouns such questions name (资金, 收入, 损失,
+费, 价格 …); a question about a rate or a share (利率, 比例, 增长) or a count (多少架飞机) is
+not one.
 """
 
 from __future__ import annotations
@@ -118,7 +118,6 @@ def names_money(span: str, before: str = "", after: str = "") -> bool:
         return True
     bare = span.strip() + after[:magnitude].strip()
     return bool(_BARE_SUM.search(bare)) and not re.match(r"[\u4e00-\u9fff]", rest)
-
 
 
 def money_at(text: str, start: int, end: int) -> bool:

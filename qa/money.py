@@ -31,9 +31,11 @@ _NOUNS = (
 _NOT_FEE = "(?<![浪耗])"
 # What may stand between the noun and 多少: a verb of amount, a measure adverb (是, 一共, 降到了).
 _LINK = "[是为為有达達值约約共计計合要需能可将將会會了到降增减減大概总總一]{0,4}"
+# The money a question may name after 多少 (元 not as in 元素, 元件, 元旦, 元首, 元朝, 元代).
+_SUM_WORDS = r"元(?![素件旦首朝代])|圆|圓|块|塊|钱|錢"
 # After "noun … 多少" the question ends, or names the money (多少元, 多少钱): 损失了多少架飞机 and
 # 浪费了多少粮食 ask for something else.
-_THEN = r"(?=[？?，,。！!\s]|$|(?:万|萬|亿|億)?(?:元|圆|圓|块|塊|钱|錢))"
+_THEN = rf"(?=[？?，,。！!\s]|$|(?:万|萬|亿|億)?(?:{_SUM_WORDS}))"
 # Measure words of things and people: "多少(万)人" counts people, even before a noun of money.
 _COUNTED = ("(?![万萬亿億]?(?:个|個|名|人|家|项|項|座|台|辆|輛|次|户|戶|亩|畝|吨|噸|件|间|間|套|张|張|册|冊|种|種|"
             "条|條|所|位|批|架|艘|头|頭|只|隻|匹|棵|株|本|部|片|栋|棟|层|層|场|場|届|屆|例|起|枚|颗|顆|支|把|份|篇|笔|筆|"
@@ -41,9 +43,7 @@ _COUNTED = ("(?![万萬亿億]?(?:个|個|名|人|家|项|項|座|台|辆|輛|�
 # Between 多少 and a noun of money at the end of the question, only modifiers (直接经济, 抗旱救灾),
 # not a verb of receiving (多少企业获得补贴 counts firms).
 _MODIFIERS = "[^，,。？?\\s获獲得享受领領取拿申发發给給到有是为為]{0,6}"
-# (元 not as in 元素, 元件, 元旦, 元首, 元朝, 元代.)
-_SAYS_UNIT = re.compile(r"(?:多少|几|幾)(?:十|百|千|万|萬|亿|億)*(?:元(?![素件旦首朝代])|圆|圓|块|塊|钱|錢|美元|港元|欧元|歐元|"
-                        r"美金|日元|英镑|英鎊)")
+_SAYS_UNIT = re.compile(rf"(?:多少|几|幾)(?:十|百|千|万|萬|亿|億)*(?:{_SUM_WORDS}|美元|港元|欧元|歐元|美金|日元|英镑|英鎊)")
 _ASKS = re.compile(
     rf"{_NOT_FEE}(?:{_NOUNS}){_LINK}多少{_THEN}|多少{_COUNTED}{_MODIFIERS}(?:{_NOUNS})[？?]?$|"
     r"\bhow much (?:money|(?:do|does|did|will|would|is|was|are|were)\b.{1,40}\b(?:cost|earn|pay|spend|invest|raise)\b|"

@@ -315,8 +315,9 @@ def term_swaps(examples: list[MRCExample], share: float, rng) -> list[tuple[MRCE
     it, about something that paragraph never names, while a span of the right kind is still
     there: "the article gives a figure for something else".  Only rare nouns are swapped (in
     at most one question in 2,000, or 2), so a question word such as 时间 is never replaced by
-    地点, which would ask for a kind of thing the paragraph may well hold.  Returns ``(swapped, original)`` pairs; ``share``
-    of the answerable questions are tried.  Call it on training data only.
+    地点, which would ask for a kind of thing the paragraph may well hold.  Returns
+    ``(swapped, original)`` pairs; ``share`` of the answerable questions are tried.  Call it on
+    training data only.
     """
     import jieba.posseg
 

@@ -170,8 +170,12 @@ def _cmd_train_reader(args: argparse.Namespace) -> int:
                   f"or squad2-zh-dev=0.5), not {item!r}", file=sys.stderr)
             return 2
         over[name] = w
+    if not 0 <= args.freeze_layers <= 12:
+        print(f"error: --freeze-layers is a count of the encoder's 12 layers (0 to 12), not {args.freeze_layers}",
+              file=sys.stderr)
+        return 2
     for flag, v in (("--cut-answers", args.cut_answers), ("--article-negatives", args.article_negatives),
-                    ("--swap-negatives", args.swap_negatives)):
+                    ("--swap-negatives", args.swap_negatives), ("--freeze-share", args.freeze_share)):
         if not 0.0 <= v <= 1.0:
             print(f"error: {flag} is a share between 0 and 1, not {v}", file=sys.stderr)
             return 2
@@ -182,6 +186,7 @@ def _cmd_train_reader(args: argparse.Namespace) -> int:
         init=str(args.init[0]) if len(args.init) == 1 else "", average=[str(f) for f in args.init] if len(args.init) > 1 else [],
         dev_limit=args.dev_limit, cut_answers=args.cut_answers,
         article_negatives=args.article_negatives, swap_negatives=args.swap_negatives, save_every=args.save_every,
+        freeze_layers=args.freeze_layers, freeze_share=args.freeze_share,
     )
     for folder in args.init:
         if not (folder / "meta.json").is_file():
@@ -293,6 +298,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="share of answerable training questions also trained as unanswerable with one rare noun swapped "
                          "for another question's (a near miss: the paragraph gives a figure for something else)")
     pt.add_argument("--save-every", type=float, default=10.0, help="minutes between resumable saves (OUT/resume)")
+    pt.add_argument("--freeze-layers", type=int, default=0, metavar="N",
+                    help="leave the embeddings and the lowest N encoder layers untrained (a cheaper step)")
+    pt.add_argument("--freeze-share", type=float, default=1.0,
+                    help="for this share of the schedule (1: all of it), with --freeze-layers")
     pt.add_argument("--pack", type=Path, default=None, metavar="DIR",
                     help="write the run's windows for scripts/gpu_train.py to DIR instead of training here")
     pt.set_defaults(func=_cmd_train_reader)

@@ -123,6 +123,8 @@ def test_bfloat16_is_chosen_without_timing_where_the_cpu_has_amx(monkeypatch):
     (["--oversample", "cmrc=0"], "SOURCE=W"),
     (["--article-negatives", "1.5"], "between 0 and 1"),
     (["--swap-negatives", "-0.1"], "--swap-negatives is a share between 0 and 1"),
+    (["--freeze-layers", "13"], "0 to 12"),
+    (["--freeze-share", "2"], "--freeze-share is a share between 0 and 1"),
 ])
 def test_train_reader_refuses_bad_settings(tmp_path, capsys, args, message):
     assert main(["train-reader", "--data", str(tmp_path / "x.json"), "--out", str(tmp_path / "r"), *args]) == 2
@@ -335,3 +337,33 @@ def test_a_resume_trusts_the_saved_weights_over_a_state_json_one_save_behind(tin
     assert done["steps"] == whole["steps"] and done["legs"][-1]["from_step"] == 1, "continued from the weights' step"
     a, b = _weights(tmp_path / "whole"), _weights(tmp_path / "cut")
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_frozen_lowest_layers_keep_their_weights_for_the_share_of_the_schedule_given(tiny_training, tmp_path):
+    """--freeze-layers: the embeddings and the lowest layers stay as the run began; with
+    --freeze-share 0.5 they train in the second half, and a run cut in its frozen half resumes
+    to the weights of an unbroken one."""
+    import torch
+
+    data, cfg = tiny_training
+    quiet = {"log": lambda *_: None}
+    train([data], tmp_path / "a", TrainConfig(**{**cfg.__dict__, "epochs": 1.0}), **quiet)
+    start = _weights(tmp_path / "a")
+    low = [k for k in start if ".embeddings." in k or ".encoder.layer.0." in k]
+    assert low and "qa_outputs.weight" in start
+
+    frozen = TrainConfig(**{**cfg.__dict__, "init": str(tmp_path / "a"), "freeze_layers": 1})
+    train([data], tmp_path / "frozen", frozen, **quiet)
+    after = _weights(tmp_path / "frozen")
+    assert all(torch.equal(after[k], start[k]) for k in low)
+    assert not torch.equal(after["qa_outputs.weight"], start["qa_outputs.weight"])
+
+    half = TrainConfig(**{**frozen.__dict__, "freeze_share": 0.5})
+    train([data], tmp_path / "half", half, **quiet)
+    whole = _weights(tmp_path / "half")
+    assert not all(torch.equal(whole[k], start[k]) for k in low)
+
+    train([data], tmp_path / "cut", TrainConfig(**{**half.__dict__, "max_minutes": 1e-9}), **quiet)
+    train([], tmp_path / "cut", TrainConfig(), resume=True, **quiet)
+    resumed = _weights(tmp_path / "cut")
+    assert all(torch.equal(resumed[k], whole[k]) for k in whole)

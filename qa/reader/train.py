@@ -249,6 +249,7 @@ def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print, resume: 
     for name, p in model.named_parameters():
         p.requires_grad_(name not in ("bert.embeddings.word_embeddings.weight",))
     params = [p for p in model.parameters() if p.requires_grad]
+    low = _lowest(model, cfg.freeze_layers)  # frozen while the step is before freeze_until
     decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim < 2]
     opt = torch.optim.AdamW(
@@ -262,6 +263,7 @@ def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print, resume: 
         return min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    freeze_until = int(cfg.freeze_share * total) if low else 0
     step = 0
     order: list[int] = []
     curve: list[dict] = list(done["curve"])
@@ -284,6 +286,9 @@ def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print, resume: 
         log(f"resumed at step {step} of {total} ({done['minutes']:.0f} minutes trained before)")
     pad = tok.pad_token_id or 0
     reader = _training_reader(model, tok, cfg, device, bf16)
+    _set_frozen(low, step < freeze_until)  # AdamW skips a parameter without a gradient
+    if low and step < freeze_until:
+        log(f"the embeddings and encoder layers 0-{cfg.freeze_layers - 1} are frozen until step {freeze_until}")
 
     def minutes() -> float:
         return done["minutes"] + (time.time() - t0) / 60
@@ -337,6 +342,9 @@ def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print, resume: 
         sched.step()
         opt.zero_grad(set_to_none=True)
         step += 1
+        if step == freeze_until < total:
+            _set_frozen(low, False)
+            log(f"step {step}: the lowest layers are trained from here on")
         bar.update(1)
         bar.set_postfix(loss=f"{res.loss.item():.3f}")
         every = cfg.eval_every or steps_per_epoch
@@ -437,6 +445,20 @@ def soup_lineage(folders: list[str], metas: list[dict]) -> list[dict]:
         return {"folder": node.get("folder"), "sha256": node.get("sha256"), "see": see} if see else prune(node)
 
     return [prune(line) for line in lines]
+
+
+def _lowest(model, layers: int) -> list:
+    """The parameters of the embeddings and of encoder layers 0 .. ``layers``-1 (none for 0)."""
+    if layers <= 0:
+        return []
+    names = [f".encoder.layer.{i}." for i in range(layers)]
+    return [p for n, p in model.named_parameters()
+            if p.requires_grad and (".embeddings." in n or any(k in n for k in names))]
+
+
+def _set_frozen(params: list, frozen: bool) -> None:
+    for p in params:
+        p.requires_grad_(not frozen)
 
 
 def _length_batches(feats: list[Feature], size: int, rng: random.Random) -> list[int]:

@@ -51,6 +51,10 @@ class TrainConfig:
     article_negatives: float = 0.0  # share of answerable questions also put over another paragraph of their article
     swap_negatives: float = 0.0  # share of answerable train questions also asked with a rare noun swapped (no answer)
     save_every: float = 10.0  # minutes between resumable checkpoints (OUT/resume/)
+    # The embeddings and the lowest ``freeze_layers`` encoder layers are not trained for the first
+    # ``freeze_share`` of the schedule: no backward pass through them, so a step costs less.
+    freeze_layers: int = 0
+    freeze_share: float = 1.0
     device: str = "auto"  # auto (a GPU when torch sees one), cpu or cuda; a run may resume on another
 
 

@@ -56,6 +56,7 @@ import math
 import sys
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -71,6 +72,53 @@ from qa.reader import TransformerReader  # noqa: E402
 from qa.reader.data import load_squad  # noqa: E402
 from qa.reader.gold import fit_calibration, platt, predict_gold  # noqa: E402
 from qa.retrieval import retrieve  # noqa: E402
+
+
+class Candidate(NamedTuple):
+    """One span the reader found, as :func:`collect` records it (a row's ``spans``)."""
+
+    passage: int  # its passage's place among those retrieved
+    text: str
+    margin: float
+    literal_missing: bool  # a literal of the question is missing from its passage
+    fits: bool  # it has the form the question asks for (Query.fits)
+    start: int
+    end: int
+    money_ok: bool  # not a money question, or it names a sum (qa.money)
+
+
+class Ranked(NamedTuple):
+    """A candidate with the rank answer() gives it under one setting."""
+
+    rank: float
+    text: str
+    literal_missing: bool
+    fits: bool
+    passage: int
+    start: int
+    end: int
+    money_ok: bool
+
+
+class Choice(NamedTuple):
+    """What answer() would decide: the best span's rank and the span shown (tightened or not)."""
+
+    score: float
+    text: str
+    literal_missing: bool
+    money_ok: bool  # of the span shown, as answer() checks it
+
+
+class Setting(NamedTuple):
+    """One point of the grid and its dev score."""
+
+    macro: float
+    bonus: float
+    threshold: float
+    literals: bool
+    per_set: dict
+    passages: int
+    penalty: float
 
 
 def collect(index, items, reader, label):
@@ -92,8 +140,8 @@ def collect(index, items, reader, label):
         spans = reader.read(q, [h.passage.text for h in hits], top_k=10)
         miss = [bool(query.missing_literal(_evidence_text(h.passage))) for h in hits]
         rows.append({"golds": golds, "set": label, "spans": [
-            (s.text, p[s.start : s.end], s.margin, miss[s.text], query.fits(p[s.start : s.end]), s.start, s.end,
-             not query.money or money_at(p, s.start, s.end))  # as answer() checks the span it shows
+            Candidate(s.text, p[s.start : s.end], s.margin, miss[s.text], query.fits(p[s.start : s.end]), s.start, s.end,
+                      not query.money or money_at(p, s.start, s.end))  # as answer() checks the span it shows
             for s in spans for p in [hits[s.text].passage.text]], "qtype": query.qtype,
             "cite": cite})
     return rows
@@ -114,7 +162,7 @@ def read_candidates(path: Path) -> list[dict]:
     """Rows written by :func:`write_candidates`; SystemExit for a file of another version of this
     script or of qa/money.py (its money flags would be stale)."""
     data = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict) or any(len(sp) != 8 for r in data.get("rows", []) for sp in r["spans"]):
+    if not isinstance(data, dict) or any(len(sp) != len(Candidate._fields) for r in data.get("rows", []) for sp in r["spans"]):
         raise SystemExit(f"{path} was written by an older version of this script: delete it")
     if data.get("money") != _money_version():
         raise SystemExit(f"{path} was collected with another qa/money.py (its money flags are stale): delete it")
@@ -136,21 +184,21 @@ TIGHTEN_DELTAS = (0.5, 1.0, 2.0, 3.0)
 TIGHTEN_TYPES = (("number",), ("number", "date", "time"))  # the types whose form Query.fits knows
 
 
-def ranked(row, bonus, literals, n=READ_PASSAGES, penalty=0.0):
-    """A question's candidates of the first ``n`` passages with the rank answer() gives them,
-    as (rank, text, literal missing, fits, passage, start, end, money ok)."""
+def ranked(row, bonus, literals, n=READ_PASSAGES, penalty=0.0) -> list[Ranked]:
+    """A question's candidates of the first ``n`` passages with the rank answer() gives them."""
     out = []
-    for t, text, margin, miss, fit, start, end, money_ok in row["spans"]:
-        if t >= n:
+    for c in map(Candidate._make, row["spans"]):
+        if c.passage >= n:
             continue
-        base = margin + bonus / (1 + t) - (0.0 if fit else penalty)
-        out.append((base - (100.0 if literals and miss else 0.0), text, miss, fit, t, start, end, money_ok))
+        base = c.margin + bonus / (1 + c.passage) - (0.0 if c.fits else penalty)
+        out.append(Ranked(base - (100.0 if literals and c.literal_missing else 0.0), c.text, c.literal_missing, c.fits,
+                          c.passage, c.start, c.end, c.money_ok))
     return out
 
 
-def stops_early(scored, exit_at) -> bool:
+def stops_early(scored: list[Ranked], exit_at) -> bool:
     """Whether answer() stops at the first passage: its best span ranks at least ``exit_at``."""
-    first = [x[0] for x in scored if x[4] == 0]
+    first = [x.rank for x in scored if x.passage == 0]
     return exit_at is not None and bool(first) and max(first) >= exit_at
 
 
@@ -161,12 +209,12 @@ def read_spans(row, bonus, literals, n=READ_PASSAGES, penalty=0.0, exit_at=None)
     if not scored:
         return None
     if stops_early(scored, exit_at):
-        scored = [x for x in scored if x[4] == 0]
-    return scored, max(scored, key=lambda x: x[0])
+        scored = [x for x in scored if x.passage == 0]
+    return scored, max(scored, key=lambda x: x.rank)
 
 
-def choose(row, bonus, literals, n=READ_PASSAGES, penalty=0.0, tighten=None, exit_at=None):
-    """The best span of a question's candidates as (score, text, literal missing, money ok).
+def choose(row, bonus, literals, n=READ_PASSAGES, penalty=0.0, tighten=None, exit_at=None) -> Choice | None:
+    """What answer() decides for a question (None: no candidate).
 
     ``tighten`` = (min_chars, delta[, types]) simulates ``answering._tighten`` for questions of
     those types (default: number): the score (which decides "not found") stays the best
@@ -178,10 +226,10 @@ def choose(row, bonus, literals, n=READ_PASSAGES, penalty=0.0, tighten=None, exi
     scored, best = read
     shown = best
     if tighten and row.get("qtype") in (tighten[2] if len(tighten) > 2 else ("number",)):
-        choices = [SpanChoice(t, start, end, sc, fit) for sc, _, _, fit, t, start, end, _ in scored]
+        choices = [SpanChoice(x.passage, x.start, x.end, x.rank, x.fits) for x in scored]
         chosen = tightened(choices[scored.index(best)], choices, tighten[1], tighten[0])
         shown = scored[choices.index(chosen)]
-    return best[0], shown[1], best[2], shown[7]  # money: of the span shown, as answer() checks it
+    return Choice(best.rank, shown.text, best.literal_missing, shown.money_ok)
 
 
 def cited(row, bonus, literals, n=READ_PASSAGES, penalty=0.0, tighten=None, exit_at=None) -> int | None:
@@ -191,13 +239,14 @@ def cited(row, bonus, literals, n=READ_PASSAGES, penalty=0.0, tighten=None, exit
     if read is None:
         return None
     scored, best = read
-    text = choose(row, bonus, literals, n, penalty, tighten, exit_at)[1]
-    margins = {(t, start, end): margin for t, _, margin, _, _, start, end, _ in row["spans"]}
-    at, top = best[4], margins[(best[4], best[5], best[6])]
-    for _, span, miss, _, t, start, end, _ in scored:
-        if text and t != best[4] and margins[(t, start, end)] > top and not (literals and miss) \
-                and _whole(text, span, 0, len(span)) >= 0:
-            at, top = t, margins[(t, start, end)]
+    text = choose(row, bonus, literals, n, penalty, tighten, exit_at).text
+    margins = {(c.passage, c.start, c.end): c.margin for c in map(Candidate._make, row["spans"])}
+    at, top = best.passage, margins[(best.passage, best.start, best.end)]
+    for x in scored:
+        key = (x.passage, x.start, x.end)
+        if text and x.passage != best.passage and margins[key] > top and not (literals and x.literal_missing) \
+                and _whole(text, x.text, 0, len(x.text)) >= 0:
+            at, top = x.passage, margins[key]
     return at
 
 
@@ -224,7 +273,8 @@ def answered(best, threshold: float, literals: bool, money: bool = False) -> boo
     """Whether answer() shows ``best`` (:func:`choose`'s result): it ranks at the threshold or
     above, no literal of the question is missing from its passage (when that is checked), and
     the span shown names a currency when the question asks for money (when that is checked)."""
-    return best is not None and best[0] >= threshold and not (literals and best[2]) and not (money and not best[3])
+    return (best is not None and best.score >= threshold and not (literals and best.literal_missing)
+            and not (money and not best.money_ok))
 
 
 def false_refusals(rows, bonus, threshold, literals, n=READ_PASSAGES, penalty=0.0, exit_at=None, *, tighten=None,
@@ -245,12 +295,15 @@ def worst_refusal(rows, project: list[str], bonus, threshold, literals, n=READ_P
     return max((fr.get(s, 0.0) for s in project), default=0.0)
 
 
-def within_cap(rows, grid: list[tuple], project: list[str], cap: float) -> list[tuple]:
-    """The grid's settings ``(macro, bonus, threshold, literals, per_set, passages, penalty)`` that
-    refuse at most ``cap`` of each project set's answerable questions; SystemExit if none does."""
-    out = [g for g in grid if worst_refusal(rows, project, g[1], g[2], g[3], g[5], g[6]) <= cap]
+def within_cap(rows, grid: list[Setting], project: list[str], cap: float) -> list[Setting]:
+    """The grid's settings that refuse at most ``cap`` of each project set's answerable
+    questions; SystemExit if none does."""
+    def worst(g: Setting) -> float:
+        return worst_refusal(rows, project, g.bonus, g.threshold, g.literals, g.passages, g.penalty)
+
+    out = [g for g in grid if worst(g) <= cap]
     if not out:
-        least = min(worst_refusal(rows, project, g[1], g[2], g[3], g[5], g[6]) for g in grid)
+        least = min(worst(g) for g in grid)
         raise SystemExit(f"no setting keeps false refusals at or below {cap} on {project} (the least is {least:.3f}): "
                          "this reader refuses too much; raise --max-false-refusal only knowingly")
     return out
@@ -268,7 +321,7 @@ def score(rows, bonus, threshold, literals, n=READ_PASSAGES, penalty=0.0, tighte
     for r in rows:
         b = choose(r, bonus, literals, n, penalty, tighten, exit_at)
         said = answered(b, threshold, literals, money)
-        s = (best_f1(b[1], r["golds"]) if said else 0.0) if r["golds"] else float(not said)
+        s = (best_f1(b.text, r["golds"]) if said else 0.0) if r["golds"] else float(not said)
         total += s
         per.setdefault(r["set"], []).append(s)
     return total / len(rows), {k: round(float(np.mean(v)), 4) for k, v in per.items()}
@@ -451,21 +504,22 @@ def main() -> int:
                 for bonus in (0.0, 0.5, 1.0, 2.0, 3.0, 4.0):
                     for thr in np.arange(-4.0, 6.01, 0.25):
                         m, per = macro(bonus, float(thr), lit, n, pen)
-                        grid.append((m, bonus, float(thr), lit, per, n, pen))
+                        grid.append(Setting(m, bonus, float(thr), lit, per, n, pen))
     eligible = within_cap(rows, grid, project, cap)
     print(f"{len(eligible)} of {len(grid)} settings refuse at most {cap:.0%} of the answerable questions of {project}")
     grid = eligible
-    grid.sort(key=lambda g: (-g[0], -g[2]))  # ties: the higher threshold (refuse when dev cannot tell)
+    grid.sort(key=lambda g: (-g.macro, -g.threshold))  # ties: the higher threshold (refuse when dev cannot tell)
     for g in grid[:8]:
-        print(f"macro {g[0]:.4f} passages {g[5]} type penalty {g[6]} bonus {g[1]} threshold {g[2]:.2f} "
-              f"literals {g[3]} {g[4]}")
-    for what, col, values in (("type penalty", 6, PENALTIES), ("reading passages:", 5, READ_CHOICES), ("literals", 3, (False, True))):
+        print(f"macro {g.macro:.4f} passages {g.passages} type penalty {g.penalty} bonus {g.bonus} "
+              f"threshold {g.threshold:.2f} literals {g.literals} {g.per_set}")
+    for what, field, values in (("type penalty", "penalty", PENALTIES), ("reading passages:", "passages", READ_CHOICES),
+                                ("literals", "literals", (False, True))):
         for v in values:
-            g = max((g for g in grid if g[col] == v), key=lambda g: g[0], default=None)
-            print(f"best with {what} {v}: " + (f"macro {g[0]:.4f} {g[4]}" if g else "none eligible"))
-    top = grid[0][0]
-    n_read = min(g[5] for g in grid if g[0] >= top - READ_TOLERANCE)
-    m, bonus, thr, lit, per, _, pen = max((g for g in grid if g[5] == n_read), key=lambda g: g[0])
+            g = max((g for g in grid if getattr(g, field) == v), key=lambda g: g.macro, default=None)
+            print(f"best with {what} {v}: " + (f"macro {g.macro:.4f} {g.per_set}" if g else "none eligible"))
+    top = grid[0].macro
+    n_read = min(g.passages for g in grid if g.macro >= top - READ_TOLERANCE)
+    m, bonus, thr, lit, per, _, pen = max((g for g in grid if g.passages == n_read), key=lambda g: g.macro)
     # Then the span tightening, on top of the chosen settings.
     tight = None
     for types in TIGHTEN_TYPES:
@@ -513,10 +567,10 @@ def main() -> int:
     xs, ys, names = [], [], []
     for r in rows:
         b = choose(r, bonus, lit, n_read, pen, tset, exit_at[0] if exit_at else None)
-        if b is None or not math.isfinite(b[0]) or b[0] < -50 or (money and not b[3]):
+        if b is None or not math.isfinite(b.score) or b.score < -50 or (money and not b.money_ok):
             continue  # no span, or one never shown (answer() refuses it whatever its score)
-        xs.append(b[0] - thr)
-        ys.append(float(bool(r["golds"]) and best_f1(b[1], r["golds"]) >= 0.5))
+        xs.append(b.score - thr)
+        ys.append(float(bool(r["golds"]) and best_f1(b.text, r["golds"]) >= 0.5))
         names.append(r["set"])
     # Every set weighs the same: pooled, the SQuAD 2.0 rows (most of them, half unanswerable)
     # would set the curve for all.  By default only the project sets' rows are fitted: one curve

@@ -292,8 +292,8 @@ def test_the_tune_script_only_chooses_settings_within_the_false_refusal_limit(tu
     assert tune.false_refusals(rows, 0.0, 2.5, False) == {"news": 0.25, "wiki": 1.0}
     assert tune.worst_refusal(rows, ["news"], 0.0, 2.5, False) == 0.25
     grid = [tune.Setting(0.9, 0.0, thr, False, {}, 4, 0.0) for thr in (0.0, 2.5, 4.5)]
-    assert [g[2] for g in tune.within_cap(rows, grid, ["news"], 0.25)] == [0.0, 2.5]
-    assert [g[2] for g in tune.within_cap(rows, grid, ["news"], 0.08)] == [0.0]
+    assert [g.threshold for g in tune.within_cap(rows, grid, ["news"], 0.25)] == [0.0, 2.5]
+    assert [g.threshold for g in tune.within_cap(rows, grid, ["news"], 0.08)] == [0.0]
     with pytest.raises(SystemExit, match="refuses too much"):
         tune.within_cap(rows, grid[1:], ["news"], 0.08)
 

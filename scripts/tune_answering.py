@@ -91,13 +91,7 @@ class Ranked(NamedTuple):
     """A candidate with the rank answer() gives it under one setting."""
 
     rank: float
-    text: str
-    literal_missing: bool
-    fits: bool
-    passage: int
-    start: int
-    end: int
-    money_ok: bool
+    span: Candidate
 
 
 class Choice(NamedTuple):
@@ -191,14 +185,13 @@ def ranked(row, bonus, literals, n=READ_PASSAGES, penalty=0.0) -> list[Ranked]:
         if c.passage >= n:
             continue
         base = c.margin + bonus / (1 + c.passage) - (0.0 if c.fits else penalty)
-        out.append(Ranked(base - (100.0 if literals and c.literal_missing else 0.0), c.text, c.literal_missing, c.fits,
-                          c.passage, c.start, c.end, c.money_ok))
+        out.append(Ranked(base - (100.0 if literals and c.literal_missing else 0.0), c))
     return out
 
 
 def stops_early(scored: list[Ranked], exit_at) -> bool:
     """Whether answer() stops at the first passage: its best span ranks at least ``exit_at``."""
-    first = [x.rank for x in scored if x.passage == 0]
+    first = [x.rank for x in scored if x.span.passage == 0]
     return exit_at is not None and bool(first) and max(first) >= exit_at
 
 
@@ -209,7 +202,7 @@ def read_spans(row, bonus, literals, n=READ_PASSAGES, penalty=0.0, exit_at=None)
     if not scored:
         return None
     if stops_early(scored, exit_at):
-        scored = [x for x in scored if x.passage == 0]
+        scored = [x for x in scored if x.span.passage == 0]
     return scored, max(scored, key=lambda x: x.rank)
 
 
@@ -226,10 +219,10 @@ def choose(row, bonus, literals, n=READ_PASSAGES, penalty=0.0, tighten=None, exi
     scored, best = read
     shown = best
     if tighten and row.get("qtype") in (tighten[2] if len(tighten) > 2 else ("number",)):
-        choices = [SpanChoice(x.passage, x.start, x.end, x.rank, x.fits) for x in scored]
+        choices = [SpanChoice(x.span.passage, x.span.start, x.span.end, x.rank, x.span.fits) for x in scored]
         chosen = tightened(choices[scored.index(best)], choices, tighten[1], tighten[0])
         shown = scored[choices.index(chosen)]
-    return Choice(best.rank, shown.text, best.literal_missing, shown.money_ok)
+    return Choice(best.rank, shown.span.text, best.span.literal_missing, shown.span.money_ok)
 
 
 def cited(row, bonus, literals, n=READ_PASSAGES, penalty=0.0, tighten=None, exit_at=None) -> int | None:
@@ -240,13 +233,11 @@ def cited(row, bonus, literals, n=READ_PASSAGES, penalty=0.0, tighten=None, exit
         return None
     scored, best = read
     text = choose(row, bonus, literals, n, penalty, tighten, exit_at).text
-    margins = {(c.passage, c.start, c.end): c.margin for c in map(Candidate._make, row["spans"])}
-    at, top = best.passage, margins[(best.passage, best.start, best.end)]
-    for x in scored:
-        key = (x.passage, x.start, x.end)
-        if text and x.passage != best.passage and margins[key] > top and not (literals and x.literal_missing) \
+    at, top = best.span.passage, best.span.margin
+    for x in (r.span for r in scored):
+        if text and x.passage != best.span.passage and x.margin > top and not (literals and x.literal_missing) \
                 and _whole(text, x.text, 0, len(x.text)) >= 0:
-            at, top = x.passage, margins[key]
+            at, top = x.passage, x.margin
     return at
 
 

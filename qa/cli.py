@@ -71,7 +71,9 @@ def _reader(args: argparse.Namespace):
     from .answering import default_reader
     from .reader import TransformerReader
 
-    return TransformerReader(args.reader) if getattr(args, "reader", None) else default_reader()
+    reader = TransformerReader(args.reader) if getattr(args, "reader", None) else default_reader()
+    _ = getattr(reader, "loaded", None)  # a bad --reader fails here, once, not once per question
+    return reader
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -87,20 +89,19 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if (args.open or args.gold) and not squad:
         print("error: --open/--gold apply to SQuAD-format files only", file=sys.stderr)
         return 2
-    reader = _reader(args)
     if squad:
         if args.compare:
             print("error: --compare applies to question sets (.jsonl) only", file=sys.stderr)
             return 2
         mode = "open" if args.open else "gold"
-        report = evaluate_squad(squad, mode=mode, reader=reader, limit=args.limit, progress=not args.quiet)
+        report = evaluate_squad(squad, mode=mode, reader=_reader(args), limit=args.limit, progress=not args.quiet)
     else:
         questions = [q for path in sets for q in load_questions(path)]
         if args.limit:
             questions = questions[: args.limit]
         _check_folder(args)
         index = load_index(args.index)
-        report = evaluate(index, questions, compare=args.compare, source=", ".join(map(str, sets)), reader=reader,
+        report = evaluate(index, questions, compare=args.compare, source=", ".join(map(str, sets)), reader=_reader(args),
                           progress=not args.quiet)
     print(format_report(report))
     if args.json:

@@ -108,8 +108,31 @@ def test_read_with_the_tiny_reader_gives_offsets_into_the_text(tiny):
 
 def test_an_unloadable_reader_is_a_clear_error(tmp_path):
     r = TransformerReader(tmp_path / "no-such-model")
-    with pytest.raises(ReaderError, match="cannot load reader"):
+    with pytest.raises(ReaderError, match="no reader folder at .*no-such-model"):
         r.read("问题？", ["文字"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ReaderError, match="holds no reader: a reader folder has meta.json"):
+        TransformerReader(tmp_path / "empty").read("问题？", ["文字"])
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "config.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(ReaderError, match="cannot load reader"):
+        TransformerReader(tmp_path / "broken").read("问题？", ["文字"])
+
+
+def test_eval_with_a_bad_reader_stops_at_once_with_one_error(tmp_path, capsys, caplog):
+    from qa.cli import main
+
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"question": "问题？", "answers": ["文字"]}\n', encoding="utf-8")
+    (tmp_path / "empty").mkdir()
+    squad = tmp_path / "s.json"
+    squad.write_text('{"data": [{"title": "t", "paragraphs": [{"context": "文字。", "qas": ['
+                     '{"id": "1", "question": "问题？", "answers": [{"text": "文字", "answer_start": 0}]}]}]}]}',
+                     encoding="utf-8")
+    assert main(["eval", str(squad), "--reader", str(tmp_path / "empty"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and "holds no reader" in err
+    assert "answer failed" not in caplog.text
 
 
 # ------------------------------------------------------------------ read() with the fake reader

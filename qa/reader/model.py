@@ -248,6 +248,11 @@ class TransformerReader:
         path = Path(self.name)
         if (path / "meta.json").is_file():
             model, tok, meta = self._load_shipped(path)
+        elif path.is_dir() and not (path / "config.json").is_file():
+            raise ReaderError(f"{path} holds no reader: a reader folder has meta.json (`qa train-reader` writes "
+                              "it), a Hugging Face model folder has config.json")
+        elif not path.exists() and (path.is_absolute() or self.name.startswith(".")):
+            raise ReaderError(f"no reader folder at {path}")
         else:
             try:
                 from transformers import AutoModelForQuestionAnswering, AutoTokenizer

@@ -142,7 +142,7 @@ def _cmd_mrc_split(args: argparse.Namespace) -> int:
 
 def _cmd_train_reader(args: argparse.Namespace) -> int:
     from .reader.data import MRCDataError
-    from .reader.train import ResumeError, train
+    from .reader.train import ResumeError, TrainSettingError, train
     from .reader.trainset import TrainConfig
 
     if args.resume is not None:
@@ -171,8 +171,8 @@ def _cmd_train_reader(args: argparse.Namespace) -> int:
                   f"or squad2-zh-dev=0.5), not {item!r}", file=sys.stderr)
             return 2
         over[name] = w
-    if not 0 <= args.freeze_layers <= 12:
-        print(f"error: --freeze-layers is a count of the encoder's 12 layers (0 to 12), not {args.freeze_layers}",
+    if args.freeze_layers < 0:  # the upper bound is the model's layer count, checked once it is loaded
+        print(f"error: --freeze-layers is a count of the encoder's lowest layers (0 or more), not {args.freeze_layers}",
               file=sys.stderr)
         return 2
     for flag, v in (("--cut-answers", args.cut_answers), ("--article-negatives", args.article_negatives),
@@ -203,7 +203,7 @@ def _cmd_train_reader(args: argparse.Namespace) -> int:
             write_pack(args.data, cfg, args.pack)
             return 0
         train(args.data, args.out, cfg)
-    except MRCDataError as exc:
+    except (MRCDataError, TrainSettingError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

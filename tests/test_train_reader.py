@@ -123,7 +123,7 @@ def test_bfloat16_is_chosen_without_timing_where_the_cpu_has_amx(monkeypatch):
     (["--oversample", "cmrc=0"], "SOURCE=W"),
     (["--article-negatives", "1.5"], "between 0 and 1"),
     (["--swap-negatives", "-0.1"], "--swap-negatives is a share between 0 and 1"),
-    (["--freeze-layers", "13"], "0 to 12"),
+    (["--freeze-layers", "-1"], "--freeze-layers is a count of the encoder's lowest layers (0 or more)"),
     (["--freeze-share", "2"], "--freeze-share is a share between 0 and 1"),
 ])
 def test_train_reader_refuses_bad_settings(tmp_path, capsys, args, message):
@@ -367,3 +367,17 @@ def test_frozen_lowest_layers_keep_their_weights_for_the_share_of_the_schedule_g
     train([], tmp_path / "cut", TrainConfig(), resume=True, **quiet)
     resumed = _weights(tmp_path / "cut")
     assert all(torch.equal(resumed[k], whole[k]) for k in whole)
+
+
+def test_freezing_more_layers_than_the_encoder_has_is_refused_with_its_count(tiny_training, tmp_path, capsys):
+    data, _ = tiny_training
+    from transformers import AutoConfig
+
+    import qa.reader.model as model_mod
+
+    layers = AutoConfig.from_pretrained(str(model_mod.base_model_folder())).num_hidden_layers
+    args = ["train-reader", "--data", str(data), "--out", str(tmp_path / "r"), "--epochs", "0.1", "--no-bf16",
+            "--max-len", "48", "--stride", "16", "--threads", "1"]
+    assert main([*args, "--freeze-layers", str(layers + 1)]) == 2
+    assert f"the encoder has {layers} layers (0 to {layers})" in capsys.readouterr().err
+    assert not (tmp_path / "r" / "meta.json").exists()

@@ -96,6 +96,10 @@ def _training_reader(model, tok, cfg: TrainConfig, device, bf16: bool):
 RESUME = "resume"  # OUT/resume/: state.pt (weights, optimiser, scheduler, RNG, data position) + state.json
 
 
+class TrainSettingError(ValueError):
+    """A setting that does not fit the model being trained (checked once the model is loaded)."""
+
+
 class ResumeError(ValueError):
     """A checkpoint that can't be continued; the message says why."""
 
@@ -230,6 +234,9 @@ def train(files: list[Path], out: Path, cfg: TrainConfig, *, log=print, resume: 
         model, _, init_meta = load_shipped(Path(cfg.init))
     else:
         model = new_qa_model(base)
+    layers = model.config.num_hidden_layers
+    if cfg.freeze_layers > layers:
+        raise TrainSettingError(f"--freeze-layers {cfg.freeze_layers}: the encoder has {layers} layers (0 to {layers})")
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(base))

@@ -122,8 +122,6 @@ def test_an_unloadable_reader_is_a_clear_error(tmp_path):
 def test_eval_with_a_bad_reader_stops_at_once_with_one_error(tmp_path, capsys, caplog):
     from qa.cli import main
 
-    questions = tmp_path / "q.jsonl"
-    questions.write_text('{"question": "问题？", "answers": ["文字"]}\n', encoding="utf-8")
     (tmp_path / "empty").mkdir()
     squad = tmp_path / "s.json"
     squad.write_text('{"data": [{"title": "t", "paragraphs": [{"context": "文字。", "qas": ['

@@ -175,6 +175,10 @@ def _cmd_train_reader(args: argparse.Namespace) -> int:
         print(f"error: --freeze-layers is a count of the encoder's lowest layers (0 or more), not {args.freeze_layers}",
               file=sys.stderr)
         return 2
+    if args.pack is not None and args.freeze_layers:
+        print("error: --freeze-layers applies to training here; the GPU path (--pack, scripts/gpu_train.py) trains "
+              "every layer", file=sys.stderr)
+        return 2
     for flag, v in (("--cut-answers", args.cut_answers), ("--article-negatives", args.article_negatives),
                     ("--swap-negatives", args.swap_negatives), ("--freeze-share", args.freeze_share)):
         if not 0.0 <= v <= 1.0:

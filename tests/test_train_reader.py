@@ -381,3 +381,10 @@ def test_freezing_more_layers_than_the_encoder_has_is_refused_with_its_count(tin
     assert main([*args, "--freeze-layers", str(layers + 1)]) == 2
     assert f"the encoder has {layers} layers (0 to {layers})" in capsys.readouterr().err
     assert not (tmp_path / "r" / "meta.json").exists()
+
+
+def test_a_pack_for_the_gpu_refuses_frozen_layers_it_would_not_honour(tmp_path, capsys):
+    args = ["train-reader", "--data", str(tmp_path / "x.json"), "--pack", str(tmp_path / "p"), "--freeze-layers", "6"]
+    assert main(args) == 2
+    assert "the GPU path (--pack, scripts/gpu_train.py) trains every layer" in capsys.readouterr().err
+    assert not (tmp_path / "p").exists()
